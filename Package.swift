@@ -1,0 +1,32 @@
+// swift-tools-version:5.10
+import PackageDescription
+
+// Arrows point downward only (DESIGN.md §2): Kernels knows nothing of video, VideoIO
+// nothing of tensors; Engine ties them together; the CLI imports Engine.
+let package = Package(
+    name: "stylevid",
+    products: [
+        .executable(name: "stylevid", targets: ["stylevid"]),
+        .library(name: "Engine", targets: ["Engine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CFFmpeg", pkgConfig: "libavformat",
+                       providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .target(name: "Kernels", dependencies: ["CBLAS"]),
+        .target(name: "VideoIO", dependencies: ["CFFmpeg"]),
+        .target(name: "Engine", dependencies: ["Kernels", "VideoIO", "CHDF5"]),
+        .executableTarget(name: "stylevid", dependencies: [
+            "Engine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .target(name: "TestSupport", dependencies: ["Kernels"], path: "Tests/TestSupport"),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
+        .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "VideoIO", "CHDF5", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+    ]
+)

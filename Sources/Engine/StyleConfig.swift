@@ -1,0 +1,89 @@
+import Kernels
+
+/// How the first image of the optimisation is made.
+public enum InitMode: Sendable, Equatable {
+    case content
+    case random
+    case image(String)
+
+    public init?(argument: String) {
+        switch argument {
+        case "content": self = .content
+        case "random", "noise": self = .random
+        default:
+            guard !argument.isEmpty else { return nil }
+            self = .image(argument)
+        }
+    }
+}
+
+/// Everything that shapes one image stylisation. The CLI, the filter chain and the
+/// plugin all fill this same struct; defaults are documented on each field.
+public struct StyleConfig: Sendable, Equatable {
+    /// Longest side of the result, in pixels. Default 512.
+    public var size: Int = 512
+    /// Objective evaluations at each pyramid level. Default 200.
+    public var iterations: Int = 200
+    /// Weight of the content loss (mean squared feature error). Default 5.
+    public var contentWeight: Float = 5
+    /// Weight of each style layer's Gram loss. Default 100.
+    public var styleWeight: Float = 100
+    /// Total-variation weight (0...255 pixel units). Default 1e-3.
+    public var tvWeight: Float = 1e-3
+    /// Layers for the content loss. Default relu4_2.
+    public var contentLayers: [String] = ["relu4_2"]
+    /// Layers for the style loss. Default relu1_1 ... relu5_1.
+    public var styleLayers: [String] = ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+    /// Relative weight of each style layer (same count as styleLayers). Default all 1.
+    public var styleLayerWeights: [Float]? = nil
+    /// Blend weights of several style images (normalised to sum 1). Default equal.
+    public var styleBlend: [Float]? = nil
+    /// Style image size relative to the result's. Default 1.
+    public var styleScale: Float = 1
+    /// Initial image. Default: the content.
+    public var initMode: InitMode = .content
+    /// Optimiser. Default L-BFGS.
+    public var optimizer: OptimizerKind = .lbfgs
+    /// Step size: L-BFGS default 1, Adam default 0.02 (0...1 pixel units).
+    public var learningRate: Float? = nil
+    /// L-BFGS history length (reduced automatically for large images). Default 100.
+    public var lbfgsHistory: Int = 100
+    /// Resolution pyramid levels (1 = none): each level doubles the size. Default 2.
+    public var pyramidLevels: Int = 2
+    /// Keep the content's colours (luminance-only transfer). Default off.
+    public var preserveColors: Bool = false
+    /// Pooling inside the network. Default max.
+    public var pooling: Layers.Pooling = .max
+    /// Seed for random initialisation. Default 0.
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    /// Checks that do not need the network: throws `EngineError.invalidOption`.
+    public func validate(styleCount: Int) throws {
+        func bad(_ m: String) -> EngineError { .invalidOption(m) }
+        guard size >= 16 else { throw bad("--size \(size) is too small (at least 16)") }
+        guard size <= 8192 else { throw bad("--size \(size) is too large (at most 8192)") }
+        guard iterations >= 1 else { throw bad("--iterations must be at least 1") }
+        for (n, v) in [("content", contentWeight), ("style", styleWeight), ("tv", tvWeight)] {
+            guard v >= 0 && v.isFinite else { throw bad("--\(n)-weight must be a finite number ≥ 0, got \(v)") }
+        }
+        guard !contentLayers.isEmpty || contentWeight == 0 else { throw bad("--content-layers is empty") }
+        guard !styleLayers.isEmpty else { throw bad("--style-layers is empty") }
+        if let w = styleLayerWeights, w.count != styleLayers.count {
+            throw bad("--style-layer-weights has \(w.count) values for \(styleLayers.count) style layers")
+        }
+        if let b = styleBlend {
+            guard b.count == styleCount else {
+                throw bad("--style-blend has \(b.count) weights for \(styleCount) style images")
+            }
+            guard b.allSatisfy({ $0 >= 0 && $0.isFinite }), b.reduce(0, +) > 0 else {
+                throw bad("--style-blend weights must be ≥ 0 and not all zero")
+            }
+        }
+        guard styleScale > 0.05 && styleScale <= 8 else { throw bad("--style-scale must be in (0.05, 8], got \(styleScale)") }
+        guard (1...6).contains(pyramidLevels) else { throw bad("--pyramid must be between 1 and 6, got \(pyramidLevels)") }
+        if let lr = learningRate, !(lr > 0 && lr.isFinite) { throw bad("--learning-rate must be > 0, got \(lr)") }
+        guard lbfgsHistory >= 1 else { throw bad("L-BFGS history must be at least 1") }
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import Kernels
+import VideoIO
+
+/// One report from a running stylisation.
+public struct StyleProgress: Sendable {
+    public var level: Int            // 0-based pyramid level
+    public var levels: Int
+    public var levelSize: (width: Int, height: Int)
+    public var iteration: Int        // evaluations done at this level
+    public var iterations: Int       // budget at this level
+    public var loss: Double
+    public var elapsed: Double       // seconds since the start
+    /// Fraction of the whole job done, by estimated cost (a level costs ∝ its pixels).
+    public var fraction: Double
+}
+
+/// The value of each loss part at the last evaluation (weighted).
+public struct LossBreakdown: Sendable, Equatable {
+    public var content = 0.0, style = 0.0, tv = 0.0
+    public var total: Double { content + style + tv }
+}
+
+/// Gatys et al.'s image stylisation: optimise an image so its features match the
+/// content's and its Gram matrices match the style's, over a resolution pyramid.
+public final class Stylizer {
+    public let network: VGG
+    public let config: StyleConfig
+    let contentIndices: [Int]
+    let styleIndices: [Int]
+    let deepest: Int
+    public private(set) var lastBreakdown = LossBreakdown()
+
+    /// `network` may hold more layers than needed; only those up to the deepest loss
+    /// layer are run.
+    public init(network: VGG, config: StyleConfig) throws {
+        try config.validate(styleCount: config.styleBlend?.count ?? 1)
+        self.network = network.pooling == config.pooling ? network : network.with(pooling: config.pooling)
+        self.config = config
+        contentIndices = config.contentWeight > 0 ? try config.contentLayers.map { try network.layerIndex($0) } : []
+        styleIndices = try config.styleLayers.map { try network.layerIndex($0) }
+        deepest = (contentIndices + styleIndices).max()!
+    }
+
+    /// Number of convolutions a config needs from `architecture` (for loading only those).
+    public static func convolutionsNeeded(_ config: StyleConfig, architecture: VGGArchitecture) throws -> Int {
+        let probe = VGG(name: "", blocks: architecture.blocks, convs: [], preprocessing: .caffe)
+        var names: [String] = []
+        for (b, blk) in architecture.blocks.enumerated() { for i in 0..<blk.count { names.append("relu\(b + 1)_\(i + 1)") } }
+        let wanted = (config.contentWeight > 0 ? config.contentLayers : []) + config.styleLayers
+        var deepest = 0
+        for n in wanted {
+            guard let i = names.firstIndex(of: n) else { _ = try probe.layerIndex(n); continue }
+            deepest = max(deepest, i)
+        }
+        return deepest + 1
+    }
+
+    /// Result size: longest side `size`, aspect kept, at least 1 pixel.
+    public static func fitSize(width: Int, height: Int, longest: Int) -> (Int, Int) {
+        if width >= height {
+            return (longest, max(1, Int((Double(height) * Double(longest) / Double(width)).rounded())))
+        }
+        return (max(1, Int((Double(width) * Double(longest) / Double(height)).rounded())), longest)
+    }
+
+    /// Sizes of the pyramid levels, coarsest first; levels below 32 px are skipped.
+    public func levelSizes(width: Int, height: Int) -> [(Int, Int)] {
+        var out: [(Int, Int)] = []
+        for l in stride(from: config.pyramidLevels - 1, through: 0, by: -1) {
+            let f = 1.0 / Double(1 << l)
+            let w = max(1, Int((Double(width) * f).rounded())), h = max(1, Int((Double(height) * f).rounded()))
+            if l > 0 && min(w, h) < 32 { continue }
+            out.append((w, h))
+        }
+        return out
+    }
+
+    /// Blended Gram targets for every style layer, at a result size of w×h.
+    func styleTargets(_ styles: [RGBImage], width w: Int, height h: Int) throws -> [[Float]] {
+        let blend: [Float] = {
+            let b = config.styleBlend ?? [Float](repeating: 1, count: styles.count)
+            let s = b.reduce(0, +)
+            return b.map { $0 / s }
+        }()
+        var targets: [[Float]] = styleIndices.map { [Float](repeating: 0, count: network.convs[$0].outChannels * network.convs[$0].outChannels) }
+        for (k, style) in styles.enumerated() where blend[k] > 0 {
+            let longest = max(16, Int((Float(max(w, h)) * config.styleScale).rounded()))
+            let (sw, sh) = Stylizer.fitSize(width: style.width, height: style.height, longest: longest)
+            let scaled = try ImageIO.scale(style, width: sw, height: sh)
+            let acts = network.forward(Tensor(image: scaled), through: styleIndices.max()!)
+            for (t, li) in styleIndices.enumerated() {
+                let g = gramMatrix(acts[li])
+                for i in 0..<g.count { targets[t][i] += blend[k] * g[i] }
+            }
+        }
+        return targets
+    }
+
+    /// Stylises `content` with `styles`. `initImage` is used when config.initMode is
+    /// `.image`. `progress` is called after every evaluation; `snapshot` (if given) gets
+    /// the current image every `snapshotEvery` evaluations.
+    public func stylize(content: RGBImage, styles: [RGBImage], initImage: RGBImage? = nil,
+                        progress: (StyleProgress) -> Void = { _ in },
+                        snapshotEvery: Int = 0, snapshot: ((RGBImage, Int) -> Void)? = nil,
+                        shouldStop: () -> Bool = { false }) throws -> RGBImage {
+        precondition(!styles.isEmpty, "Stylizer.stylize: no style image")
+        let (fw, fh) = Stylizer.fitSize(width: content.width, height: content.height, longest: config.size)
+        let levels = levelSizes(width: fw, height: fh)
+        let costs = levels.map { Double($0.0 * $0.1) }
+        let totalCost = costs.reduce(0, +)
+        var doneCost = 0.0
+        let start = Date()
+        var x: Tensor? = nil
+        var contentFinal = Tensor(channels: 3, height: 1, width: 1)
+        var rng = SplitMix64(seed: config.seed)
+        var globalEval = 0
+        for (li, (w, h)) in levels.enumerated() {
+            let contentImg = try ImageIO.scale(content, width: w, height: h)
+            let contentT = Tensor(image: contentImg)
+            contentFinal = contentT
+            let contentActs = contentIndices.isEmpty ? [] : network.forward(contentT, through: contentIndices.max()!)
+            let contentLosses = contentIndices.map {
+                ContentLoss(layer: $0, target: contentActs[$0], weight: config.contentWeight)
+            }
+            let grams = try styleTargets(styles, width: w, height: h)
+            let layerW = config.styleLayerWeights ?? [Float](repeating: 1, count: styleIndices.count)
+            let styleLosses = zip(styleIndices, zip(grams, layerW)).map {
+                StyleLoss(layer: $0.0, targetGram: $0.1.0, weight: config.styleWeight * $0.1.1)
+            }
+            let featureLosses: [FeatureLoss] = contentLosses + styleLosses
+            let tv = TotalVariationLoss(weight: config.tvWeight)
+
+            // starting image
+            var start0: Tensor
+            if let prev = x {
+                start0 = Resize.bilinear(prev, height: h, width: w)
+            } else {
+                switch config.initMode {
+                case .content: start0 = contentT
+                case .random:
+                    start0 = Tensor.random(channels: 3, height: h, width: w, in: 0.25...0.75, generator: &rng)
+                case .image:
+                    guard let ini = initImage else { throw EngineError.invalidOption("--init image was not loaded") }
+                    start0 = Tensor(image: try ImageIO.scale(ini, width: w, height: h))
+                }
+            }
+            let shape = start0
+            var breakdown = LossBreakdown()
+            let deepest = self.deepest
+            let objective: Objective = { [network] values in
+                let img = Tensor(channels: 3, height: h, width: w, storage: values)
+                let acts = network.forward(img, through: deepest)
+                var grads: [Int: Tensor] = [:]
+                var b = LossBreakdown()
+                for loss in featureLosses {
+                    var g = grads[loss.layer] ?? Tensor.zeros(like: acts[loss.layer])
+                    let v = loss.evaluate(acts[loss.layer], gradient: &g)
+                    if loss is ContentLoss { b.content += v } else { b.style += v }
+                    grads[loss.layer] = g
+                }
+                var gi = network.backward(activations: acts, gradients: grads)
+                b.tv = tv.evaluate(img, gradient: &gi)
+                breakdown = b
+                return (b.total, gi.storage)
+            }
+            var values = shape.storage
+            let budget = config.iterations
+            let levelCost = costs[li]
+            let cb: OptimizerCallback = { it, loss, current in
+                globalEval += 1
+                let frac = (doneCost + levelCost * Double(it) / Double(budget)) / totalCost
+                progress(StyleProgress(level: li, levels: levels.count, levelSize: (w, h), iteration: it,
+                                       iterations: budget, loss: loss, elapsed: Date().timeIntervalSince(start),
+                                       fraction: frac))
+                if snapshotEvery > 0, let snap = snapshot, globalEval % snapshotEvery == 0 {
+                    snap(Tensor(channels: 3, height: h, width: w, storage: current).rgbImage(), globalEval)
+                }
+                return !shouldStop()
+            }
+            switch config.optimizer {
+            case .lbfgs:
+                let opt = LBFGS(history: config.lbfgsHistory, learningRate: config.learningRate ?? 1)
+                opt.minimize(&values, evaluations: budget, objective: objective, callback: cb)
+            case .adam:
+                let opt = Adam(learningRate: config.learningRate ?? 0.02)
+                opt.minimize(&values, evaluations: budget, objective: objective, callback: cb)
+            }
+            var result = Tensor(channels: 3, height: h, width: w, storage: values)
+            result.clamp(0, 1)
+            x = result
+            lastBreakdown = breakdown
+            doneCost += levelCost
+            if shouldStop() { break }
+        }
+        var out = x!
+        if config.preserveColors && out.sameShape(contentFinal) {
+            out = ColorOps.preserveColors(stylized: out, content: contentFinal)
+        }
+        return out.rgbImage()
+    }
+}

@@ -1,0 +1,51 @@
+import CBLAS
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Single-precision matrix multiply, row-major: C = alpha·op(A)·op(B) + beta·C, with
+/// op(A) m×k and op(B) k×n. The one place in stylevid that calls `cblas_sgemm`
+/// (OpenBLAS, multi-threaded by its own pool).
+@inline(__always)
+public func gemm(transA: Bool = false, transB: Bool = false,
+                 m: Int, n: Int, k: Int, alpha: Float = 1,
+                 a: UnsafePointer<Float>, lda: Int,
+                 b: UnsafePointer<Float>, ldb: Int,
+                 beta: Float = 0,
+                 c: UnsafeMutablePointer<Float>, ldc: Int) {
+    precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=\(m) n=\(n) k=\(k)")
+    if m == 0 || n == 0 { return }
+    cblas_sgemm(CblasRowMajor,
+                transA ? CblasTrans : CblasNoTrans,
+                transB ? CblasTrans : CblasNoTrans,
+                blasint(m), blasint(n), blasint(k), alpha,
+                a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+}
+
+/// Number of worker threads the kernels split their own (non-GEMM) loops over.
+public let kernelThreads: Int = {
+    if let s = getenvString("STYLEVID_THREADS"), let n = Int(s), n > 0 { return n }
+    return Swift.max(1, Int(openblas_get_num_procs()))
+}()
+
+func getenvString(_ name: String) -> String? {
+    guard let p = getenv(name) else { return nil }
+    return String(cString: p)
+}
+
+/// Runs `body(i)` for i in 0..<n, split into contiguous chunks over the kernel threads.
+/// Small loops run inline: a dispatch costs more than it saves below ~`minPerThread` items.
+@inline(__always)
+public func parallelFor(_ n: Int, minPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
+    if n <= 0 { return }
+    let workers = Swift.min(kernelThreads, Swift.max(1, n / Swift.max(1, minPerThread)))
+    if workers <= 1 { body(0..<n); return }
+    let chunk = (n + workers - 1) / workers
+    DispatchQueue.concurrentPerform(iterations: workers) { w in
+        let lo = w * chunk, hi = Swift.min(n, lo + chunk)
+        if lo < hi { body(lo..<hi) }
+    }
+}

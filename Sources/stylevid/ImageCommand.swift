@@ -1,0 +1,150 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Kernels
+import VideoIO
+
+/// `stylevid INPUT STYLE [STYLE...] OUTPUT`: the main form.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Stylize INPUT with STYLE image(s) into OUTPUT (the default command).",
+        shouldDisplay: false)
+
+    @Argument(help: "INPUT STYLE [STYLE...] OUTPUT")
+    var paths: [String] = []
+    @OptionGroup var options: StyleOptions
+
+    func validate() throws {
+        guard paths.count >= 3 else {
+            throw ValidationError("expected INPUT STYLE [STYLE...] OUTPUT, got \(paths.count) path\(paths.count == 1 ? "" : "s")")
+        }
+    }
+
+    func run() throws {
+        let input = paths[0]
+        if FileManager.default.fileExists(atPath: input) && !ImageIO.isStillImagePath(input) {
+            throw CLIError("\(input): video input is not supported yet (stills only in this version); use a PNG, JPEG or WebP image")
+        }
+        try ImageJob(paths: paths, options: options).run()
+    }
+}
+
+/// `stylevid image CONTENT STYLE [STYLE...] OUTPUT`.
+struct ImageCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "image",
+        abstract: "Stylize one image: CONTENT STYLE [STYLE...] OUTPUT.",
+        discussion: "Several style images are blended (see --style-blend). OUTPUT may be .png, .jpg, .webp, .bmp or .tif; it is written only when the run succeeds.")
+
+    @Argument(help: "CONTENT STYLE [STYLE...] OUTPUT")
+    var paths: [String] = []
+    @OptionGroup var options: StyleOptions
+
+    func validate() throws {
+        guard paths.count >= 3 else {
+            throw ValidationError("expected CONTENT STYLE [STYLE...] OUTPUT, got \(paths.count) path\(paths.count == 1 ? "" : "s")")
+        }
+    }
+
+    func run() throws { try ImageJob(paths: paths, options: options).run() }
+}
+
+/// Reads the inputs, checks everything that can be checked before minutes of work,
+/// stylizes, and writes the output atomically.
+struct ImageJob {
+    let paths: [String]
+    let options: StyleOptions
+
+    func run() throws {
+        let content = paths[0], output = paths[paths.count - 1]
+        let styles = Array(paths[1..<(paths.count - 1)])
+        let config = try options.makeConfig(styleCount: styles.count)
+        try checkOutput(output, inputs: [content] + styles)
+        installInterruptHandler()
+
+        let contentImage = try ImageIO.read(content)
+        let styleImages = try styles.map { try ImageIO.read($0) }
+        var initImage: RGBImage? = nil
+        if case .image(let p) = config.initMode { initImage = try ImageIO.read(p) }
+        try checkMemory(config: config, width: contentImage.width, height: contentImage.height)
+
+        let path = try ModelLoader.resolve(options.model)
+        let format = try WeightFile.format(of: path)
+        _ = format
+        let network = try loadNetwork(path: path, config: config)
+        let stylizer = try Stylizer(network: network, config: config)
+        let reporter = ProgressReporter(quiet: options.quiet)
+        reporter.note("model \(network.name), \(config.size) px, \(config.iterations) iterations × \(stylizer.levelSizes(width: 1, height: 1).count > 0 ? config.pyramidLevels : 1) levels")
+        let stem = URL(fileURLWithPath: output).deletingPathExtension().path
+        let ext = URL(fileURLWithPath: output).pathExtension
+        let result = try stylizer.stylize(
+            content: contentImage, styles: styleImages, initImage: initImage,
+            progress: { reporter.update($0) },
+            snapshotEvery: options.saveEvery,
+            snapshot: { img, n in try? ImageIO.write(img, to: "\(stem).iter\(n).\(ext)") })
+        reporter.finish()
+        try ImageIO.write(result, to: output)
+        let b = stylizer.lastBreakdown
+        reporter.note(String(format: "wrote %@ (%d×%d); loss content %.3g style %.3g tv %.3g",
+                             output, result.width, result.height, b.content, b.style, b.tv))
+    }
+
+    func loadNetwork(path: String, config: StyleConfig) throws -> VGG {
+        // load only the convolutions the losses need (relu5_1 is conv 13 of VGG19)
+        let probe = try ModelLoader.load(path: path, convCount: 1)
+        let arch: VGGArchitecture = probe.blocks == VGGArchitecture.vgg19.blocks ? .vgg19 : .vgg16
+        let needed = try Stylizer.convolutionsNeeded(config, architecture: arch)
+        return try ModelLoader.load(path: path, convCount: needed, pooling: config.pooling)
+    }
+}
+
+/// Fails early, before any work, if OUTPUT cannot be written or would destroy an input.
+func checkOutput(_ output: String, inputs: [String]) throws {
+    let ext = URL(fileURLWithPath: output).pathExtension.lowercased()
+    guard ImageIO.writableExtensions.contains(ext) else {
+        throw CLIError("\(output): unknown output format '.\(ext)' (use one of \(ImageIO.writableExtensions.joined(separator: ", ")))")
+    }
+    let outURL = URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath()
+    for i in inputs where URL(fileURLWithPath: i).standardizedFileURL.resolvingSymlinksInPath() == outURL {
+        throw CLIError("\(output): output would overwrite the input \(i); choose another output path")
+    }
+    let dir = outURL.deletingLastPathComponent().path
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+        throw CLIError("\(output): output folder \(dir) does not exist")
+    }
+    guard access(dir, W_OK) == 0 else { throw CLIError("\(output): output folder \(dir) is not writable") }
+    if FileManager.default.fileExists(atPath: output, isDirectory: &isDir), isDir.boolValue {
+        throw CLIError("\(output): is a folder")
+    }
+}
+
+/// Estimates the peak memory of one evaluation and refuses sizes that cannot fit.
+func checkMemory(config: StyleConfig, width: Int, height: Int) throws {
+    let (w, h) = Stylizer.fitSize(width: width, height: height, longest: config.size)
+    // activations up to relu5_1 of VGG19 hold ≈ 1,150 floats per input pixel; the
+    // backward pass and im2col bands add about as much again
+    let bytes = Double(w * h) * 1_150 * 4 * 2.2
+    let physical = Double(ProcessInfo.processInfo.physicalMemory)
+    if bytes > physical * 0.8 {
+        throw CLIError(String(format: "--size %d needs about %.1f GB of memory at %d×%d; this machine has %.1f GB. Use a smaller --size",
+                              config.size, bytes / 1e9, w, h, physical / 1e9))
+    }
+}
+
+/// Ctrl-C / SIGTERM: remove any half-written output, say so, and exit.
+func installInterruptHandler() {
+    for sig in [SIGINT, SIGTERM] {
+        signal(sig, SIG_IGN)
+        let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        src.setEventHandler {
+            AtomicFile.removeAllTemporaryFiles()
+            FileHandle.standardError.write("\nstylevid: interrupted; no output was written\n".data(using: .utf8)!)
+            exit(sig == SIGINT ? 130 : 143)
+        }
+        src.resume()
+        signalSources.append(src)
+    }
+}
+nonisolated(unsafe) var signalSources: [DispatchSourceSignal] = []

@@ -1,0 +1,63 @@
+import Engine
+import Foundation
+
+/// Progress on stderr: a redrawn bar on a terminal, plain periodic lines otherwise.
+final class ProgressReporter {
+    let quiet: Bool
+    let tty: Bool
+    var lastDraw = Date.distantPast
+    var lastFraction = -1.0
+    var drewBar = false
+
+    init(quiet: Bool) {
+        self.quiet = quiet
+        tty = isatty(2) == 1
+    }
+
+    func note(_ s: String) {
+        if quiet { return }
+        if drewBar { eprint(""); drewBar = false }
+        eprint("stylevid: " + s)
+    }
+
+    func update(_ p: StyleProgress) {
+        if quiet { return }
+        let now = Date()
+        let eta = p.fraction > 0.001 ? p.elapsed * (1 - p.fraction) / p.fraction : .nan
+        let level = p.levels > 1 ? "level \(p.level + 1)/\(p.levels) \(p.levelSize.width)×\(p.levelSize.height) " : ""
+        let line = String(format: "%@it %d/%d loss %.4g  %.2f s/it  ETA %@",
+                          level, p.iteration, p.iterations, p.loss,
+                          p.elapsed / max(1, Double(globalCount(p))), formatDuration(eta))
+        if tty {
+            guard now.timeIntervalSince(lastDraw) > 0.1 || p.iteration == p.iterations else { return }
+            lastDraw = now
+            let width = 24
+            let filled = Int(p.fraction * Double(width))
+            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            FileHandle.standardError.write("\r\u{1B}[K[\(bar)] \(Int(p.fraction * 100))% \(line)".data(using: .utf8)!)
+            drewBar = true
+        } else {
+            // a line every 10% of the job, or every 30 s
+            guard p.fraction - lastFraction >= 0.1 || now.timeIntervalSince(lastDraw) > 30 else { return }
+            lastFraction = p.fraction; lastDraw = now
+            eprint("stylevid: \(Int(p.fraction * 100))% \(line)")
+        }
+    }
+
+    var evaluations = 0
+    func globalCount(_ p: StyleProgress) -> Int { evaluations += 1; return evaluations }
+
+    func finish() {
+        if drewBar { eprint(""); drewBar = false }
+    }
+}
+
+func eprint(_ s: String) {
+    FileHandle.standardError.write((s + "\n").data(using: .utf8)!)
+}
+
+func formatDuration(_ s: Double) -> String {
+    guard s.isFinite && s >= 0 else { return "--:--" }
+    let t = Int(s.rounded())
+    return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, (t / 60) % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+}

@@ -1,0 +1,32 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Kernels
+import VideoIO
+
+@main
+struct StyleVid: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stylevid",
+        abstract: "Restyle photos (and, soon, videos) with neural style transfer.",
+        discussion: """
+        The main form stylizes INPUT with the STYLE image(s) and writes OUTPUT:
+          stylevid photo.jpg painting.jpg out.png
+        Models and sample data live in $STYLEVID_HOME (default ~/.cache/stylevid);
+        `make setup` installs them.
+        """,
+        version: "0.1.0",
+        subcommands: [Run.self, ImageCommand.self, Bench.self],
+        defaultSubcommand: Run.self)
+}
+
+/// One line on stderr and a non-zero exit, for every error the user can cause.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+func describe(_ error: Error) -> String {
+    if let e = error as? CustomStringConvertible { return e.description }
+    return "\(error)"
+}

@@ -1,0 +1,78 @@
+import TestSupport
+import VideoIO
+import XCTest
+
+final class ImageIOTests: XCTestCase {
+    var dir: String!
+    override func setUp() {
+        dir = NSTemporaryDirectory() + "stylevid-imageio-\(UUID().uuidString)"
+        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    func gradient(_ w: Int, _ h: Int) -> RGBImage {
+        var px = [UInt8](repeating: 0, count: w * h * 3)
+        for y in 0..<h { for x in 0..<w {
+            px[(y * w + x) * 3] = UInt8(x * 255 / max(1, w - 1))
+            px[(y * w + x) * 3 + 1] = UInt8(y * 255 / max(1, h - 1))
+            px[(y * w + x) * 3 + 2] = 128
+        }}
+        return RGBImage(width: w, height: h, pixels: px)
+    }
+
+    func maxDiff(_ a: RGBImage, _ b: RGBImage) -> Int {
+        zip(a.pixels, b.pixels).map { abs(Int($0) - Int($1)) }.max() ?? 0
+    }
+
+    func testPNGRoundTripIsLossless() throws {
+        let img = gradient(37, 21)
+        let p = dir + "/a.png"
+        try ImageIO.write(img, to: p)
+        XCTAssertEqual(try ImageIO.read(p), img)
+    }
+
+    func testLossyFormatsRoundTripWithinTolerance() throws {
+        let img = gradient(64, 48)
+        for ext in ["jpg", "webp", "bmp", "tif"] {
+            let p = dir + "/a.\(ext)"
+            try ImageIO.write(img, to: p, quality: 95)
+            let back = try ImageIO.read(p)
+            XCTAssertEqual(back.width, 64); XCTAssertEqual(back.height, 48)
+            XCTAssertLessThanOrEqual(maxDiff(img, back), ext == "webp" ? 24 : 12, ext)
+        }
+    }
+
+    func testErrorsNameTheProblem() throws {
+        XCTAssertThrowsError(try ImageIO.read(dir + "/missing.png")) {
+            XCTAssertEqual($0 as? MediaError, .fileNotFound(path: dir + "/missing.png"))
+        }
+        let text = dir + "/text.png"
+        try "hello, not an image".write(toFile: text, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try ImageIO.read(text)) { XCTAssert("\($0)".contains(text)) }
+        let empty = dir + "/empty.jpg"
+        FileManager.default.createFile(atPath: empty, contents: Data())
+        XCTAssertThrowsError(try ImageIO.read(empty))
+        XCTAssertThrowsError(try ImageIO.write(gradient(4, 4), to: dir + "/x.xyz")) {
+            XCTAssert("\($0)".contains("unknown image extension"))
+        }
+    }
+
+    func testFailedWriteLeavesExistingFileAndNoTemporaries() throws {
+        let p = dir + "/keep.png"
+        try "precious".write(toFile: p, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try ImageIO.write(RGBImage(width: 0, height: 0, pixels: []), to: p))
+        XCTAssertEqual(try String(contentsOfFile: p, encoding: .utf8), "precious")
+        XCTAssertThrowsError(try ImageIO.write(gradient(4, 4), to: dir + "/no/such/folder/x.png"))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["keep.png"])
+    }
+
+    func testScaleKeepsAFlatImageFlat() throws {
+        let flat = RGBImage(width: 40, height: 30, fill: (200, 100, 50))
+        for (w, h) in [(20, 15), (81, 61), (1, 1)] {
+            let s = try ImageIO.scale(flat, width: w, height: h)
+            XCTAssertEqual(s.width, w); XCTAssertEqual(s.height, h)
+            XCTAssertLessThanOrEqual(maxDiff(s, RGBImage(width: w, height: h, fill: (200, 100, 50))), 2)
+        }
+        XCTAssertThrowsError(try ImageIO.scale(flat, width: 0, height: 3))
+    }
+}
