@@ -62,38 +62,44 @@ public struct Conv2D: Sendable {
     static func sameConvolution(_ input: Tensor, weights: [Float], outChannels: Int, kernel k: Int,
                                 bias: [Float]?, relu: Bool) -> Tensor {
         let cin = input.channels, h = input.height, w = input.width
-        var output = Tensor(channels: outChannels, height: h, width: w)
+        var output = Tensor(uninitializedChannels: outChannels, height: h, width: w)
         if h == 0 || w == 0 { return output }
         let p = k / 2
         let pw = w + 2 * p, ph = h + 2 * p
         let kk = k * k
         let kdim = cin * kk
-        // zero-padded input, plus k slack floats so the last slice of the last channel
-        // may run over the plane end into zeros
+        // Scratch buffers are uninitialised (zero-filling 16 MiB per call costs more than
+        // the im2col itself): only the padding border and the slack are zeroed.
         let padPlane = ph * pw
-        var padded = [Float](repeating: 0, count: cin * padPlane + 2 * k)
+        let paddedCount = cin * padPlane + 2 * k
+        let rowsPerBand = Swift.max(1, Swift.min(h, bandBudget / Swift.max(1, kdim * pw)))
+        let maxN = rowsPerBand * pw
+        let padded = UnsafeMutablePointer<Float>.allocate(capacity: paddedCount)
+        let col = UnsafeMutablePointer<Float>.allocate(capacity: kdim * maxN)
+        let band = UnsafeMutablePointer<Float>.allocate(capacity: outChannels * maxN)
+        defer { padded.deallocate(); col.deallocate(); band.deallocate() }
+        // zero-padded input, plus 2k slack floats so the last slice of the last channel
+        // may run over the plane end into zeros
+        (padded + cin * padPlane).initialize(repeating: 0, count: 2 * k)
         input.storage.withUnsafeBufferPointer { src in
-            padded.withUnsafeMutableBufferPointer { dst in
-                let s = src.baseAddress!, d = dst.baseAddress!
-                parallelFor(cin, minPerThread: 4) { range in
-                    for c in range {
-                        for y in 0..<h {
-                            (d + c * padPlane + (y + p) * pw + p).update(from: s + (c * h + y) * w, count: w)
-                        }
+            let s = src.baseAddress!
+            parallelFor(cin, minPerThread: 4) { range in
+                for c in range {
+                    let plane = padded + c * padPlane
+                    plane.initialize(repeating: 0, count: p * pw)
+                    (plane + (p + h) * pw).initialize(repeating: 0, count: p * pw)
+                    for y in 0..<h {
+                        let row = plane + (y + p) * pw
+                        row.initialize(repeating: 0, count: p)
+                        (row + p).update(from: s + (c * h + y) * w, count: w)
+                        (row + p + w).initialize(repeating: 0, count: p)
                     }
                 }
             }
         }
-        let rowsPerBand = Swift.max(1, Swift.min(h, bandBudget / Swift.max(1, kdim * pw)))
-        let maxN = rowsPerBand * pw
-        var col = [Float](repeating: 0, count: kdim * maxN)
-        var band = [Float](repeating: 0, count: outChannels * maxN)
         weights.withUnsafeBufferPointer { wp in
-        padded.withUnsafeBufferPointer { pp in
-        col.withUnsafeMutableBufferPointer { cp in
-        band.withUnsafeMutableBufferPointer { bp in
         output.storage.withUnsafeMutableBufferPointer { op in
-            let pad = pp.baseAddress!, colp = cp.baseAddress!, bandp = bp.baseAddress!
+            let pad = UnsafePointer(padded), colp = col, bandp = band
             let outp = op.baseAddress!
             var y0 = 0
             while y0 < h {
@@ -125,7 +131,7 @@ public struct Conv2D: Sendable {
                 }
                 y0 += rows
             }
-        }}}}}
+        }}
         return output
     }
 

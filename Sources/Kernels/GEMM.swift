@@ -49,3 +49,11 @@ public func parallelFor(_ n: Int, minPerThread: Int = 1, _ body: (Range<Int>) ->
         if lo < hi { body(lo..<hi) }
     }
 }
+
+/// Keeps freed tensor memory in the process instead of returning it to the kernel: every
+/// iteration allocates and frees the same few hundred MB of activations, and with glibc's
+/// defaults each large block is a fresh mmap whose pages fault in (and are zeroed by the
+/// kernel) again. Measured: ~15% of an iteration at 512×288 (BENCHMARKS.md).
+public func configureAllocator() {
+    shim_keep_freed_memory()
+}

@@ -27,6 +27,15 @@ public struct Tensor: Equatable, Sendable {
         self.storage = storage
     }
 
+    /// A tensor whose values are left unset: for outputs that a kernel overwrites whole.
+    public init(uninitializedChannels channels: Int, height: Int, width: Int) {
+        let n = channels * height * width
+        self.channels = channels
+        self.height = height
+        self.width = width
+        self.storage = [Float](unsafeUninitializedCapacity: n) { _, count in count = n }
+    }
+
     public var count: Int { storage.count }
     public var plane: Int { height * width }
     public var shape: [Int] { [channels, height, width] }

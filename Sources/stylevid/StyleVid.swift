@@ -18,6 +18,16 @@ struct StyleVid: ParsableCommand {
         version: "0.1.0",
         subcommands: [Run.self, ImageCommand.self, Bench.self],
         defaultSubcommand: Run.self)
+
+    static func main() {
+        configureAllocator()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// One line on stderr and a non-zero exit, for every error the user can cause.
