@@ -7,6 +7,12 @@ static inline hid_t shim_h5p_default(void) { return H5P_DEFAULT; }
 static inline hid_t shim_h5s_all(void) { return H5S_ALL; }
 static inline unsigned shim_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned shim_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
+/* A link-creation property list that creates missing parent groups (for writers). */
+static inline hid_t shim_h5p_intermediate_groups(void) {
+    hid_t p = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(p, 1);
+    return p;
+}
 /* Silence HDF5's own stderr error stack: we report errors ourselves. */
 static inline void shim_h5_silence(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 

@@ -86,6 +86,9 @@ public enum WeightFile {
         public var shape: [Int]
         public var begin: Int
         public var end: Int
+        public init(name: String, dtype: String, shape: [Int], begin: Int, end: Int) {
+            self.name = name; self.dtype = dtype; self.shape = shape; self.begin = begin; self.end = end
+        }
     }
 
     /// Parses and validates a safetensors header (the bytes after the 8-byte length).

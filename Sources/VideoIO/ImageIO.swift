@@ -58,10 +58,31 @@ public enum ImageIO {
         return try toRGB(frame, path: path)
     }
 
+    /// Converts a decoded frame to RGB. Images with an alpha channel are composited over
+    /// white, as a viewer shows them: the colour under transparent pixels is arbitrary
+    /// (often white or black) and must not leak into the result.
     static func toRGB(_ frame: Frame, path: String) throws -> RGBImage {
         let w = Int(frame.ptr.pointee.width), h = Int(frame.ptr.pointee.height)
         let fmt = AVPixelFormat(rawValue: frame.ptr.pointee.format)
         if fmt == AV_PIX_FMT_RGB24 { return RGBImage(rgbFrame: frame) }
+        if let desc = av_pix_fmt_desc_get(fmt), desc.pointee.flags & UInt64(AV_PIX_FMT_FLAG_ALPHA) != 0 {
+            let rgba = try Frame(format: AV_PIX_FMT_RGBA, width: w, height: h)
+            let scaler = try Scaler(srcWidth: w, srcHeight: h, srcFormat: fmt,
+                                    dstWidth: w, dstHeight: h, dstFormat: AV_PIX_FMT_RGBA, downscaling: false)
+            do { try scaler.scale(frame, into: rgba) } catch { throw MediaError.decodeFailed(path: path, reason: "\(error)") }
+            let ls = Int(rgba.ptr.pointee.linesize.0), base = rgba.ptr.pointee.data.0!
+            var px = [UInt8](repeating: 0, count: w * h * 3)
+            for y in 0..<h {
+                let row = base + y * ls
+                for x in 0..<w {
+                    let a = UInt32(row[4 * x + 3])
+                    for c in 0..<3 {
+                        px[(y * w + x) * 3 + c] = UInt8((UInt32(row[4 * x + c]) * a + 255 * (255 - a) + 127) / 255)
+                    }
+                }
+            }
+            return RGBImage(width: w, height: h, pixels: px)
+        }
         let out = try Frame(format: AV_PIX_FMT_RGB24, width: w, height: h)
         let scaler = try Scaler(srcWidth: w, srcHeight: h, srcFormat: fmt,
                                 dstWidth: w, dstHeight: h, dstFormat: AV_PIX_FMT_RGB24, downscaling: false)

@@ -123,9 +123,10 @@ func checkOutput(_ output: String, inputs: [String]) throws {
 /// Estimates the peak memory of one evaluation and refuses sizes that cannot fit.
 func checkMemory(config: StyleConfig, width: Int, height: Int) throws {
     let (w, h) = Stylizer.fitSize(width: width, height: height, longest: config.size)
-    // activations up to relu5_1 of VGG19 hold ≈ 1,150 floats per input pixel; the
-    // backward pass and im2col bands add about as much again
-    let bytes = Double(w * h) * 1_150 * 4 * 2.2
+    // activations up to relu5_1 hold 266 (VGG16) to 290 (VGG19) floats per input pixel
+    // (64·2 + 128·2/4 + 256·4/16 + 512·4/64 + 512/256); gradients, pooling outputs and
+    // L-BFGS history add about as much again
+    let bytes = Double(w * h) * 290 * 4 * 2.5
     let physical = Double(ProcessInfo.processInfo.physicalMemory)
     if bytes > physical * 0.8 {
         throw CLIError(String(format: "--size %d needs about %.1f GB of memory at %d×%d; this machine has %.1f GB. Use a smaller --size",

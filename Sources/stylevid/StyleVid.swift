@@ -25,7 +25,14 @@ struct StyleVid: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch {
-            exit(withError: error)
+            // --help, --version: the library prints them
+            if exitCode(for: error) == .success { exit(withError: error) }
+            // everything else: one line naming the problem, and a non-zero exit
+            var message = self.message(for: error).replacingOccurrences(of: "\n", with: " ")
+            if message.hasPrefix("Error: ") { message.removeFirst(7) }
+            FileHandle.standardError.write("stylevid: error: \(message)\n".data(using: .utf8)!)
+            let code = exitCode(for: error)
+            Foundation.exit(code == .success ? 1 : code.rawValue)
         }
     }
 }
@@ -34,9 +41,4 @@ struct StyleVid: ParsableCommand {
 struct CLIError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
-}
-
-func describe(_ error: Error) -> String {
-    if let e = error as? CustomStringConvertible { return e.description }
-    return "\(error)"
 }

@@ -66,6 +66,23 @@ final class ImageIOTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["keep.png"])
     }
 
+    /// A transparent PNG is composited over white: half-transparent red → pink, fully
+    /// transparent (whatever its RGB) → white. The file is written by the ffmpeg program,
+    /// an independent encoder.
+    func testAlphaIsCompositedOverWhite() throws {
+        let p = dir + "/alpha.png"
+        // 2×1 RGBA: (255,0,0,128) and (0,0,0,0)
+        let raw = dir + "/alpha.rgba"
+        FileManager.default.createFile(atPath: raw, contents: Data([255, 0, 0, 128, 0, 0, 0, 0]))
+        let ff = Process()
+        ff.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
+        ff.arguments = ["-v", "error", "-f", "rawvideo", "-pix_fmt", "rgba", "-s", "2x1", "-i", raw, p]
+        try ff.run(); ff.waitUntilExit()
+        XCTAssertEqual(ff.terminationStatus, 0)
+        let img = try ImageIO.read(p)
+        XCTAssertEqual(img.pixels, [255, 127, 127, 255, 255, 255])
+    }
+
     func testScaleKeepsAFlatImageFlat() throws {
         let flat = RGBImage(width: 40, height: 30, fill: (200, 100, 50))
         for (w, h) in [(20, 15), (81, 61), (1, 1)] {
