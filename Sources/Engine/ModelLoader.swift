@@ -50,6 +50,16 @@ public enum ModelLoader {
     /// HDF5 files are Keras layout (3,3,in,out) with Caffe preprocessing; safetensors are
     /// torchvision layout (out,in,3,3) with torchvision preprocessing.
     public static func load(path: String, convCount count: Int? = nil, pooling: Layers.Pooling = .max) throws -> VGG {
+        try load(path: path, pooling: pooling) { _ in count }
+    }
+
+    /// Loads only the convolutions a stylisation needs: the count is decided once the
+    /// file's architecture (VGG16 or VGG19) is known.
+    public static func load(path: String, for config: StyleConfig) throws -> VGG {
+        try load(path: path, pooling: config.pooling) { try Stylizer.convolutionsNeeded(config, architecture: $0) }
+    }
+
+    static func load(path: String, pooling: Layers.Pooling, count countFor: (VGGArchitecture) throws -> Int?) throws -> VGG {
         let format = try WeightFile.format(of: path)
         let keras = format == .hdf5
         // 3×3 kernels, and every rank-1 array (biases)
@@ -67,7 +77,7 @@ public enum ModelLoader {
                 reason: "has \(kernels.count) 3×3 convolutions; a VGG16 has 13 and a VGG19 has 16")
         }
         let expected = arch.blocks.flatMap { $0 }
-        let n = min(count ?? expected.count, expected.count)
+        let n = min(try countFor(arch) ?? expected.count, expected.count)
         var convs: [Conv2D] = []
         var cin = 3
         for j in 0..<n {

@@ -11,6 +11,7 @@ public struct StyleProgress: Sendable {
     public var iterations: Int       // budget at this level
     public var loss: Double
     public var elapsed: Double       // seconds since the start
+    public var evaluations: Int      // evaluations since the start, all levels
     /// Fraction of the whole job done, by estimated cost (a level costs ∝ its pixels).
     public var fraction: Double
 }
@@ -172,7 +173,7 @@ public final class Stylizer {
                 let frac = (doneCost + levelCost * Double(it) / Double(budget)) / totalCost
                 progress(StyleProgress(level: li, levels: levels.count, levelSize: (w, h), iteration: it,
                                        iterations: budget, loss: loss, elapsed: Date().timeIntervalSince(start),
-                                       fraction: frac))
+                                       evaluations: globalEval, fraction: frac))
                 if snapshotEvery > 0, let snap = snapshot, globalEval % snapshotEvery == 0 {
                     snap(Tensor(channels: 3, height: h, width: w, storage: current).rgbImage(), globalEval)
                 }

@@ -69,13 +69,12 @@ struct ImageJob {
         if case .image(let p) = config.initMode { initImage = try ImageIO.read(p) }
         try checkMemory(config: config, width: contentImage.width, height: contentImage.height)
 
-        let path = try ModelLoader.resolve(options.model)
-        let format = try WeightFile.format(of: path)
-        _ = format
-        let network = try loadNetwork(path: path, config: config)
+        let network = try ModelLoader.load(path: try ModelLoader.resolve(options.model), for: config)
         let stylizer = try Stylizer(network: network, config: config)
         let reporter = ProgressReporter(quiet: options.quiet)
-        reporter.note("model \(network.name), \(config.size) px, \(config.iterations) iterations × \(stylizer.levelSizes(width: 1, height: 1).count > 0 ? config.pyramidLevels : 1) levels")
+        let (fw, fh) = Stylizer.fitSize(width: contentImage.width, height: contentImage.height, longest: config.size)
+        let levels = stylizer.levelSizes(width: fw, height: fh).map { "\($0.0)×\($0.1)" }
+        reporter.note("model \(network.name); \(config.iterations) iterations at \(levels.joined(separator: ", then "))")
         let stem = URL(fileURLWithPath: output).deletingPathExtension().path
         let ext = URL(fileURLWithPath: output).pathExtension
         let result = try stylizer.stylize(
@@ -88,14 +87,6 @@ struct ImageJob {
         let b = stylizer.lastBreakdown
         reporter.note(String(format: "wrote %@ (%d×%d); loss content %.3g style %.3g tv %.3g",
                              output, result.width, result.height, b.content, b.style, b.tv))
-    }
-
-    func loadNetwork(path: String, config: StyleConfig) throws -> VGG {
-        // load only the convolutions the losses need (relu5_1 is conv 13 of VGG19)
-        let probe = try ModelLoader.load(path: path, convCount: 1)
-        let arch: VGGArchitecture = probe.blocks == VGGArchitecture.vgg19.blocks ? .vgg19 : .vgg16
-        let needed = try Stylizer.convolutionsNeeded(config, architecture: arch)
-        return try ModelLoader.load(path: path, convCount: needed, pooling: config.pooling)
     }
 }
 

@@ -27,7 +27,7 @@ final class ProgressReporter {
         let level = p.levels > 1 ? "level \(p.level + 1)/\(p.levels) \(p.levelSize.width)×\(p.levelSize.height) " : ""
         let line = String(format: "%@it %d/%d loss %.4g  %.2f s/it  ETA %@",
                           level, p.iteration, p.iterations, p.loss,
-                          p.elapsed / max(1, Double(globalCount(p))), formatDuration(eta))
+                          p.elapsed / Double(max(1, p.evaluations)), formatDuration(eta))
         if tty {
             guard now.timeIntervalSince(lastDraw) > 0.1 || p.iteration == p.iterations else { return }
             lastDraw = now
@@ -43,9 +43,6 @@ final class ProgressReporter {
             eprint("stylevid: \(Int(p.fraction * 100))% \(line)")
         }
     }
-
-    var evaluations = 0
-    func globalCount(_ p: StyleProgress) -> Int { evaluations += 1; return evaluations }
 
     func finish() {
         if drewBar { eprint(""); drewBar = false }

@@ -1,0 +1,132 @@
+import Engine
+import Kernels
+import TestSupport
+import VideoIO
+import XCTest
+
+final class OptimizerTests: XCTestCase {
+    /// Rosenbrock in 4 dimensions: minimum 0 at (1,1,1,1); a classic that defeats plain
+    /// gradient descent and needs curvature information.
+    func rosenbrock(_ x: [Float]) -> (Double, [Float]) {
+        var f = 0.0
+        var g = [Float](repeating: 0, count: x.count)
+        for i in 0..<(x.count - 1) {
+            let a = Double(x[i]), b = Double(x[i + 1])
+            f += 100 * (b - a * a) * (b - a * a) + (1 - a) * (1 - a)
+            g[i] += Float(-400 * a * (b - a * a) - 2 * (1 - a))
+            g[i + 1] += Float(200 * (b - a * a))
+        }
+        return (f, g)
+    }
+
+    func testLBFGSSolvesRosenbrock() {
+        var x: [Float] = [-1.2, 1, -1.2, 1]
+        let f = LBFGS(history: 10).minimize(&x, evaluations: 400, objective: rosenbrock)
+        XCTAssertLessThan(f, 1e-6)
+        for v in x { XCTAssertEqual(v, 1, accuracy: 1e-2) }
+    }
+
+    func testLBFGSIsMonotoneAndStopsWhenAsked() {
+        var x: [Float] = [-1.2, 1, -1.2, 1]
+        var losses: [Double] = []
+        LBFGS().minimize(&x, evaluations: 100, objective: rosenbrock) { n, loss, _ in
+            losses.append(loss)
+            return n < 20
+        }
+        XCTAssertEqual(losses.count, 20)
+        for (a, b) in zip(losses, losses.dropFirst()) { XCTAssertLessThanOrEqual(b, a + 1e-9) }
+    }
+
+    func testHistoryShrinksForLargeProblems() {
+        let opt = LBFGS(history: 100, memoryBudget: 1_000_000)
+        XCTAssertEqual(opt.effectiveHistory(for: 1000), 100)
+        XCTAssertEqual(opt.effectiveHistory(for: 100_000), 5)      // 1e6 / (2·1e5)
+        XCTAssertEqual(opt.effectiveHistory(for: 10_000_000), 3)   // never below 3
+    }
+
+    func testAdamMinimisesAQuadratic() {
+        var x: [Float] = [3, -2, 0.5]
+        let target: [Float] = [1, 1, 1]
+        let f = Adam(learningRate: 0.05).minimize(&x, evaluations: 600) { x in
+            var v = 0.0, g = [Float](repeating: 0, count: 3)
+            for i in 0..<3 { let d = x[i] - target[i]; v += Double(d * d); g[i] = 2 * d }
+            return (v, g)
+        }
+        XCTAssertLessThan(f, 1e-3)
+    }
+}
+
+final class StylizerTests: XCTestCase {
+    /// A tiny network with the standard layer names up to relu5_1 (widths 4…8), so the
+    /// default config runs on it in milliseconds.
+    let tiny = VGG.random(blocks: [[4, 4], [6, 6], [8, 8, 8], [8, 8, 8], [8, 8, 8]], upTo: 11, seed: 5)
+
+    func pattern(_ w: Int, _ h: Int, seed: UInt64) -> RGBImage {
+        var rng = SplitMix64(seed: seed)
+        return Tensor.random(channels: 3, height: h, width: w, in: 0...1, generator: &rng).rgbImage()
+    }
+
+    func config(_ mutate: (inout StyleConfig) -> Void = { _ in }) -> StyleConfig {
+        var c = StyleConfig()
+        c.size = 40; c.iterations = 15; c.pyramidLevels = 1
+        mutate(&c)
+        return c
+    }
+
+    func testSeededRunsAreReproducibleAndSeedsMatter() throws {
+        let content = pattern(40, 30, seed: 1), style = pattern(32, 32, seed: 2)
+        let a = try Stylizer(network: tiny, config: config { $0.initMode = .random; $0.seed = 7 }).stylize(content: content, styles: [style])
+        let b = try Stylizer(network: tiny, config: config { $0.initMode = .random; $0.seed = 7 }).stylize(content: content, styles: [style])
+        let c = try Stylizer(network: tiny, config: config { $0.initMode = .random; $0.seed = 8 }).stylize(content: content, styles: [style])
+        XCTAssertEqual(a, b)
+        XCTAssertNotEqual(a, c)
+        XCTAssertEqual(a.width, 40); XCTAssertEqual(a.height, 30)
+    }
+
+    func testOptimisationLowersTheLossAndPyramidEndsAtFullSize() throws {
+        let content = pattern(96, 72, seed: 3), style = pattern(40, 40, seed: 4)
+        var seen: [StyleProgress] = []
+        let s = try Stylizer(network: tiny, config: config { $0.size = 96; $0.pyramidLevels = 3 })
+        // 24×18 is below the 32 px floor, so of three levels only 48×36 and 96×72 run
+        XCTAssertEqual(s.levelSizes(width: 96, height: 72).map { $0.0 }, [48, 96])
+        let out = try s.stylize(content: content, styles: [style]) { seen.append($0) }
+        XCTAssertEqual(out.width, 96); XCTAssertEqual(out.height, 72)
+        XCTAssertEqual(Set(seen.map { $0.level }), [0, 1])
+        XCTAssertEqual(seen.first { $0.level == 0 }?.levelSize.width, 48)
+        let last = seen.last!
+        guard let firstFine = seen.first(where: { $0.level == 1 }) else { return XCTFail("no fine level") }
+        XCTAssertLessThan(last.loss, firstFine.loss)
+        XCTAssertEqual(last.fraction, 1, accuracy: 1e-9)
+        XCTAssertEqual(last.evaluations, seen.count)
+    }
+
+    func testPreserveColorsKeepsTheContentChroma() throws {
+        let content = pattern(40, 40, seed: 5), style = pattern(40, 40, seed: 6)
+        let out = try Stylizer(network: tiny, config: config { $0.preserveColors = true }).stylize(content: content, styles: [style])
+        let o = Tensor(image: out), c = Tensor(image: content)
+        // chroma (R−Y, B−Y) matches the content's wherever nothing was clipped
+        var checked = 0
+        for i in 0..<o.plane {
+            let oy = 0.299 * o.storage[i] + 0.587 * o.storage[o.plane + i] + 0.114 * o.storage[2 * o.plane + i]
+            let cy = 0.299 * c.storage[i] + 0.587 * c.storage[c.plane + i] + 0.114 * c.storage[2 * c.plane + i]
+            let clipped = (0..<3).contains { o.storage[$0 * o.plane + i] <= 0.001 || o.storage[$0 * o.plane + i] >= 0.999 }
+            if clipped { continue }
+            XCTAssertEqual(o.storage[i] - oy, c.storage[i] - cy, accuracy: 0.01)
+            checked += 1
+        }
+        XCTAssertGreaterThan(checked, o.plane / 2)
+    }
+
+    func testStyleBlendAndOptionValidation() throws {
+        XCTAssertThrowsError(try Stylizer(network: tiny, config: config { $0.styleLayers = ["relu6_1"] }))
+        XCTAssertThrowsError(try Stylizer(network: tiny, config: config { $0.styleBlend = [0, 0] }))
+        XCTAssertThrowsError(try Stylizer(network: tiny, config: config { $0.styleLayerWeights = [1] }))
+        let content = pattern(40, 40, seed: 9), s1 = pattern(40, 40, seed: 10), s2 = pattern(40, 40, seed: 11)
+        // a blend weight of zero is the same as leaving that style out
+        let only1 = try Stylizer(network: tiny, config: config()).stylize(content: content, styles: [s1])
+        let blend = try Stylizer(network: tiny, config: config { $0.styleBlend = [1, 0] }).stylize(content: content, styles: [s1, s2])
+        XCTAssertEqual(only1, blend)
+        XCTAssertEqual(try Stylizer.convolutionsNeeded(StyleConfig(), architecture: .vgg19), 13)
+        XCTAssertEqual(try Stylizer.convolutionsNeeded(StyleConfig(), architecture: .vgg16), 11)
+    }
+}
