@@ -133,7 +133,9 @@ func installInterruptHandler() {
         src.setEventHandler {
             AtomicFile.removeAllTemporaryFiles()
             FileHandle.standardError.write("\nstylevid: interrupted; no output was written\n".data(using: .utf8)!)
-            exit(sig == SIGINT ? 130 : 143)
+            // _exit, not exit: atexit handlers (OpenBLAS tears down its thread pool) would
+            // run while the main thread is still inside a GEMM, and crash
+            _exit(sig == SIGINT ? 130 : 143)
         }
         src.resume()
         signalSources.append(src)

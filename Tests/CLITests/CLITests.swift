@@ -128,6 +128,40 @@ final class CLITests: XCTestCase {
         noFiles(except: ["styled.png"])
     }
 
+    /// Ctrl-C (SIGINT) and SIGTERM mid-run: a clean exit (130 / 143, no crash signal), the
+    /// message, no output, no temporary file, and an existing output left as it was.
+    func testInterruptLeavesNothingBehind() throws {
+        try requireSampleData()
+        let out = dir + "/existing.png"
+        try "old result".write(toFile: out, atomically: true, encoding: .utf8)
+        for (signal, code) in [(SIGINT, Int32(130)), (SIGTERM, Int32(143))] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: StylevidPaths.binary)
+            // large enough that the signal likely lands inside a GEMM, where a plain exit()
+            // from the handler crashed (intermittently: it depends on where the main thread is)
+            p.arguments = [sample, painting, out, "--size", "400", "--pyramid", "1", "--iterations", "500"]
+            let err = Pipe()
+            p.standardError = err
+            try p.run()
+            // wait until it is optimising (first progress line), then interrupt
+            let handle = err.fileHandleForReading
+            var seen = ""
+            let deadline = Date().addingTimeInterval(60)
+            while !seen.contains("it 1/") && Date() < deadline {
+                seen += String(decoding: handle.availableData, as: UTF8.self)
+            }
+            usleep(2_000_000)
+            kill(p.processIdentifier, signal)
+            p.waitUntilExit()
+            seen += String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+            XCTAssertEqual(p.terminationReason, .exit, "crashed on signal \(signal): \(seen)")
+            XCTAssertEqual(p.terminationStatus, code)
+            XCTAssert(seen.contains("interrupted; no output was written"), seen)
+            XCTAssertEqual(try String(contentsOfFile: out, encoding: .utf8), "old result")
+            noFiles(except: ["existing.png"])
+        }
+    }
+
     func testBenchPrintsJSON() {
         let r = runStylevid(["bench", "--model", "vgg16", "--size", "32x32", "--reps", "1"])
         XCTAssertEqual(r.status, 0, r.stderr)
