@@ -77,8 +77,22 @@ public final class Stylizer {
         return out
     }
 
+    /// Style targets per result size, reused across the frames of a video (the style
+    /// images do not change between calls of one Stylizer).
+    private var targetCache: [String: [[Float]]] = [:]
+    private var cachedStyles: [RGBImage] = []
+
     /// Blended Gram targets for every style layer, at a result size of w×h.
     func styleTargets(_ styles: [RGBImage], width w: Int, height h: Int) throws -> [[Float]] {
+        if styles != cachedStyles { targetCache = [:]; cachedStyles = styles }
+        let key = "\(w)x\(h)"
+        if let t = targetCache[key] { return t }
+        let t = try computeStyleTargets(styles, width: w, height: h)
+        targetCache[key] = t
+        return t
+    }
+
+    func computeStyleTargets(_ styles: [RGBImage], width w: Int, height h: Int) throws -> [[Float]] {
         let blend: [Float] = {
             let b = config.styleBlend ?? [Float](repeating: 1, count: styles.count)
             let s = b.reduce(0, +)

@@ -13,7 +13,9 @@ public final class AtomicFile {
     private var fd: Int32
     private var finished = false
 
-    public init(destination: String) throws {
+    /// `writer: false` only reserves the temporary path (for libraries such as libavformat
+    /// that open the file themselves); `commit` still renames it into place.
+    public init(destination: String, writer: Bool = true) throws {
         self.destination = destination
         let url = URL(fileURLWithPath: destination)
         let dir = url.deletingLastPathComponent().path
@@ -32,6 +34,7 @@ public final class AtomicFile {
             throw MediaError.writeFailed(path: destination, reason: String(cString: strerror(errno)))
         }
         AtomicFile.register(temporaryPath)
+        if !writer { close(fd); fd = -1 }
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
@@ -51,11 +54,13 @@ public final class AtomicFile {
     /// Flushes, closes and renames into place.
     public func commit() throws {
         precondition(!finished, "AtomicFile.commit called twice")
-        if fsync(fd) != 0 && errno != EINVAL {
-            let reason = String(cString: strerror(errno)); abandon()
-            throw MediaError.writeFailed(path: destination, reason: reason)
+        if fd >= 0 {
+            if fsync(fd) != 0 && errno != EINVAL {
+                let reason = String(cString: strerror(errno)); abandon()
+                throw MediaError.writeFailed(path: destination, reason: reason)
+            }
+            close(fd); fd = -1
         }
-        close(fd); fd = -1
         if rename(temporaryPath, destination) != 0 {
             let reason = String(cString: strerror(errno)); abandon()
             throw MediaError.writeFailed(path: destination, reason: reason)

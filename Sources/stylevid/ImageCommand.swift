@@ -14,6 +14,7 @@ struct Run: ParsableCommand {
     @Argument(help: "INPUT STYLE [STYLE...] OUTPUT")
     var paths: [String] = []
     @OptionGroup var options: StyleOptions
+    @OptionGroup(title: "Video options") var video: VideoOptions
 
     func validate() throws {
         guard paths.count >= 3 else {
@@ -22,11 +23,13 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        let input = paths[0]
-        if FileManager.default.fileExists(atPath: input) && !ImageIO.isStillImagePath(input) {
-            throw CLIError("\(input): video input is not supported yet (stills only in this version); use a PNG, JPEG or WebP image")
+        // anything that is not a still image by its extension goes the video way
+        // (FFmpeg probes the content; a non-media file fails there with a clear line)
+        if ImageIO.isStillImagePath(paths[0]) {
+            try ImageJob(paths: paths, options: options).run()
+        } else {
+            try VideoJob(paths: paths, options: options, video: video).run()
         }
-        try ImageJob(paths: paths, options: options).run()
     }
 }
 
@@ -96,6 +99,11 @@ func checkOutput(_ output: String, inputs: [String]) throws {
     guard ImageIO.writableExtensions.contains(ext) else {
         throw CLIError("\(output): unknown output format '.\(ext)' (use one of \(ImageIO.writableExtensions.joined(separator: ", ")))")
     }
+    try checkOutputLocation(output, inputs: inputs)
+}
+
+/// The output folder exists and is writable, and the output is not one of the inputs.
+func checkOutputLocation(_ output: String, inputs: [String]) throws {
     let outURL = URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath()
     for i in inputs where URL(fileURLWithPath: i).standardizedFileURL.resolvingSymlinksInPath() == outURL {
         throw CLIError("\(output): output would overwrite the input \(i); choose another output path")

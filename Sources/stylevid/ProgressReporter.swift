@@ -44,6 +44,38 @@ final class ProgressReporter {
         }
     }
 
+    /// After each video frame: frames done, seconds per frame, ETA.
+    func updateVideo(_ v: VideoProgress) {
+        if quiet { return }
+        let total = v.framesExpected.map { "/\($0)" } ?? ""
+        let eta = v.framesExpected.map { formatDuration(Double(max(0, $0 - v.framesDone)) * v.secondsPerFrame) } ?? "--:--"
+        let line = String(format: "frame %d%@  %.1f s/frame  elapsed %@  ETA %@", v.framesDone, total,
+                          v.secondsPerFrame, formatDuration(v.elapsed), eta)
+        if tty {
+            FileHandle.standardError.write("\r\u{1B}[K\(line)".data(using: .utf8)!)
+            drewBar = true
+        } else {
+            let frac = v.framesExpected.map { Double(v.framesDone) / Double(max(1, $0)) } ?? 0
+            guard frac - lastFraction >= 0.05 || Date().timeIntervalSince(lastDraw) > 30 || v.framesDone == v.framesExpected else { return }
+            lastFraction = frac; lastDraw = Date()
+            eprint("stylevid: " + line)
+        }
+    }
+
+    /// Inside a frame (terminal only): the frame's own iteration progress.
+    func updateFrame(video v: VideoProgress, frame p: StyleProgress) {
+        if quiet || !tty { return }
+        let now = Date()
+        guard now.timeIntervalSince(lastDraw) > 0.2 else { return }
+        lastDraw = now
+        let total = v.framesExpected.map { "/\($0)" } ?? ""
+        let eta = v.framesExpected.map { formatDuration(Double(max(0, $0 - v.framesDone)) * max(v.secondsPerFrame, p.elapsed / max(p.fraction, 0.01))) } ?? "--:--"
+        FileHandle.standardError.write(String(format: "\r\u{1B}[Kframe %d%@ [%3d%%] loss %.4g  %.1f s/frame  ETA %@",
+                                              v.framesDone + 1, total, Int(p.fraction * 100), p.loss,
+                                              v.secondsPerFrame, eta).data(using: .utf8)!)
+        drewBar = true
+    }
+
     func finish() {
         if drewBar { eprint(""); drewBar = false }
     }

@@ -8,15 +8,16 @@ import VideoIO
 struct StyleVid: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stylevid",
-        abstract: "Restyle photos (and, soon, videos) with neural style transfer.",
+        abstract: "Restyle photos and videos with neural style transfer.",
         discussion: """
         The main form stylizes INPUT with the STYLE image(s) and writes OUTPUT:
           stylevid photo.jpg painting.jpg out.png
+          stylevid clip.mp4 painting.jpg out.mp4 --size 256 --iterations 30 --pyramid 1
         Models and sample data live in $STYLEVID_HOME (default ~/.cache/stylevid);
         `make setup` installs them.
         """,
         version: "0.1.0",
-        subcommands: [Run.self, ImageCommand.self, Bench.self],
+        subcommands: [Run.self, ImageCommand.self, Probe.self, Bench.self],
         defaultSubcommand: Run.self)
 
     static func main() {

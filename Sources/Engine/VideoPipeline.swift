@@ -1,0 +1,165 @@
+import Foundation
+import Kernels
+import VideoIO
+
+/// A FIFO of fixed capacity between two threads: `put` blocks while full, `take` while
+/// empty; `close` ends it (take returns nil once drained). Memory stays bounded however
+/// long the video is.
+public final class BoundedQueue<T>: @unchecked Sendable {
+    private var items: [T] = []
+    private let capacity: Int
+    private let cond = NSCondition()
+    private var closed = false
+    public init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    /// Returns false if the queue was closed (the consumer gave up).
+    @discardableResult
+    public func put(_ item: T) -> Bool {
+        cond.lock(); defer { cond.unlock() }
+        while items.count >= capacity && !closed { cond.wait() }
+        if closed { return false }
+        items.append(item)
+        cond.broadcast()
+        return true
+    }
+
+    public func take() -> T? {
+        cond.lock(); defer { cond.unlock() }
+        while items.isEmpty && !closed { cond.wait() }
+        if items.isEmpty { return nil }
+        let item = items.removeFirst()
+        cond.broadcast()
+        return item
+    }
+
+    public func close() { cond.lock(); closed = true; cond.broadcast(); cond.unlock() }
+    public var count: Int { cond.lock(); defer { cond.unlock() }; return items.count }
+}
+
+/// Which frames of the input to process: by time (`start`, `duration`, seconds) or by
+/// 0-based frame indices (`frames`, inclusive).
+public struct FrameRange: Sendable, Equatable {
+    public var start: Double? = nil
+    public var duration: Double? = nil
+    public var frames: ClosedRange<Int>? = nil
+    public init(start: Double? = nil, duration: Double? = nil, frames: ClosedRange<Int>? = nil) {
+        self.start = start; self.duration = duration; self.frames = frames
+    }
+
+    public func contains(_ f: VideoFrame, firstTime: Double) -> Bool {
+        if let r = frames { return r.contains(f.index) }
+        let t = f.time - firstTime
+        if let s = start, t < s - 1e-6 { return false }
+        if let d = duration, t >= (start ?? 0) + d - 1e-6 { return false }
+        return true
+    }
+
+    /// True once no later frame can be in the range (decoding can stop).
+    public func isPast(_ f: VideoFrame, firstTime: Double) -> Bool {
+        if let r = frames { return f.index > r.upperBound }
+        if let d = duration { return f.time - firstTime >= (start ?? 0) + d - 1e-6 }
+        return false
+    }
+
+    /// Frames expected, for progress (nil when unknown).
+    public func expectedCount(total: Int?, frameRate: Double) -> Int? {
+        if let r = frames { return total.map { min(r.count, max(0, $0 - r.lowerBound)) } ?? r.count }
+        var n = total.map(Double.init)
+        if let d = duration, frameRate > 0 { n = min(n ?? .infinity, (d * frameRate).rounded()) }
+        if let s = start, frameRate > 0, duration == nil, let t = n { n = max(0, t - s * frameRate) }
+        return n.map { Int($0) }
+    }
+}
+
+/// Progress of a video run, after each frame.
+public struct VideoProgress: Sendable {
+    public var framesDone: Int
+    public var framesExpected: Int?
+    public var elapsed: Double
+    public var secondsPerFrame: Double
+    public init(framesDone: Int, framesExpected: Int?, elapsed: Double, secondsPerFrame: Double) {
+        self.framesDone = framesDone; self.framesExpected = framesExpected
+        self.elapsed = elapsed; self.secondsPerFrame = secondsPerFrame
+    }
+}
+
+/// Streams a video through a per-frame function: decoding runs ahead in its own thread
+/// and encoding behind in another, through bounded queues, so memory does not grow with
+/// the length of the video. Frames keep their input timestamps (shifted so the first
+/// processed frame is at 0).
+public final class FramePipeline {
+    public let reader: VideoReader
+    public let range: FrameRange
+    public init(reader: VideoReader, range: FrameRange) { self.reader = reader; self.range = range }
+
+    /// - makeWriter: called with the first processed frame's time (seconds), to open the
+    ///   output (audio is trimmed to match).
+    /// - process: the per-frame work on the calling thread.
+    /// Returns the number of frames written.
+    @discardableResult
+    public func run(makeWriter: (Double) throws -> VideoWriter,
+                    process: (VideoFrame) throws -> RGBImage,
+                    progress: (VideoProgress) -> Void = { _ in },
+                    shouldStop: () -> Bool = { false }) throws -> Int {
+        let decoded = BoundedQueue<VideoFrame>(capacity: 3)
+        let encoded = BoundedQueue<(RGBImage, Int64)>(capacity: 3)
+        final class Failure: @unchecked Sendable {
+            let lock = NSLock(); var error: Error?
+            func set(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
+            var value: Error? { lock.lock(); defer { lock.unlock() }; return error }
+        }
+        let failure = Failure()
+        let reader = self.reader, range = self.range
+        let decodeDone = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            defer { decoded.close(); decodeDone.signal() }
+            var firstTime: Double? = nil
+            do {
+                while let f = try reader.nextFrame() {
+                    let t0 = firstTime ?? f.time
+                    firstTime = t0
+                    if range.isPast(f, firstTime: t0) { break }
+                    if range.contains(f, firstTime: t0) { if !decoded.put(f) { break } }
+                }
+            } catch { failure.set(error) }
+        }
+        var writer: VideoWriter? = nil
+        let encodeDone = DispatchSemaphore(value: 0)
+        var startPts: Int64 = 0
+        let start = Date()
+        var done = 0
+        let expected = range.expectedCount(total: reader.info.frameCount, frameRate: reader.info.frameRate.value)
+        defer { decoded.close(); encoded.close() }
+        while let frame = decoded.take() {
+            if let e = failure.value { throw e }
+            if shouldStop() { break }
+            if writer == nil {
+                let w = try makeWriter(frame.time)
+                writer = w
+                startPts = frame.pts
+                Thread.detachNewThread {
+                    defer { encodeDone.signal() }
+                    while let (img, pts) = encoded.take() {
+                        do { try w.write(img, pts: pts) } catch { failure.set(error); encoded.close(); return }
+                    }
+                }
+            }
+            let out = try process(frame)
+            if !encoded.put((out, frame.pts - startPts)) { break }
+            done += 1
+            let el = Date().timeIntervalSince(start)
+            progress(VideoProgress(framesDone: done, framesExpected: expected, elapsed: el, secondsPerFrame: el / Double(done)))
+        }
+        decoded.close()
+        decodeDone.wait()
+        encoded.close()
+        if writer != nil { encodeDone.wait() }
+        if let e = failure.value { throw e }
+        guard let w = writer else {
+            throw MediaError.decodeFailed(path: reader.info.path, reason: reader.lastDecodeError.map { "no frame could be decoded (\($0))" } ?? "no frames in the selected range")
+        }
+        if shouldStop() { return done }
+        try w.finish()
+        return done
+    }
+}

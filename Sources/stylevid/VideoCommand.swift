@@ -1,0 +1,128 @@
+import ArgumentParser
+import Engine
+import Foundation
+import Kernels
+import VideoIO
+
+/// Options only the video path has.
+struct VideoOptions: ParsableArguments {
+    @Option(help: "Start at this time of the input (seconds, MM:SS or HH:MM:SS.ms; default 0).")
+    var start: String?
+    @Option(help: "Process only this much of the input (same formats; default to the end).")
+    var duration: String?
+    @Option(help: "Process only frames A-B (0-based, inclusive), instead of --start/--duration.")
+    var frames: String?
+    @Flag(help: "Leave the audio out (by default every audio stream is copied).")
+    var noAudio = false
+    @Option(help: "Video quality, constant rate factor (default 18 for H.264, 31 for VP9; lower is better).")
+    var crf: Int?
+    @Option(help: "x264 preset (default medium).")
+    var preset: String = "medium"
+
+    static func parseTime(_ s: String, _ name: String) throws -> Double {
+        let parts = s.split(separator: ":", omittingEmptySubsequences: false)
+        guard (1...3).contains(parts.count) else { throw ValidationError("--\(name): '\(s)' is not a time") }
+        var t = 0.0
+        for p in parts {
+            guard let v = Double(p), v >= 0, v.isFinite else { throw ValidationError("--\(name): '\(s)' is not a time") }
+            t = t * 60 + v
+        }
+        return t
+    }
+
+    func range() throws -> FrameRange {
+        if let f = frames {
+            guard start == nil && duration == nil else { throw ValidationError("--frames cannot be combined with --start or --duration") }
+            let p = f.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
+            guard p.count == 2, let a = p[0], let b = p[1], a >= 0, b >= a else {
+                throw ValidationError("--frames: expected A-B with 0 ≤ A ≤ B, got '\(f)'")
+            }
+            return FrameRange(frames: a...b)
+        }
+        let d = try duration.map { try VideoOptions.parseTime($0, "duration") }
+        if let d, d <= 0 { throw ValidationError("--duration must be positive") }
+        return FrameRange(start: try start.map { try VideoOptions.parseTime($0, "start") }, duration: d)
+    }
+}
+
+/// `stylevid INPUT.mp4 STYLE OUTPUT.mp4`: every frame stylized from its own content
+/// (no temporal consistency yet), written with the input's timestamps and audio.
+struct VideoJob {
+    let paths: [String]
+    let options: StyleOptions
+    let video: VideoOptions
+
+    func run() throws {
+        let input = paths[0], output = paths[paths.count - 1]
+        let styles = Array(paths[1..<(paths.count - 1)])
+        var config = try options.makeConfig(styleCount: styles.count)
+        let range = try video.range()
+        try checkVideoOutput(output, inputs: [input] + styles)
+        installInterruptHandler()
+        let styleImages = try styles.map { try ImageIO.read($0) }
+        let reader = try VideoReader(path: input, longestSide: config.size)
+        config.size = max(reader.outputWidth, reader.outputHeight)
+        try checkMemory(config: config, width: reader.outputWidth, height: reader.outputHeight)
+        if case .image = config.initMode { throw CLIError("--init PATH is for images; for videos use content or random") }
+        let network = try ModelLoader.load(path: try ModelLoader.resolve(options.model), for: config)
+        let stylizer = try Stylizer(network: network, config: config)
+        let reporter = ProgressReporter(quiet: options.quiet)
+        let info = reader.info
+        reporter.note(String(format: "%@: %d×%d, %.3f fps, %@ → %d×%d; model %@",
+                             input, info.width, info.height, info.frameRate.value,
+                             info.frameCount.map { "\($0) frames" } ?? "unknown length",
+                             reader.outputWidth, reader.outputHeight, network.name))
+        var encoding = VideoEncoding()
+        encoding.crf = video.crf
+        encoding.preset = video.preset
+        let pipeline = FramePipeline(reader: reader, range: range)
+        var current = VideoProgress(framesDone: 0, framesExpected: range.expectedCount(total: info.frameCount, frameRate: info.frameRate.value), elapsed: 0, secondsPerFrame: 0)
+        var writerRef: VideoWriter?
+        let n = try pipeline.run(
+            makeWriter: { startTime in
+                let w = try VideoWriter(path: output, width: reader.outputWidth, height: reader.outputHeight,
+                                        timeBase: info.timeBase, frameRate: info.frameRate, rotation: info.rotation,
+                                        audioFrom: video.noAudio ? nil : input, startTime: startTime,
+                                        endTime: range.duration.map { startTime + $0 }, encoding: encoding)
+                for warning in w.warnings { reporter.note("warning: " + warning) }
+                writerRef = w
+                return w
+            },
+            process: { frame in
+                try stylizer.stylize(content: frame.image, styles: styleImages) { p in
+                    reporter.updateFrame(video: current, frame: p)
+                }
+            },
+            progress: { p in current = p; reporter.updateVideo(p) })
+        reporter.finish()
+        if reader.corruptPackets > 0 {
+            reporter.note("warning: \(reader.corruptPackets) damaged packet(s) in \(input) were skipped (\(reader.lastDecodeError ?? "decode error")); every decodable frame was processed")
+        }
+        reporter.note(String(format: "wrote %@ (%d frames, %d×%d, %.1f s per frame)", output, n,
+                             writerRef?.width ?? 0, writerRef?.height ?? 0, current.secondsPerFrame))
+    }
+}
+
+func checkVideoOutput(_ output: String, inputs: [String]) throws {
+    let ext = URL(fileURLWithPath: output).pathExtension.lowercased()
+    guard VideoWriter.containers.contains(ext) else {
+        throw CLIError("\(output): a video input needs a video output (.\(VideoWriter.containers.joined(separator: ", ."))), not '.\(ext)'")
+    }
+    try checkOutputLocation(output, inputs: inputs)
+}
+
+/// `stylevid probe FILE`: the streams of a media file and their properties.
+struct Probe: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the streams of a video or image file.")
+    @Argument(help: "A media file.") var file: String
+
+    func run() throws {
+        let r = try VideoReader(path: file)
+        let i = r.info
+        print("\(i.path): \(i.container)" + (i.duration.map { String(format: ", %.3f s", $0) } ?? ""))
+        print(String(format: "video: %d×%d, %.3f fps (%@), time base %@, %@, rotation %d°",
+                     i.width, i.height, i.frameRate.value, i.frameRate.description, i.timeBase.description,
+                     i.frameCount.map { "\($0) frames" } ?? "frame count unknown", i.rotation))
+        for s in i.streams { print("  stream \(s.index): \(s.kind) \(s.codec)\(s.details.isEmpty ? "" : ", " + s.details)") }
+    }
+}
