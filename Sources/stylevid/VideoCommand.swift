@@ -68,6 +68,12 @@ struct VideoJob {
         let stylizer = try Stylizer(network: network, config: config)
         let reporter = ProgressReporter(quiet: options.quiet)
         let info = reader.info
+        if let s = range.start, let d = info.duration, s >= d {
+            throw CLIError(String(format: "--start %g s is past the end of %@ (%.2f s long)", s, input, d))
+        }
+        if let f = range.frames, let n = info.frameCount, f.lowerBound >= n {
+            throw CLIError("--frames \(f.lowerBound)-\(f.upperBound) starts past the end of \(input) (\(n) frames)")
+        }
         reporter.note(String(format: "%@: %d×%d, %.3f fps, %@ → %d×%d; model %@",
                              input, info.width, info.height, info.frameRate.value,
                              info.frameCount.map { "\($0) frames" } ?? "unknown length",

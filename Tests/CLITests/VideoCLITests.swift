@@ -1,0 +1,82 @@
+import Foundation
+import XCTest
+
+/// The video path through the real binary, on the real sample clips.
+final class VideoCLITests: XCTestCase {
+    var dir: String!
+    override func setUp() {
+        dir = NSTemporaryDirectory() + "stylevid-vcli-\(UUID().uuidString)"
+        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+
+    var bunny: String { StylevidPaths.data + "/bigbuckbunny.mp4" }
+    var painting: String { StylevidPaths.data + "/mate/abstract/Elephants.jpg" }
+
+    func ffprobe(_ path: String, _ entries: String, stream: String = "v:0") -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/ffprobe")
+        p.arguments = ["-v", "error", "-select_streams", stream, "-show_entries", entries, "-of", "csv=p=0", path]
+        let pipe = Pipe(); p.standardOutput = pipe
+        try? p.run(); p.waitUntilExit()
+        return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// 0.2 s of Big Buck Bunny (5 frames at 25 fps, with AAC audio): every frame stylized,
+    /// frame rate, timestamps and audio kept, and the frames are not the input's.
+    func testStylizesAClipKeepingTimingAndAudio() throws {
+        guard FileManager.default.fileExists(atPath: bunny) else { return XCTFail("run make setup") }
+        let out = dir + "/bunny.mp4"
+        let r = runStylevid([bunny, painting, out, "--size", "64", "--iterations", "3", "--pyramid", "1",
+                             "--start", "1", "--duration", "0.2"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssert(r.stderr.contains("frame 5/5"), r.stderr)
+        XCTAssertEqual(ffprobe(out, "stream=codec_name,width,height,r_frame_rate"), "h264,64,36,25/1")
+        XCTAssertEqual(ffprobe(out, "stream=nb_frames"), "5")
+        XCTAssertEqual(ffprobe(out, "frame=pts_time").split(separator: "\n").map { Double($0.split(separator: ",")[0]) ?? -1 }, [0, 0.04, 0.08, 0.12, 0.16])
+        XCTAssertEqual(ffprobe(out, "stream=codec_name", stream: "a:0"), "aac")
+        XCTAssertEqual(Double(ffprobe(out, "stream=duration", stream: "a:0")) ?? 0, 0.2, accuracy: 0.05)
+        // the stylized frame is not the input frame
+        let styled = try readPNGViaTool(out, size: 32)
+        XCTAssertGreaterThan(meanColorDistance(styled, try readPNGViaTool(bunny, size: 32)), 1)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["bunny.mp4"])
+    }
+
+    func testNoAudioAndFrameRange() throws {
+        let out = dir + "/silent.mkv"
+        let r = runStylevid([bunny, painting, out, "--size", "48", "--iterations", "2", "--pyramid", "1", "--frames", "3-5", "--no-audio", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(ffprobe(out, "stream=codec_type", stream: "a"), "")
+        XCTAssertEqual(ffprobe(out, "frame=pts_time").split(separator: "\n").count, 3)
+    }
+
+    func testBadVideoInputs() throws {
+        func fails(_ args: [String], _ fragment: String, file: StaticString = #filePath, line: UInt = #line) {
+            let r = runStylevid(args)
+            XCTAssertNotEqual(r.status, 0, file: file, line: line)
+            XCTAssertLessThan(r.status, 128, "crashed: \(r.stderr)", file: file, line: line)
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr, file: file, line: line)
+            XCTAssert(r.stderr.contains(fragment), "'\(fragment)' not in \(r.stderr)", file: file, line: line)
+        }
+        let out = dir + "/o.mp4"
+        let text = dir + "/notes.mp4"
+        try "a text file named .mp4".write(toFile: text, atomically: true, encoding: .utf8)
+        fails([text, painting, out], "notes.mp4: cannot open")
+        fails([dir + "/missing.mp4", painting, out], "missing.mp4: no such file")
+        fails([bunny, painting, dir + "/o.png"], "a video input needs a video output")
+        fails([bunny, painting, out, "--frames", "5-2"], "--frames")
+        fails([bunny, painting, out, "--frames", "1-2", "--start", "1"], "cannot be combined")
+        fails([bunny, painting, out, "--duration", "abc"], "--duration")
+        fails([bunny, painting, bunny], "would overwrite the input")
+        fails([bunny, painting, out, "--start", "100", "--size", "32", "--iterations", "1"], "--start 100 s is past the end of")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["notes.mp4"])
+    }
+
+    func testProbe() {
+        let r = runStylevid(["probe", bunny])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssert(r.stdout.contains("1280×720, 25.000 fps"), r.stdout)
+        XCTAssert(r.stdout.contains("audio aac, 48000 Hz"), r.stdout)
+        XCTAssert(r.stdout.contains("132 frames"), r.stdout)
+    }
+}
