@@ -30,7 +30,7 @@ public struct VideoInfo: Sendable {
     public var timeBase: Rational
     public var duration: Double?       // seconds
     public var frameCount: Int?        // from the container, or estimated from duration × rate
-    public var rotation: Int           // degrees, from the display matrix (0, 90, 180, 270)
+    public var rotation: Int           // degrees, from the display matrix as ffprobe shows it (0, 90, 180, 270)
     public var videoStreamIndex: Int
     public var streams: [StreamInfo]
 }
@@ -101,7 +101,8 @@ public final class VideoReader {
         var rotation = 0
         if let sd = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, nil) {
             let deg = av_display_rotation_get(UnsafeRawPointer(sd).assumingMemoryBound(to: Int32.self))
-            if deg.isFinite { rotation = ((Int((-deg).rounded()) % 360) + 360) % 360 }
+            // the angle as ffprobe reports it (and as the legacy `rotate` tag gives it)
+            if deg.isFinite { rotation = ((Int(deg.rounded()) % 360) + 360) % 360 }
         }
         info = VideoInfo(path: path, container: String(cString: input.ptr.pointee.iformat.pointee.name),
                          width: w, height: h, frameRate: rate, timeBase: tb, duration: duration, frameCount: count,

@@ -102,6 +102,7 @@ public final class VideoWriter {
         vs.pointee.time_base = timeBase.av
         if frameRate.num > 0 { vs.pointee.avg_frame_rate = frameRate.av }
         if rotation % 360 != 0, let sd = av_stream_new_side_data(vs, AV_PKT_DATA_DISPLAYMATRIX, 9 * 4) {
+            // set() takes a clockwise angle, get() (VideoInfo.rotation) returns a counterclockwise one
             av_display_rotation_set(UnsafeMutableRawPointer(sd).assumingMemoryBound(to: Int32.self), Double(-rotation))
         }
         scaler = try Scaler(srcWidth: width, srcHeight: height, srcFormat: AV_PIX_FMT_RGB24,

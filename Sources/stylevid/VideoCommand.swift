@@ -18,6 +18,16 @@ struct VideoOptions: ParsableArguments {
     var crf: Int?
     @Option(help: "x264 preset (default medium).")
     var preset: String = "medium"
+    @Option(help: "Output frame size: 'processing' (the --size result) or 'source' (scaled back to the input's size; default processing).")
+    var outputSize: String = "processing"
+
+    func wantsSourceSize() throws -> Bool {
+        switch outputSize.lowercased() {
+        case "processing": return false
+        case "source": return true
+        default: throw ValidationError("--output-size: '\(outputSize)' is not one of processing, source")
+        }
+    }
 
     static func parseTime(_ s: String, _ name: String) throws -> Double {
         let parts = s.split(separator: ":", omittingEmptySubsequences: false)
@@ -57,6 +67,7 @@ struct VideoJob {
         let styles = Array(paths[1..<(paths.count - 1)])
         var config = try options.makeConfig(styleCount: styles.count)
         let range = try video.range()
+        let sourceSize = try video.wantsSourceSize()
         try checkVideoOutput(output, inputs: [input] + styles)
         installInterruptHandler()
         let styleImages = try styles.map { try ImageIO.read($0) }
@@ -84,9 +95,12 @@ struct VideoJob {
         let pipeline = FramePipeline(reader: reader, range: range)
         var current = VideoProgress(framesDone: 0, framesExpected: range.expectedCount(total: info.frameCount, frameRate: info.frameRate.value), elapsed: 0, secondsPerFrame: 0)
         var writerRef: VideoWriter?
+        // H.264/VP9 in 4:2:0 need even sizes: an odd source is written one pixel smaller
+        let outW = sourceSize ? info.width & ~1 : reader.outputWidth
+        let outH = sourceSize ? info.height & ~1 : reader.outputHeight
         let n = try pipeline.run(
             makeWriter: { startTime in
-                let w = try VideoWriter(path: output, width: reader.outputWidth, height: reader.outputHeight,
+                let w = try VideoWriter(path: output, width: outW, height: outH,
                                         timeBase: info.timeBase, frameRate: info.frameRate, rotation: info.rotation,
                                         audioFrom: video.noAudio ? nil : input, startTime: startTime,
                                         endTime: range.duration.map { startTime + $0 }, encoding: encoding)
@@ -95,9 +109,10 @@ struct VideoJob {
                 return w
             },
             process: { frame in
-                try stylizer.stylize(content: frame.image, styles: styleImages) { p in
+                let styled = try stylizer.stylize(content: frame.image, styles: styleImages) { p in
                     reporter.updateFrame(video: current, frame: p)
                 }
+                return try ImageIO.scale(styled, width: outW, height: outH)
             },
             progress: { p in current = p; reporter.updateVideo(p) })
         reporter.finish()

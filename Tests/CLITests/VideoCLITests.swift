@@ -50,6 +50,27 @@ final class VideoCLITests: XCTestCase {
         XCTAssertEqual(ffprobe(out, "frame=pts_time").split(separator: "\n").count, 3)
     }
 
+    /// --output-size source scales the result back to the input's size; rotation metadata
+    /// (a phone video shot in portrait) is kept so players turn the output the same way.
+    func testOutputSizeSourceAndRotationKept() throws {
+        let plain = dir + "/plain.mp4", rotated = dir + "/rotated.mp4"
+        for args in [["-f", "lavfi", "-i", "testsrc=size=96x64:rate=10:duration=0.3", "-pix_fmt", "yuv420p", plain],
+                     ["-i", plain, "-c", "copy", "-metadata:s:v:0", "rotate=90", rotated]] {   // the tag works on stream copy
+            let ff = Process()
+            ff.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
+            ff.arguments = ["-v", "error"] + args
+            try ff.run(); ff.waitUntilExit()
+        }
+        XCTAssertEqual(ffprobe(rotated, "stream_side_data=rotation"), "90")
+        let out = dir + "/out.mp4"
+        let r = runStylevid([rotated, painting, out, "--size", "48", "--iterations", "2", "--pyramid", "1", "--output-size", "source", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssert(ffprobe(out, "stream=width,height").hasPrefix("96,64"))
+        let probe = runStylevid(["probe", out])
+        XCTAssert(probe.stdout.contains("rotation 90°"), probe.stdout)
+        XCTAssertEqual(ffprobe(out, "stream_side_data=rotation"), "90")   // an independent reader agrees
+    }
+
     func testBadVideoInputs() throws {
         func fails(_ args: [String], _ fragment: String, file: StaticString = #filePath, line: UInt = #line) {
             let r = runStylevid(args)
