@@ -8,6 +8,9 @@
 #include <libavutil/error.h>
 #include <libavutil/display.h>
 #include <libswscale/swscale.h>
+#include <libswresample/swresample.h>
+#include <libavutil/audio_fifo.h>
+#include <libavutil/channel_layout.h>
 
 /* Macros Swift cannot import, re-exported as functions. */
 static inline int shim_averror(int e) { return AVERROR(e); }
@@ -23,4 +26,5 @@ static inline int shim_codec_flag_qscale(void) { return AV_CODEC_FLAG_QSCALE; }
 static inline int shim_fmt_globalheader(void) { return AVFMT_GLOBALHEADER; }
 static inline int shim_fmt_nofile(void) { return AVFMT_NOFILE; }
 static inline int shim_lambda(int q) { return q * FF_QP2LAMBDA; }
+static inline AVChannelLayout shim_stereo_layout(void) { AVChannelLayout l = AV_CHANNEL_LAYOUT_STEREO; return l; }
 #endif

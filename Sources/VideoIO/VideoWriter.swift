@@ -13,7 +13,8 @@ public struct VideoEncoding: Sendable, Equatable {
 /// Encodes RGB frames into a new video file: H.264 (libx264, yuv420p) for .mp4/.mov/.mkv,
 /// VP9 (libvpx-vp9) for .webm. Each frame keeps the timestamp it is given (in the input's
 /// time base), rotation metadata is kept, and the audio streams of `audioSource` are copied
-/// packet by packet, interleaved as the video advances. The file appears at `path` only
+/// packet by packet, interleaved as the video advances (re-encoded, with a warning, when the
+/// container cannot hold their codec: Opus for WebM, AAC otherwise). The file appears at `path` only
 /// when `finish()` succeeds; until then it is a hidden temporary file in the same folder.
 public final class VideoWriter {
     public static let containers = ["mp4", "mov", "mkv", "webm"]
@@ -21,7 +22,7 @@ public final class VideoWriter {
     public let path: String
     public let width: Int
     public let height: Int
-    /// Why audio streams were not copied (the CLI prints these as warnings).
+    /// Audio streams that were re-encoded or left out, and why (the CLI prints these).
     public private(set) var warnings: [String] = []
     public private(set) var framesWritten = 0
 
@@ -40,6 +41,7 @@ public final class VideoWriter {
     // audio copy
     private var audio: InputContext?
     private var audioMap: [Int32: UnsafeMutablePointer<AVStream>] = [:]
+    private var transcoders: [Int32: AudioTranscoder] = [:]
     private let audioPacket = Packet()
     private var audioDone = true
     private let offset: Double
@@ -126,8 +128,14 @@ public final class VideoWriter {
             let id = s.pointee.codecpar.pointee.codec_id
             let name = avcodec_get_name(id).map { String(cString: $0) } ?? "unknown"
             if avformat_query_codec(out!.pointee.oformat, id, FF_COMPLIANCE_NORMAL) != 1 {
-                warnings.append("audio stream \(i) (\(name)) cannot be stored in .\(container) without re-encoding, which stylevid does not do yet; it was left out (use .mkv or .mp4 to keep it)")
-                s.pointee.discard = AVDISCARD_ALL
+                do {
+                    let t = try AudioTranscoder(source: s, output: out!, container: container, path: path)
+                    transcoders[Int32(i)] = t
+                    warnings.append("audio stream \(i) (\(name)) cannot be stored in .\(container) as it is; it was re-encoded to \(t.codecName) (use .mkv to copy it untouched)")
+                } catch {
+                    warnings.append("audio stream \(i) (\(name)) cannot be stored in .\(container) and could not be re-encoded (\(error)); it was left out")
+                    s.pointee.discard = AVDISCARD_ALL
+                }
                 continue
             }
             guard let os = avformat_new_stream(out, nil) else { continue }
@@ -136,7 +144,7 @@ public final class VideoWriter {
             os.pointee.time_base = s.pointee.time_base
             audioMap[Int32(i)] = os
         }
-        if !audioMap.isEmpty { audio = inp; audioDone = false }
+        if !audioMap.isEmpty || !transcoders.isEmpty { audio = inp; audioDone = false }
     }
 
     /// Copies audio packets up to `time` (seconds of the input) into the output.
@@ -146,7 +154,8 @@ public final class VideoWriter {
             let rc = av_read_frame(inp.ptr, audioPacket.ptr)
             if rc < 0 { audioDone = true; return }
             let si = audioPacket.ptr.pointee.stream_index
-            guard let os = audioMap[si] else { av_packet_unref(audioPacket.ptr); continue }
+            let os = audioMap[si], transcoder = transcoders[si]
+            guard os != nil || transcoder != nil else { av_packet_unref(audioPacket.ptr); continue }
             let itb = Rational(inp.ptr.pointee.streams[Int(si)]!.pointee.time_base)
             let pts = audioPacket.ptr.pointee.pts == shim_nopts_value() ? audioPacket.ptr.pointee.dts : audioPacket.ptr.pointee.pts
             let t = Double(pts) * itb.value
@@ -155,10 +164,15 @@ public final class VideoWriter {
             let shift = Int64((offset / itb.value).rounded())
             if audioPacket.ptr.pointee.pts != shim_nopts_value() { audioPacket.ptr.pointee.pts -= shift }
             if audioPacket.ptr.pointee.dts != shim_nopts_value() { audioPacket.ptr.pointee.dts -= shift }
-            av_packet_rescale_ts(audioPacket.ptr, itb.av, os.pointee.time_base)
-            audioPacket.ptr.pointee.stream_index = os.pointee.index
-            audioPacket.ptr.pointee.pos = -1
-            try check(av_interleaved_write_frame(out, audioPacket.ptr)) { MediaError.writeFailed(path: path, reason: $0) }
+            if let t = transcoder {
+                defer { av_packet_unref(audioPacket.ptr) }
+                try t.feed(audioPacket.ptr)
+            } else if let os {
+                av_packet_rescale_ts(audioPacket.ptr, itb.av, os.pointee.time_base)
+                audioPacket.ptr.pointee.stream_index = os.pointee.index
+                audioPacket.ptr.pointee.pos = -1
+                try check(av_interleaved_write_frame(out, audioPacket.ptr)) { MediaError.writeFailed(path: path, reason: $0) }
+            }
             if t > time { return }
         }
     }
@@ -205,6 +219,7 @@ public final class VideoWriter {
         try check(avcodec_send_frame(enc.ptr, nil)) { MediaError.encodeFailed(path: path, reason: $0) }
         try drainEncoder()
         try copyAudio(upTo: .infinity)
+        for t in transcoders.values { try t.finish() }
         try check(av_write_trailer(out)) { MediaError.writeFailed(path: path, reason: $0) }
         try check(avio_closep(&out!.pointee.pb)) { MediaError.writeFailed(path: path, reason: $0) }
         finished = true
@@ -219,6 +234,7 @@ public final class VideoWriter {
             out = nil
         }
         audio = nil
+        transcoders = [:]
         if !finished { file.abandon() }
     }
 

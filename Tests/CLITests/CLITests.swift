@@ -4,13 +4,7 @@ import XCTest
 
 /// The real `stylevid` binary, run as a user would. Every bad input must give one error
 /// line naming the problem, a non-zero exit, no output file, and untouched inputs.
-final class CLITests: XCTestCase {
-    var dir: String!
-    override func setUp() {
-        dir = NSTemporaryDirectory() + "stylevid-cli-\(UUID().uuidString)"
-        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+final class CLITests: TemporaryDirectoryTestCase {
 
     /// A small real photo (written through the tool's own PNG path would be circular, so
     /// the test writes a PPM-free PNG with FFmpeg's CLI-free route: the tool itself

@@ -1,14 +1,9 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// The video path through the real binary, on the real sample clips.
-final class VideoCLITests: XCTestCase {
-    var dir: String!
-    override func setUp() {
-        dir = NSTemporaryDirectory() + "stylevid-vcli-\(UUID().uuidString)"
-        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+final class VideoCLITests: TemporaryDirectoryTestCase {
 
     var bunny: String { StylevidPaths.data + "/bigbuckbunny.mp4" }
     var painting: String { StylevidPaths.data + "/mate/abstract/Elephants.jpg" }

@@ -7,13 +7,7 @@ import XCTest
 
 /// The loaders on small files written here: Keras HDF5 (HED naming, kernels (3,3,in,out))
 /// and safetensors (torchvision naming, (out,in,3,3)), plus every error a user can meet.
-final class WeightLoaderTests: XCTestCase {
-    var dir: String!
-    override func setUp() {
-        dir = NSTemporaryDirectory() + "stylevid-weights-\(UUID().uuidString)"
-        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+final class WeightLoaderTests: TemporaryDirectoryTestCase {
 
     /// Random VGG16 weights in PyTorch order, (out,in,3,3) + bias, for the first `count` convs.
     func randomWeights(_ arch: VGGArchitecture, seed: UInt64 = 1) -> [(w: [Float], b: [Float], cin: Int, cout: Int)] {

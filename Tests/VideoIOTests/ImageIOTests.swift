@@ -2,13 +2,7 @@ import TestSupport
 import VideoIO
 import XCTest
 
-final class ImageIOTests: XCTestCase {
-    var dir: String!
-    override func setUp() {
-        dir = NSTemporaryDirectory() + "stylevid-imageio-\(UUID().uuidString)"
-        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+final class ImageIOTests: TemporaryDirectoryTestCase {
 
     func gradient(_ w: Int, _ h: Int) -> RGBImage {
         var px = [UInt8](repeating: 0, count: w * h * 3)

@@ -5,13 +5,7 @@ import XCTest
 
 /// Clips written by VideoWriter and read back by VideoReader, plus files made by the
 /// ffmpeg program (an independent encoder) for what the writer does not make.
-final class VideoRoundTripTests: XCTestCase {
-    var dir: String!
-    override func setUp() {
-        dir = NSTemporaryDirectory() + "stylevid-video-\(UUID().uuidString)"
-        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    }
-    override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
+final class VideoRoundTripTests: TemporaryDirectoryTestCase {
 
     /// A moving colour gradient: frame k differs from frame k−1.
     func frame(_ k: Int, _ w: Int, _ h: Int) -> RGBImage {
@@ -107,15 +101,31 @@ final class VideoRoundTripTests: XCTestCase {
         XCTAssertEqual(back.info.duration ?? 0, 1.0, accuracy: 0.1)
     }
 
-    func testAudioThatTheContainerRefusesIsReportedNotSilentlyDropped() throws {
+    func testAudioThatTheContainerRefusesIsReencodedWithAWarning() throws {
         let src = dir + "/av.mp4"
-        try ffmpeg(["-f", "lavfi", "-i", "testsrc=size=64x48:rate=25:duration=0.4", "-f", "lavfi", "-i", "sine=duration=0.4",
+        try ffmpeg(["-f", "lavfi", "-i", "testsrc=size=64x48:rate=25:duration=1", "-f", "lavfi", "-i", "sine=duration=1",
                     "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", src])
-        let w = try VideoWriter(path: dir + "/out.webm", width: 64, height: 48, timeBase: Rational(1, 25), frameRate: Rational(25, 1), audioFrom: src)
-        try w.write(frame(0, 64, 48), pts: 0)
+        let out = dir + "/out.webm"
+        let w = try VideoWriter(path: out, width: 64, height: 48, timeBase: Rational(1, 25), frameRate: Rational(25, 1), audioFrom: src)
+        for k in 0..<25 { try w.write(frame(k, 64, 48), pts: Int64(k)) }
         try w.finish()
         XCTAssertEqual(w.warnings.count, 1)
-        XCTAssert(w.warnings[0].contains("aac") && w.warnings[0].contains(".webm"), w.warnings[0])
+        XCTAssert(w.warnings[0].contains("aac") && w.warnings[0].contains(".webm") && w.warnings[0].contains("re-encoded to opus"), w.warnings[0])
+        let back = try VideoReader(path: out)
+        let audio = back.info.streams.filter { $0.kind == "audio" }
+        XCTAssertEqual(audio.map { $0.codec }, ["opus"])
+        // about a second of audio came through (an independent decoder counts it)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
+        p.arguments = ["-v", "error", "-i", out, "-map", "0:a", "-f", "s16le", "-ac", "1", "-ar", "8000", "-"]
+        let pipe = Pipe(); p.standardOutput = pipe
+        try p.run()
+        let pcm = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        XCTAssertEqual(Double(pcm.count / 2) / 8000, 1.0, accuracy: 0.1)
+        // and it is the 440 Hz sine, not silence
+        let samples = pcm.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
+        XCTAssertGreaterThan(samples.map { abs(Int($0)) }.max() ?? 0, 1000)
     }
 
     func testErrors() throws {
