@@ -121,6 +121,11 @@ public final class Stylizer {
                         shouldStop: () -> Bool = { false }) throws -> RGBImage {
         precondition(!styles.isEmpty, "Stylizer.stylize: no style image")
         let (fw, fh) = Stylizer.fitSize(width: content.width, height: content.height, longest: config.size)
+        // relu5_1 sees the image at 1/16 of its size: a shorter side under 16 px leaves
+        // deep layers empty
+        guard min(fw, fh) >= 16 else {
+            throw EngineError.invalidOption("the result would be \(fw)×\(fh); its shorter side must be at least 16 px (raise --size, or the image is too narrow)")
+        }
         let levels = levelSizes(width: fw, height: fh)
         let costs = levels.map { Double($0.0 * $0.1) }
         let totalCost = costs.reduce(0, +)

@@ -22,6 +22,9 @@ struct StyleVid: ParsableCommand {
 
     static func main() {
         configureAllocator()
+        // a full disk or a file-size limit must be an error we can clean up after, not
+        // a kill by SIGXFSZ that leaves the temporary file behind
+        signal(SIGXFSZ, SIG_IGN)
         do {
             var command = try parseAsRoot()
             try command.run()

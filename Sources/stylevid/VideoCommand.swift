@@ -71,7 +71,11 @@ struct VideoJob {
         try checkVideoOutput(output, inputs: [input] + styles)
         installInterruptHandler()
         let styleImages = try styles.map { try ImageIO.read($0) }
-        let reader = try VideoReader(path: input, longestSide: config.size)
+        // --size caps the processing size of a video: a small video is not blown up
+        // (but never below 64 px, what the network needs to see anything)
+        let probe = try VideoReader(path: input)
+        let longest = min(config.size, max(64, max(probe.info.width, probe.info.height)))
+        let reader = try VideoReader(path: input, longestSide: longest)
         config.size = max(reader.outputWidth, reader.outputHeight)
         try checkMemory(config: config, width: reader.outputWidth, height: reader.outputHeight)
         if case .image = config.initMode { throw CLIError("--init PATH is for images; for videos use content or random") }
