@@ -19,13 +19,15 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .target(name: "Kernels", dependencies: ["CBLAS"]),
         .target(name: "VideoIO", dependencies: ["CFFmpeg"]),
-        .target(name: "Engine", dependencies: ["Kernels", "VideoIO", "CHDF5"]),
+        .target(name: "Temporal", dependencies: ["Kernels"]),
+        .target(name: "Engine", dependencies: ["Kernels", "VideoIO", "Temporal", "CHDF5"]),
         .executableTarget(name: "stylevid", dependencies: [
             "Engine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "TestSupport", dependencies: ["Kernels"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "TestSupport"]),
+        .testTarget(name: "TemporalTests", dependencies: ["Temporal", "Kernels", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "VideoIO", "CHDF5", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
     ]

@@ -1,0 +1,119 @@
+import Kernels
+
+/// Backward warping and Ruder et al.'s consistency weights.
+public enum Warp {
+    /// out(p) = image(p + flow(p)), bilinear; `valid` is false where p + flow(p) leaves the
+    /// image (those pixels are copied from `image` at p, a neutral fill).
+    public static func backward(_ image: Tensor, flow: Flow) -> (image: Tensor, valid: [Bool]) {
+        precondition(image.width == flow.width && image.height == flow.height,
+                     "Warp.backward: image \(image.shapeDescription) vs flow \(flow.width)×\(flow.height)")
+        let w = image.width, h = image.height
+        var out = Tensor.zeros(like: image)
+        var valid = [Bool](repeating: true, count: w * h)
+        for y in 0..<h {
+            for x in 0..<w {
+                let i = y * w + x
+                let sx = Float(x) + flow.u[i], sy = Float(y) + flow.v[i]
+                if sx < 0 || sy < 0 || sx > Float(w - 1) || sy > Float(h - 1) || !sx.isFinite || !sy.isFinite {
+                    valid[i] = false
+                    for c in 0..<image.channels { out.storage[c * w * h + i] = image.storage[c * w * h + i] }
+                    continue
+                }
+                let x0 = min(Int(sx), w - 2 < 0 ? 0 : w - 2), y0 = min(Int(sy), h - 2 < 0 ? 0 : h - 2)
+                let x1 = min(x0 + 1, w - 1), y1 = min(y0 + 1, h - 1)
+                let fx = sx - Float(x0), fy = sy - Float(y0)
+                for c in 0..<image.channels {
+                    let p = c * w * h
+                    let a = image.storage[p + y0 * w + x0], b = image.storage[p + y0 * w + x1]
+                    let cc = image.storage[p + y1 * w + x0], d = image.storage[p + y1 * w + x1]
+                    let top = a + fx * (b - a), bot = cc + fx * (d - cc)
+                    out.storage[p + i] = top + fy * (bot - top)
+                }
+            }
+        }
+        return (out, valid)
+    }
+
+    /// Adjoint of `backward` with respect to the image (for gradient checks and for
+    /// losses that flow through a warp): scatters `grad` back with the bilinear weights.
+    public static func backwardAdjoint(_ grad: Tensor, flow: Flow) -> Tensor {
+        let w = grad.width, h = grad.height
+        var out = Tensor.zeros(like: grad)
+        for y in 0..<h {
+            for x in 0..<w {
+                let i = y * w + x
+                let sx = Float(x) + flow.u[i], sy = Float(y) + flow.v[i]
+                if sx < 0 || sy < 0 || sx > Float(w - 1) || sy > Float(h - 1) || !sx.isFinite || !sy.isFinite {
+                    for c in 0..<grad.channels { out.storage[c * w * h + i] += grad.storage[c * w * h + i] }
+                    continue
+                }
+                let x0 = min(Int(sx), w - 2 < 0 ? 0 : w - 2), y0 = min(Int(sy), h - 2 < 0 ? 0 : h - 2)
+                let x1 = min(x0 + 1, w - 1), y1 = min(y0 + 1, h - 1)
+                let fx = sx - Float(x0), fy = sy - Float(y0)
+                for c in 0..<grad.channels {
+                    let p = c * w * h, g = grad.storage[p + i]
+                    out.storage[p + y0 * w + x0] += g * (1 - fx) * (1 - fy)
+                    out.storage[p + y0 * w + x1] += g * fx * (1 - fy)
+                    out.storage[p + y1 * w + x0] += g * (1 - fx) * fy
+                    out.storage[p + y1 * w + x1] += g * fx * fy
+                }
+            }
+        }
+        return out
+    }
+
+    /// Consistency weights c ∈ {0, 1} for warping frame t−1 into frame t (Ruder, Dosovitskiy
+    /// & Brox 2016, DESIGN.md §4). `backward`: flow from frame t to t−1 (used to warp);
+    /// `forward`: flow from t−1 to t. c = 0 where the forward–backward check fails
+    /// (|w̃ + ŵ|² ≥ 0.01(|w̃|² + |ŵ|²) + 0.5, w̃ = forward sampled at p + ŵ(p)), where p + ŵ
+    /// leaves the image, and on motion boundaries (|∇u|² + |∇v|² > 0.01|ŵ|² + 0.002).
+    public static func consistency(backward b: Flow, forward f: Flow) -> [Float] {
+        precondition(b.width == f.width && b.height == f.height, "consistency: flow sizes differ")
+        let w = b.width, h = b.height
+        var c = [Float](repeating: 1, count: w * h)
+        for y in 0..<h {
+            for x in 0..<w {
+                let i = y * w + x
+                let bu = b.u[i], bv = b.v[i]
+                let sx = Float(x) + bu, sy = Float(y) + bv
+                if sx < 0 || sy < 0 || sx > Float(w - 1) || sy > Float(h - 1) || !sx.isFinite || !sy.isFinite { c[i] = 0; continue }
+                let (fu, fv) = f.sample(sx, sy)
+                let su = fu + bu, sv = fv + bv
+                if su * su + sv * sv >= 0.01 * (fu * fu + fv * fv + bu * bu + bv * bv) + 0.5 { c[i] = 0; continue }
+                // motion boundary: gradient of the backward flow (central differences)
+                let xl = max(x - 1, 0), xr = min(x + 1, w - 1), yu = max(y - 1, 0), yd = min(y + 1, h - 1)
+                let dx = Float(max(1, xr - xl)), dy = Float(max(1, yd - yu))
+                let ux = (b.u[y * w + xr] - b.u[y * w + xl]) / dx, uy = (b.u[yd * w + x] - b.u[yu * w + x]) / dy
+                let vx = (b.v[y * w + xr] - b.v[y * w + xl]) / dx, vy = (b.v[yd * w + x] - b.v[yu * w + x]) / dy
+                if ux * ux + uy * uy + vx * vx + vy * vy > 0.01 * (bu * bu + bv * bv) + 0.002 { c[i] = 0 }
+            }
+        }
+        return c
+    }
+}
+
+/// Ruder's short-term temporal loss: γ/D · Σ c·(x − ω(x_{t−1}))², D = C·H·W, on pixels
+/// (0...1 units here). A loss term like the others: value and gradient 2γ/D·c·(x − ω).
+public struct TemporalLoss: Sendable {
+    public let warpedPrevious: Tensor
+    public let weights: [Float]         // H×W, shared by the channels
+    public let weight: Float
+    public init(warpedPrevious: Tensor, weights: [Float], weight: Float) {
+        precondition(weights.count == warpedPrevious.plane, "TemporalLoss: \(weights.count) weights for \(warpedPrevious.plane) pixels")
+        self.warpedPrevious = warpedPrevious; self.weights = weights; self.weight = weight
+    }
+    public func evaluate(_ x: Tensor, gradient: inout Tensor) -> Double {
+        precondition(x.sameShape(warpedPrevious), "TemporalLoss: image \(x.shapeDescription) vs \(warpedPrevious.shapeDescription)")
+        let n = x.plane, d = Float(x.count)
+        var sum = 0.0
+        for c in 0..<x.channels {
+            for i in 0..<n {
+                let k = c * n + i
+                let diff = x.storage[k] - warpedPrevious.storage[k]
+                sum += Double(weights[i] * diff * diff)
+                gradient.storage[k] += 2 * weight / d * weights[i] * diff
+            }
+        }
+        return Double(weight) * sum / Double(d)
+    }
+}
