@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "Temporal", dependencies: ["Kernels"]),
         .target(name: "Engine", dependencies: ["Kernels", "VideoIO", "Temporal", "CHDF5"]),
         .executableTarget(name: "stylevid", dependencies: [
-            "Engine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Engine", "Temporal", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "TestSupport", dependencies: ["Kernels"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),

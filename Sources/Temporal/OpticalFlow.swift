@@ -55,7 +55,7 @@ public enum OpticalFlow {
     /// One warp: linearise around the current flow and solve for the new flow with SOR.
     static func refine(_ flow: inout Flow, _ ia: [Float], _ lb: Tensor, options o: FlowOptions) {
         let w = flow.width, h = flow.height, n = w * h
-        let (warped, _) = Warp.backward(lb, flow: flow)
+        let (warped, valid) = Warp.backward(lb, flow: flow)
         let ib = warped.storage
         // derivatives of the average of both images (symmetric), 5-point stencil
         var ix = [Float](repeating: 0, count: n), iy = ix, it = ix
@@ -69,6 +69,8 @@ public enum OpticalFlow {
                 ix[i] = 0.5 * (d(ia, i, 1, x, w) + d(ib, i, 1, x, w))
                 iy[i] = 0.5 * (d(ia, i, w, y, h) + d(ib, i, w, y, h))
                 it[i] = ib[i] - ia[i]
+                // where p + w leaves the frame there is no data: smoothness fills in
+                if !valid[i] { ix[i] = 0; iy[i] = 0; it[i] = 0 }
             }
         }
         let u0 = flow.u, v0 = flow.v
