@@ -18,8 +18,8 @@ public struct StyleProgress: Sendable {
 
 /// The value of each loss part at the last evaluation (weighted).
 public struct LossBreakdown: Sendable, Equatable {
-    public var content = 0.0, style = 0.0, tv = 0.0
-    public var total: Double { content + style + tv }
+    public var content = 0.0, style = 0.0, tv = 0.0, temporal = 0.0
+    public var total: Double { content + style + tv + temporal }
 }
 
 /// Gatys et al.'s image stylisation: optimise an image so its features match the
@@ -119,6 +119,20 @@ public final class Stylizer {
                         progress: (StyleProgress) -> Void = { _ in },
                         snapshotEvery: Int = 0, snapshot: ((RGBImage, Int) -> Void)? = nil,
                         shouldStop: () -> Bool = { false }) throws -> RGBImage {
+        try stylize(content: content, styles: styles, initImage: initImage, start: nil, extraLosses: [],
+                    iterations: nil, pyramid: true, progress: progress, snapshotEvery: snapshotEvery,
+                    snapshot: snapshot, shouldStop: shouldStop)
+    }
+
+    /// The general form, for video frames: `start` (3×H×W at the result size) replaces the
+    /// init mode and the pyramid (a warm start needs no coarse pass when `pyramid` is
+    /// false); `extraLosses` (a temporal term) are added to the objective at the final
+    /// level; `iterations` overrides the config's budget.
+    public func stylize(content: RGBImage, styles: [RGBImage], initImage: RGBImage?, start: Tensor?,
+                        extraLosses: [ImageLoss], iterations: Int?, pyramid: Bool,
+                        progress: (StyleProgress) -> Void = { _ in },
+                        snapshotEvery: Int = 0, snapshot: ((RGBImage, Int) -> Void)? = nil,
+                        shouldStop: () -> Bool = { false }) throws -> RGBImage {
         precondition(!styles.isEmpty, "Stylizer.stylize: no style image")
         let (fw, fh) = Stylizer.fitSize(width: content.width, height: content.height, longest: config.size)
         // relu5_1 sees the image at 1/16 of its size: a shorter side under 16 px leaves
@@ -126,11 +140,15 @@ public final class Stylizer {
         guard min(fw, fh) >= 16 else {
             throw EngineError.invalidOption("the result would be \(fw)×\(fh); its shorter side must be at least 16 px (raise --size, or the image is too narrow)")
         }
-        let levels = levelSizes(width: fw, height: fh)
+        let levels = pyramid ? levelSizes(width: fw, height: fh) : [(fw, fh)]
+        if let s = start {
+            precondition(s.width == fw && s.height == fh && s.channels == 3,
+                         "Stylizer: start image \(s.shapeDescription) for a \(fw)×\(fh) result")
+        }
         let costs = levels.map { Double($0.0 * $0.1) }
         let totalCost = costs.reduce(0, +)
         var doneCost = 0.0
-        let start = Date()
+        let startedAt = Date()
         var x: Tensor? = nil
         var contentFinal = Tensor(channels: 3, height: 1, width: 1)
         var rng = SplitMix64(seed: config.seed)
@@ -150,10 +168,13 @@ public final class Stylizer {
             }
             let featureLosses: [FeatureLoss] = contentLosses + styleLosses
             let tv = TotalVariationLoss(weight: config.tvWeight)
+            let imageLosses: [ImageLoss] = li == levels.count - 1 ? extraLosses : []
 
             // starting image
             var start0: Tensor
-            if let prev = x {
+            if li == levels.count - 1, let s = start {
+                start0 = s
+            } else if let prev = x {
                 start0 = Resize.bilinear(prev, height: h, width: w)
             } else {
                 switch config.initMode {
@@ -181,17 +202,18 @@ public final class Stylizer {
                 }
                 var gi = network.backward(activations: acts, gradients: grads)
                 b.tv = tv.evaluate(img, gradient: &gi)
+                for l in imageLosses { b.temporal += l.evaluate(img, gradient: &gi) }
                 breakdown = b
                 return (b.total, gi.storage)
             }
             var values = shape.storage
-            let budget = config.iterations
+            let budget = iterations ?? config.iterations
             let levelCost = costs[li]
             let cb: OptimizerCallback = { it, loss, current in
                 globalEval += 1
                 let frac = (doneCost + levelCost * Double(it) / Double(budget)) / totalCost
                 progress(StyleProgress(level: li, levels: levels.count, levelSize: (w, h), iteration: it,
-                                       iterations: budget, loss: loss, elapsed: Date().timeIntervalSince(start),
+                                       iterations: budget, loss: loss, elapsed: Date().timeIntervalSince(startedAt),
                                        evaluations: globalEval, fraction: frac))
                 if snapshotEvery > 0, let snap = snapshot, globalEval % snapshotEvery == 0 {
                     snap(Tensor(channels: 3, height: h, width: w, storage: current).rgbImage(), globalEval)

@@ -18,6 +18,10 @@ struct VideoOptions: ParsableArguments {
     var crf: Int?
     @Option(help: "x264 preset (default medium).")
     var preset: String = "medium"
+    @Option(help: "Temporal-consistency weight γ: each frame starts from the previous result warped by optical flow and is pulled toward it (0 = independent frames; default \(TemporalConfig().weight)).")
+    var temporalWeight: Float = TemporalConfig().weight
+    @Option(help: "Evaluations for frames after the first (default 30% of --iterations, at least 10).")
+    var laterIterations: Int?
     @Option(help: "Output frame size: 'processing' (the --size result) or 'source' (scaled back to the input's size; default processing).")
     var outputSize: String = "processing"
 
@@ -81,6 +85,12 @@ struct VideoJob {
         if case .image = config.initMode { throw CLIError("--init PATH is for images; for videos use content or random") }
         let network = try ModelLoader.load(path: try ModelLoader.resolve(options.model), for: config)
         let stylizer = try Stylizer(network: network, config: config)
+        guard video.temporalWeight >= 0, video.temporalWeight.isFinite else { throw CLIError("--temporal-weight must be ≥ 0") }
+        if let l = video.laterIterations, l < 1 { throw CLIError("--later-iterations must be at least 1") }
+        var tconfig = TemporalConfig()
+        tconfig.weight = video.temporalWeight
+        tconfig.laterIterations = video.laterIterations
+        let temporal = TemporalStylizer(stylizer: stylizer, config: tconfig)
         let reporter = ProgressReporter(quiet: options.quiet)
         let info = reader.info
         if let s = range.start, let d = info.duration, s >= d {
@@ -113,7 +123,7 @@ struct VideoJob {
                 return w
             },
             process: { frame in
-                let styled = try stylizer.stylize(content: frame.image, styles: styleImages) { p in
+                let styled = try temporal.next(frame.image, styles: styleImages) { p in
                     reporter.updateFrame(video: current, frame: p)
                 }
                 return try ImageIO.scale(styled, width: outW, height: outH)
@@ -149,5 +159,39 @@ struct Probe: ParsableCommand {
                      i.width, i.height, i.frameRate.value, i.frameRate.description, i.timeBase.description,
                      i.frameCount.map { "\($0) frames" } ?? "frame count unknown", i.rotation))
         for s in i.streams { print("  stream \(s.index): \(s.kind) \(s.codec)\(s.details.isEmpty ? "" : ", " + s.details)") }
+    }
+}
+
+/// `stylevid warp-error INPUT OUTPUT`: Lai et al.'s temporal warping error of a stylized
+/// video (lower is steadier), with the flow taken from the input video.
+struct WarpError: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "warp-error",
+        abstract: "Measure the flicker of a stylized video: the warping error against its input (lower is steadier).")
+    @Argument(help: "The input video.") var input: String
+    @Argument(help: "The stylized video.") var output: String
+    @Option(help: "Only frames A-B (0-based, inclusive) of the stylized video; the input is matched by time.") var frames: String?
+
+    func run() throws {
+        let out = try VideoReader(path: output)
+        let w = out.info.width, h = out.info.height
+        let inp = try VideoReader(path: input, longestSide: max(w, h))
+        var ins: [Tensor] = [], outs: [Tensor] = []
+        let range = try VideoOptions.parse(frames.map { ["--frames", $0] } ?? []).range()
+        var firstIn: Double? = nil
+        while let o = try out.nextFrame() {
+            guard range.frames?.contains(o.index) ?? true else { if o.index > (range.frames?.upperBound ?? .max) { break }; continue }
+            // the input frame shown at the same time (output time 0 = first input frame)
+            var f: VideoFrame? = nil
+            while let i = try inp.nextFrame() {
+                firstIn = firstIn ?? i.time
+                if i.time - firstIn! >= o.time - 1e-3 { f = i; break }
+            }
+            guard let match = f else { break }
+            ins.append(Tensor(image: try ImageIO.scale(match.image, width: w, height: h)))
+            outs.append(Tensor(image: o.image))
+        }
+        guard ins.count >= 2 else { throw CLIError("need at least 2 frames to measure flicker, found \(ins.count)") }
+        print(String(format: "{\"frames\":%d,\"warping_error\":%.6f}", ins.count, warpingError(inputs: ins, outputs: outs)))
     }
 }

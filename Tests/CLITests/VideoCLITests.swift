@@ -31,6 +31,12 @@ final class VideoCLITests: TemporaryDirectoryTestCase {
         XCTAssertEqual(ffprobe(out, "frame=pts_time").split(separator: "\n").map { Double($0.split(separator: ",")[0]) ?? -1 }, [0, 0.04, 0.08, 0.12, 0.16])
         XCTAssertEqual(ffprobe(out, "stream=codec_name", stream: "a:0"), "aac")
         XCTAssertEqual(Double(ffprobe(out, "stream=duration", stream: "a:0")) ?? 0, 0.2, accuracy: 0.05)
+        // the flicker metric reads it back against the input (5 frames, a small error)
+        let we = runStylevid(["warp-error", bunny, out])
+        XCTAssertEqual(we.status, 0, we.stderr)
+        let obj = try JSONSerialization.jsonObject(with: Data(we.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(obj?["frames"] as? Int, 5)
+        XCTAssertLessThan(obj?["warping_error"] as? Double ?? 1, 0.05)
         // the stylized frame is not the input frame
         let styled = try readPNGViaTool(out, size: 32)
         XCTAssertGreaterThan(meanColorDistance(styled, try readPNGViaTool(bunny, size: 32)), 1)
@@ -83,6 +89,8 @@ final class VideoCLITests: TemporaryDirectoryTestCase {
         fails([bunny, painting, out, "--frames", "5-2"], "--frames")
         fails([bunny, painting, out, "--frames", "1-2", "--start", "1"], "cannot be combined")
         fails([bunny, painting, out, "--duration", "abc"], "--duration")
+        fails([bunny, painting, out, "--temporal-weight=-1", "--size", "32"], "--temporal-weight must be ≥ 0")
+        fails(["warp-error", bunny, dir + "/missing.mp4"], "missing.mp4: no such file")
         fails([bunny, painting, bunny], "would overwrite the input")
         fails([bunny, painting, out, "--start", "100", "--size", "32", "--iterations", "1"], "--start 100 s is past the end of")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["notes.mp4"])
