@@ -32,6 +32,15 @@ public final class TemporalStylizer {
         self.stylizer = stylizer; self.config = config
     }
 
+    /// Resumes after a frame whose result was checkpointed: the state becomes exactly what
+    /// `next` would have left (the result is kept at 8 bits in both cases).
+    public func restore(frame: RGBImage, result: RGBImage) throws {
+        let (w, h) = Stylizer.fitSize(width: frame.width, height: frame.height, longest: stylizer.config.size)
+        previousInput = Tensor(image: try ImageIO.scale(frame, width: w, height: h))
+        previousOutput = Tensor(image: result)
+        framesDone += 1
+    }
+
     public func next(_ frame: RGBImage, styles: [RGBImage], progress: (StyleProgress) -> Void = { _ in }) throws -> RGBImage {
         let (w, h) = Stylizer.fitSize(width: frame.width, height: frame.height, longest: stylizer.config.size)
         let input = Tensor(image: try ImageIO.scale(frame, width: w, height: h))

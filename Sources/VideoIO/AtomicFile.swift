@@ -80,6 +80,19 @@ public final class AtomicFile {
 
     deinit { abandon() }
 
+    /// Removes temporary files of `destination` left by processes that no longer exist
+    /// (killed with SIGKILL, or a power cut): `.NAME.stylevid-PID-N.EXT` whose PID is dead.
+    public static func removeStale(for destination: String) {
+        let url = URL(fileURLWithPath: destination)
+        let dir = url.deletingLastPathComponent().path
+        let prefix = "." + url.deletingPathExtension().lastPathComponent + ".stylevid-"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] where name.hasPrefix(prefix) {
+            let rest = name.dropFirst(prefix.count)
+            guard let pid = Int32(rest.split(separator: "-").first ?? "") else { continue }
+            if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { unlink(dir + "/" + name) }
+        }
+    }
+
     // Temporary files still open, so a signal handler can remove them before exiting.
     nonisolated(unsafe) private static var live = Set<String>()
     private static let lock = NSLock()

@@ -117,6 +117,7 @@ func checkOutputLocation(_ output: String, inputs: [String]) throws {
     if FileManager.default.fileExists(atPath: output, isDirectory: &isDir), isDir.boolValue {
         throw CLIError("\(output): is a folder")
     }
+    AtomicFile.removeStale(for: output)
 }
 
 /// Estimates the peak memory of one evaluation and refuses sizes that cannot fit.
@@ -140,7 +141,7 @@ func installInterruptHandler() {
         let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
         src.setEventHandler {
             AtomicFile.removeAllTemporaryFiles()
-            FileHandle.standardError.write("\nstylevid: interrupted; no output was written\n".data(using: .utf8)!)
+            FileHandle.standardError.write("\nstylevid: interrupted; \(interruptMessage.value)\n".data(using: .utf8)!)
             // _exit, not exit: atexit handlers (OpenBLAS tears down its thread pool) would
             // run while the main thread is still inside a GEMM, and crash
             _exit(sig == SIGINT ? 130 : 143)
@@ -150,3 +151,11 @@ func installInterruptHandler() {
     }
 }
 nonisolated(unsafe) var signalSources: [DispatchSourceSignal] = []
+
+/// What the interrupt handler tells the user (the video path says how to resume).
+final class InterruptMessage: @unchecked Sendable {
+    private let lock = NSLock()
+    private var text = "no output was written"
+    var value: String { get { lock.lock(); defer { lock.unlock() }; return text } set { lock.lock(); text = newValue; lock.unlock() } }
+}
+let interruptMessage = InterruptMessage()

@@ -22,6 +22,8 @@ struct VideoOptions: ParsableArguments {
     var temporalWeight: Float = TemporalConfig().weight
     @Option(help: "Evaluations for frames after the first (default 30% of --iterations, at least 10).")
     var laterIterations: Int?
+    @Flag(help: "Continue an interrupted run from its checkpoints (same command, same settings).")
+    var resume = false
     @Option(help: "Output frame size: 'processing' (the --size result) or 'source' (scaled back to the input's size; default processing).")
     var outputSize: String = "processing"
 
@@ -106,7 +108,10 @@ struct VideoJob {
         var encoding = VideoEncoding()
         encoding.crf = video.crf
         encoding.preset = video.preset
+        let checkpoints = try Checkpoints(output: output, fingerprint: fingerprint(), resume: video.resume)
+        if checkpoints.available > 0 { reporter.note("resuming: \(checkpoints.available) finished frame(s) found") }
         let pipeline = FramePipeline(reader: reader, range: range)
+        var frameNumber = 0
         var current = VideoProgress(framesDone: 0, framesExpected: range.expectedCount(total: info.frameCount, frameRate: info.frameRate.value), elapsed: 0, secondsPerFrame: 0)
         var writerRef: VideoWriter?
         // H.264/VP9 in 4:2:0 need even sizes: an odd source is written one pixel smaller
@@ -123,19 +128,82 @@ struct VideoJob {
                 return w
             },
             process: { frame in
-                let styled = try temporal.next(frame.image, styles: styleImages) { p in
-                    reporter.updateFrame(video: current, frame: p)
+                defer { frameNumber += 1 }
+                let styled: RGBImage
+                if let saved = checkpoints.load(frameNumber, width: reader.outputWidth, height: reader.outputHeight) {
+                    try temporal.restore(frame: frame.image, result: saved)
+                    styled = saved
+                } else {
+                    styled = try temporal.next(frame.image, styles: styleImages) { p in
+                        reporter.updateFrame(video: current, frame: p)
+                    }
+                    try checkpoints.save(styled, frameNumber)
+                    interruptMessage.value = "\(frameNumber + 1) frame(s) are saved; run the same command with --resume to continue"
                 }
                 return try ImageIO.scale(styled, width: outW, height: outH)
             },
             progress: { p in current = p; reporter.updateVideo(p) })
         reporter.finish()
+        checkpoints.removeAll()
         if reader.corruptPackets > 0 {
             reporter.note("warning: \(reader.corruptPackets) damaged packet(s) in \(input) were skipped (\(reader.lastDecodeError ?? "decode error")); every decodable frame was processed")
         }
         reporter.note(String(format: "wrote %@ (%d frames, %d×%d, %.1f s per frame)", output, n,
                              writerRef?.width ?? 0, writerRef?.height ?? 0, current.secondsPerFrame))
     }
+}
+
+extension VideoJob {
+    /// Everything that decides the frames: a resume with other settings is refused.
+    func fingerprint() -> String {
+        var args = CommandLine.arguments.dropFirst().filter { !["--resume", "--quiet"].contains($0) }
+        if args.first == "run" { args.removeFirst() }
+        return args.joined(separator: "\u{1F}")
+    }
+}
+
+/// Finished frames of a video run, kept as lossless PNGs in a hidden folder next to the
+/// output, so an interrupted run can resume. Each is written atomically; one that does
+/// not decode (or has the wrong size) is redone, never trusted. Removed on success.
+final class Checkpoints {
+    let folder: String
+    private(set) var available = 0
+
+    init(output: String, fingerprint: String, resume: Bool) throws {
+        let url = URL(fileURLWithPath: output)
+        folder = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).stylevid-frames").path
+        let fm = FileManager.default
+        let manifest = folder + "/settings"
+        if resume {
+            guard fm.fileExists(atPath: manifest) else {
+                throw CLIError("--resume: nothing to resume for \(output) (no checkpoints in \(folder))")
+            }
+            guard (try? String(contentsOfFile: manifest, encoding: .utf8)) == fingerprint else {
+                throw CLIError("--resume: the checkpoints in \(folder) were made with other settings; run the same command, or without --resume to start over")
+            }
+            available = ((try? fm.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasPrefix("frame-") }.count
+        } else {
+            try? fm.removeItem(atPath: folder)   // our own folder from an earlier run: start over
+            do {
+                try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                try fingerprint.write(toFile: manifest, atomically: true, encoding: .utf8)
+            } catch {
+                throw CLIError("cannot create the checkpoint folder \(folder): \(error.localizedDescription)")
+            }
+        }
+    }
+
+    func path(_ n: Int) -> String { folder + String(format: "/frame-%06d.png", n) }
+
+    func load(_ n: Int, width: Int, height: Int) -> RGBImage? {
+        guard n < available || FileManager.default.fileExists(atPath: path(n)),
+              let img = try? ImageIO.read(path(n)), img.width == width, img.height == height else { return nil }
+        return img
+    }
+
+    func save(_ img: RGBImage, _ n: Int) throws { try ImageIO.write(img, to: path(n)) }
+
+    func removeAll() { try? FileManager.default.removeItem(atPath: folder) }
 }
 
 func checkVideoOutput(_ output: String, inputs: [String]) throws {

@@ -104,3 +104,87 @@ final class VideoCLITests: TemporaryDirectoryTestCase {
         XCTAssert(r.stdout.contains("132 frames"), r.stdout)
     }
 }
+
+/// Interrupted video runs resume from their checkpoints and give the same frames as an
+/// uninterrupted run.
+final class ResumeTests: TemporaryDirectoryTestCase {
+    var args: [String] { [StylevidPaths.data + "/bikes.mp4", StylevidPaths.data + "/mate/abstract/Elephants.jpg"] }
+    let opts = ["--size", "64", "--iterations", "8", "--pyramid", "1", "--frames", "0-6", "--quiet"]
+
+    func rawFrames(_ path: String) -> Data {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
+        p.arguments = ["-v", "error", "-i", path, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+        let pipe = Pipe(); p.standardOutput = pipe
+        try! p.run()
+        let d = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return d
+    }
+
+    /// SIGKILL after 1, 3 and 5 finished frames, then --resume: identical frames, no
+    /// checkpoint folder and no stale temporary file left.
+    func testKillAndResumeGivesTheSameFrames() throws {
+        let full = dir + "/full.mp4"
+        XCTAssertEqual(runStylevid(args + [full] + opts).status, 0)
+        let reference = rawFrames(full)
+        XCTAssertEqual(reference.count, 7 * 64 * 28 * 3)
+        for killAfter in [1, 3, 5] {
+            let out = dir + "/part\(killAfter).mp4"
+            let frames = dir + "/.part\(killAfter).mp4.stylevid-frames"
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: StylevidPaths.binary)
+            p.arguments = args + [out] + opts
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            let deadline = Date().addingTimeInterval(120)
+            while Date() < deadline && p.isRunning &&
+                  ((try? FileManager.default.contentsOfDirectory(atPath: frames))?.filter { $0.hasPrefix("frame-") }.count ?? 0) < killAfter {
+                usleep(20_000)
+            }
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), "a killed run must not leave an output")
+            let r = runStylevid(args + [out] + opts + ["--resume"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(rawFrames(out), reference, "resumed after \(killAfter) frames")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: frames))
+        }
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".") }
+        XCTAssertEqual(left, [], "stale temporary files")
+    }
+
+    func testResumeNeedsMatchingCheckpoints() throws {
+        let out = dir + "/o.mp4"
+        var r = runStylevid(args + [out] + opts + ["--resume"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssert(r.stderr.contains("nothing to resume"), r.stderr)
+        // checkpoints made with other settings are not trusted
+        let frames = dir + "/.o.mp4.stylevid-frames"
+        try FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true)
+        try "other settings".write(toFile: frames + "/settings", atomically: true, encoding: .utf8)
+        r = runStylevid(args + [out] + opts + ["--resume"])
+        XCTAssert(r.stderr.contains("made with other settings"), r.stderr)
+        // a corrupt checkpoint is redone, not trusted: kill a real run after 2 frames,
+        // damage its first frame, resume
+        try FileManager.default.removeItem(atPath: frames)
+        let full = dir + "/full.mp4"
+        XCTAssertEqual(runStylevid(args + [full] + opts).status, 0)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: StylevidPaths.binary)
+        p.arguments = args + [out] + opts
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline && p.isRunning &&
+              ((try? FileManager.default.contentsOfDirectory(atPath: frames))?.filter { $0.hasPrefix("frame-") }.count ?? 0) < 2 {
+            usleep(20_000)
+        }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        try "garbage".write(toFile: frames + "/frame-000000.png", atomically: false, encoding: .utf8)
+        r = runStylevid(args + [out] + opts + ["--resume"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(rawFrames(out), rawFrames(full))
+    }
+}
