@@ -117,7 +117,9 @@ struct VideoJob {
         // H.264/VP9 in 4:2:0 need even sizes: an odd source is written one pixel smaller
         let outW = sourceSize ? info.width & ~1 : reader.outputWidth
         let outH = sourceSize ? info.height & ~1 : reader.outputHeight
-        let n = try pipeline.run(
+        let n: Int
+        do {
+          n = try pipeline.run(
             makeWriter: { startTime in
                 let w = try VideoWriter(path: output, width: outW, height: outH,
                                         timeBase: info.timeBase, frameRate: info.frameRate, rotation: info.rotation,
@@ -143,6 +145,14 @@ struct VideoJob {
                 return try ImageIO.scale(styled, width: outW, height: outH)
             },
             progress: { p in current = p; reporter.updateVideo(p) })
+        } catch {
+            reporter.finish()
+            // keep finished frames for --resume; an empty checkpoint folder is removed
+            let saved = checkpoints.saved
+            if saved == 0 { checkpoints.removeAll() }
+            let message = "\(error)"
+            throw CLIError(saved == 0 ? message : "\(message) (\(saved) finished frame(s) are saved; fix the problem and run the same command with --resume)")
+        }
         reporter.finish()
         checkpoints.removeAll()
         if reader.corruptPackets > 0 {
@@ -200,6 +210,9 @@ final class Checkpoints {
               let img = try? ImageIO.read(path(n)), img.width == width, img.height == height else { return nil }
         return img
     }
+
+    /// Finished frames on disk (from this run or an earlier one).
+    var saved: Int { ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasPrefix("frame-") && $0.hasSuffix(".png") }.count }
 
     func save(_ img: RGBImage, _ n: Int) throws { try ImageIO.write(img, to: path(n)) }
 
