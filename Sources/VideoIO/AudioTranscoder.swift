@@ -93,12 +93,7 @@ final class AudioTranscoder {
             let inSamples = decoded.ptr.pointee.nb_samples
             let maxOut = swr_get_out_samples(swr, inSamples)
             guard maxOut > 0 else { continue }
-            let conv = try Frame()
-            conv.ptr.pointee.format = enc.ptr.pointee.sample_fmt.rawValue
-            conv.ptr.pointee.sample_rate = enc.ptr.pointee.sample_rate
-            av_channel_layout_copy(&conv.ptr.pointee.ch_layout, &enc.ptr.pointee.ch_layout)
-            conv.ptr.pointee.nb_samples = maxOut
-            try check(av_frame_get_buffer(conv.ptr, 0)) { MediaError.encodeFailed(path: path, reason: $0) }
+            let conv = try encoderFrame(samples: maxOut)
             let n = withUnsafeMutablePointer(to: &conv.ptr.pointee.data) { dst in
                 withUnsafeMutablePointer(to: &decoded.ptr.pointee.data) { src in
                     dst.withMemoryRebound(to: UnsafeMutablePointer<UInt8>?.self, capacity: 8) { d in
@@ -122,12 +117,7 @@ final class AudioTranscoder {
         let size = enc.ptr.pointee.frame_size > 0 ? enc.ptr.pointee.frame_size : 1024
         while av_audio_fifo_size(fifo) >= size || (flush && av_audio_fifo_size(fifo) > 0) {
             let n = min(size, av_audio_fifo_size(fifo))
-            let f = try Frame()
-            f.ptr.pointee.format = enc.ptr.pointee.sample_fmt.rawValue
-            f.ptr.pointee.sample_rate = enc.ptr.pointee.sample_rate
-            av_channel_layout_copy(&f.ptr.pointee.ch_layout, &enc.ptr.pointee.ch_layout)
-            f.ptr.pointee.nb_samples = n
-            try check(av_frame_get_buffer(f.ptr, 0)) { MediaError.encodeFailed(path: path, reason: $0) }
+            let f = try encoderFrame(samples: n)
             _ = withUnsafeMutablePointer(to: &f.ptr.pointee.data) { dst in
                 dst.withMemoryRebound(to: UnsafeMutableRawPointer?.self, capacity: 8) { d in
                     av_audio_fifo_read(fifo, d, n)
@@ -138,6 +128,17 @@ final class AudioTranscoder {
             try check(avcodec_send_frame(enc.ptr, f.ptr)) { MediaError.encodeFailed(path: path, reason: "audio: \($0)") }
             try drainEncoder()
         }
+    }
+
+    /// An audio frame in the encoder's format with room for `samples` samples.
+    private func encoderFrame(samples: Int32) throws -> Frame {
+        let f = try Frame()
+        f.ptr.pointee.format = enc.ptr.pointee.sample_fmt.rawValue
+        f.ptr.pointee.sample_rate = enc.ptr.pointee.sample_rate
+        av_channel_layout_copy(&f.ptr.pointee.ch_layout, &enc.ptr.pointee.ch_layout)
+        f.ptr.pointee.nb_samples = samples
+        try check(av_frame_get_buffer(f.ptr, 0)) { MediaError.encodeFailed(path: path, reason: $0) }
+        return f
     }
 
     private func drainEncoder() throws {

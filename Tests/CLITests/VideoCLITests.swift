@@ -111,6 +111,22 @@ final class ResumeTests: TemporaryDirectoryTestCase {
     var args: [String] { [StylevidPaths.data + "/bikes.mp4", StylevidPaths.data + "/mate/abstract/Elephants.jpg"] }
     let opts = ["--size", "64", "--iterations", "8", "--pyramid", "1", "--frames", "0-6", "--quiet"]
 
+    /// Starts a run and SIGKILLs it once `afterFrames` checkpoints exist.
+    func killRun(_ arguments: [String], afterFrames: Int, checkpoints: String) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: StylevidPaths.binary)
+        p.arguments = arguments
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline && p.isRunning &&
+              ((try? FileManager.default.contentsOfDirectory(atPath: checkpoints))?.filter { $0.hasPrefix("frame-") }.count ?? 0) < afterFrames {
+            usleep(20_000)
+        }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+    }
+
     func rawFrames(_ path: String) -> Data {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
@@ -132,18 +148,7 @@ final class ResumeTests: TemporaryDirectoryTestCase {
         for killAfter in [1, 3, 5] {
             let out = dir + "/part\(killAfter).mp4"
             let frames = dir + "/.part\(killAfter).mp4.stylevid-frames"
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: StylevidPaths.binary)
-            p.arguments = args + [out] + opts
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            let deadline = Date().addingTimeInterval(120)
-            while Date() < deadline && p.isRunning &&
-                  ((try? FileManager.default.contentsOfDirectory(atPath: frames))?.filter { $0.hasPrefix("frame-") }.count ?? 0) < killAfter {
-                usleep(20_000)
-            }
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
+            try killRun(args + [out] + opts, afterFrames: killAfter, checkpoints: frames)
             XCTAssertFalse(FileManager.default.fileExists(atPath: out), "a killed run must not leave an output")
             let r = runStylevid(args + [out] + opts + ["--resume"])
             XCTAssertEqual(r.status, 0, r.stderr)
@@ -170,18 +175,7 @@ final class ResumeTests: TemporaryDirectoryTestCase {
         try FileManager.default.removeItem(atPath: frames)
         let full = dir + "/full.mp4"
         XCTAssertEqual(runStylevid(args + [full] + opts).status, 0)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: StylevidPaths.binary)
-        p.arguments = args + [out] + opts
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline && p.isRunning &&
-              ((try? FileManager.default.contentsOfDirectory(atPath: frames))?.filter { $0.hasPrefix("frame-") }.count ?? 0) < 2 {
-            usleep(20_000)
-        }
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        try killRun(args + [out] + opts, afterFrames: 2, checkpoints: frames)
         try "garbage".write(toFile: frames + "/frame-000000.png", atomically: false, encoding: .utf8)
         r = runStylevid(args + [out] + opts + ["--resume"])
         XCTAssertEqual(r.status, 0, r.stderr)
