@@ -77,26 +77,49 @@ public enum OpticalFlow {
         var u = u0, v = v0
         let a2 = o.alpha * o.alpha
         let omega: Float = 1.8
-        for _ in 0..<o.iterations {
-            for y in 0..<h {
-                for x in 0..<w {
-                    let i = y * w + x
-                    // 4-neighbour average (Neumann border)
-                    var su: Float = 0, sv: Float = 0, k: Float = 0
-                    if x > 0 { su += u[i - 1]; sv += v[i - 1]; k += 1 }
-                    if x < w - 1 { su += u[i + 1]; sv += v[i + 1]; k += 1 }
-                    if y > 0 { su += u[i - w]; sv += v[i - w]; k += 1 }
-                    if y < h - 1 { su += u[i + w]; sv += v[i + w]; k += 1 }
-                    let ub = su / k, vb = sv / k
-                    // minimise (Ix·du + Iy·dv + It)² + α²·k·|U − Ū|² per pixel (du = U − u0)
-                    let r = ix[i] * (ub - u0[i]) + iy[i] * (vb - v0[i]) + it[i]
-                    let t = r / (a2 * k + ix[i] * ix[i] + iy[i] * iy[i])
-                    let nu = ub - ix[i] * t, nv = vb - iy[i] * t
-                    u[i] += omega * (nu - u[i])
-                    v[i] += omega * (nv - v[i])
+        // per-pixel constants of the point-wise solve
+        var denom = [Float](repeating: 0, count: n)
+        for i in 0..<n {
+            let x = i % w, y = i / w
+            let k = Float((x > 0 ? 1 : 0) + (x < w - 1 ? 1 : 0) + (y > 0 ? 1 : 0) + (y < h - 1 ? 1 : 0))
+            denom[i] = 1 / (a2 * k + ix[i] * ix[i] + iy[i] * iy[i])
+        }
+        // Red-black SOR: pixels of one colour depend only on the other colour, so each
+        // half-sweep splits over threads by rows and converges like Gauss–Seidel.
+        u.withUnsafeMutableBufferPointer { up in
+        v.withUnsafeMutableBufferPointer { vp in
+        u0.withUnsafeBufferPointer { u0p in
+        v0.withUnsafeBufferPointer { v0p in
+        ix.withUnsafeBufferPointer { ixp in
+        iy.withUnsafeBufferPointer { iyp in
+        it.withUnsafeBufferPointer { itp in
+        denom.withUnsafeBufferPointer { dp in
+            let U = up.baseAddress!, V = vp.baseAddress!
+            for _ in 0..<o.iterations {
+                for colour in 0..<2 {
+                    parallelFor(h, minPerThread: 16) { rows in
+                        for y in rows {
+                            var x = (y + colour) & 1
+                            while x < w {
+                                let i = y * w + x
+                                var su: Float = 0, sv: Float = 0, k: Float = 0
+                                if x > 0 { su += U[i - 1]; sv += V[i - 1]; k += 1 }
+                                if x < w - 1 { su += U[i + 1]; sv += V[i + 1]; k += 1 }
+                                if y > 0 { su += U[i - w]; sv += V[i - w]; k += 1 }
+                                if y < h - 1 { su += U[i + w]; sv += V[i + w]; k += 1 }
+                                let ub = su / k, vb = sv / k
+                                // minimise (Ix·du + Iy·dv + It)² + α²·k·|U − Ū|² per pixel
+                                let r = ixp[i] * (ub - u0p[i]) + iyp[i] * (vb - v0p[i]) + itp[i]
+                                let t = r * dp[i]
+                                U[i] += omega * (ub - ixp[i] * t - U[i])
+                                V[i] += omega * (vb - iyp[i] * t - V[i])
+                                x += 2
+                            }
+                        }
+                    }
                 }
             }
-        }
+        }}}}}}}}
         flow.u = u; flow.v = v
     }
 
@@ -128,17 +151,33 @@ public enum OpticalFlow {
 
     static func median3(_ p: [Float], _ w: Int, _ h: Int) -> [Float] {
         var out = p
-        var win = [Float](repeating: 0, count: 9)
-        for y in 0..<h {
-            for x in 0..<w {
-                var k = 0
-                for dy in -1...1 { for dx in -1...1 {
-                    win[k] = p[min(max(y + dy, 0), h - 1) * w + min(max(x + dx, 0), w - 1)]; k += 1
-                }}
-                win.sort()
-                out[y * w + x] = win[4]
+        p.withUnsafeBufferPointer { src in
+        out.withUnsafeMutableBufferPointer { dst in
+            let P = src.baseAddress!, D = dst.baseAddress!
+            parallelFor(h, minPerThread: 16) { rows in
+                for y in rows {
+                    let ym = max(y - 1, 0) * w, y0 = y * w, yp = min(y + 1, h - 1) * w
+                    for x in 0..<w {
+                        let xm = max(x - 1, 0), xp = min(x + 1, w - 1)
+                        D[y0 + x] = median9(P[ym + xm], P[ym + x], P[ym + xp], P[y0 + xm], P[y0 + x], P[y0 + xp],
+                                            P[yp + xm], P[yp + x], P[yp + xp])
+                    }
+                }
             }
-        }
+        }}
         return out
+    }
+
+    /// Median of 9 values with 19 compare-exchanges (Paeth's network).
+    @inline(__always)
+    public static func median9(_ a0: Float, _ a1: Float, _ a2: Float, _ a3: Float, _ a4: Float,
+                        _ a5: Float, _ a6: Float, _ a7: Float, _ a8: Float) -> Float {
+        var p0 = a0, p1 = a1, p2 = a2, p3 = a3, p4 = a4, p5 = a5, p6 = a6, p7 = a7, p8 = a8
+        @inline(__always) func s(_ a: inout Float, _ b: inout Float) { let lo = min(a, b); b = max(a, b); a = lo }
+        s(&p1, &p2); s(&p4, &p5); s(&p7, &p8); s(&p0, &p1); s(&p3, &p4); s(&p6, &p7)
+        s(&p1, &p2); s(&p4, &p5); s(&p7, &p8); s(&p0, &p3); s(&p5, &p8); s(&p4, &p7)
+        s(&p3, &p6); s(&p1, &p4); s(&p2, &p5); s(&p4, &p7); s(&p4, &p2); s(&p6, &p4)
+        s(&p4, &p2)
+        return p4
     }
 }

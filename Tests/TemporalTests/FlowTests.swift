@@ -97,6 +97,15 @@ final class FlowTests: TemporaryDirectoryTestCase {
         XCTAssertLessThan(OpticalFlow.compute(from: a, to: bn).endPointError(to: truth, mask: FlowTests.interior(w, h, margin: 10)), 0.2)
     }
 
+    /// The 19-exchange median network against sorting, on random values with ties.
+    func testMedianOfNineNetwork() {
+        var rng = SplitMix64(seed: 9)
+        for _ in 0..<20_000 {
+            let v = (0..<9).map { _ in Float(Int.random(in: 0..<6, using: &rng)) + (Bool.random(using: &rng) ? 0.5 : 0) }
+            XCTAssertEqual(OpticalFlow.median9(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]), v.sorted()[4], "\(v)")
+        }
+    }
+
     func testFloRoundTripAndBadFiles() throws {
         var f = Flow(width: 5, height: 3)
         for i in 0..<15 { f.u[i] = Float(i) * 0.5; f.v[i] = -Float(i) }
