@@ -4,6 +4,7 @@ flow, made from real photos: frame B is the photo, frame A = B warped by a known
 (a(p) = b(p + w(p))), so the true flow from A to B is w. Prints EPE and ms for both.
 Needs a venv with opencv-python-headless and numpy:
     python scripts/flow_compare.py [STYLEVID_BINARY]
+STYLEVID_FLOW_ARGS="--warps 2 --iterations 15" tries other settings of `stylevid flow`.
 """
 import json, os, subprocess, sys, tempfile, time
 import cv2, numpy as np
@@ -45,7 +46,8 @@ for name in ["astronaut.png", "coffee.png", "chelsea.png", "motorcycle_left.png"
         cv2.imwrite(pa, a); cv2.imwrite(pb, img)
         ga, gb = cv2.cvtColor(a, cv2.COLOR_BGR2GRAY), cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
         t = time.perf_counter(); fd = dis.calc(ga, gb, None); dms = (time.perf_counter() - t) * 1000
-        r = subprocess.run([stylevid, "flow", pa, pb, pf], capture_output=True, text=True, check=True)
+        extra = os.environ.get("STYLEVID_FLOW_ARGS", "").split()
+        r = subprocess.run([stylevid, "flow", pa, pb, pf] + extra, capture_output=True, text=True, check=True)
         sms = float(r.stderr.split(" in ")[-1].split(" ms")[0])
         fs = read_flo(pf)
         rows.append({"image": name, "motion": kind, "size": f"{img.shape[1]}x{img.shape[0]}",

@@ -4,10 +4,11 @@ import Kernels
 public struct FlowOptions: Sendable, Equatable {
     /// Smoothness weight α (intensities in 0...1). Default 0.02.
     public var alpha: Float = 0.02
-    /// Re-linearisations (warps) per pyramid level. Default 3.
-    public var warps: Int = 3
-    /// SOR sweeps per warp. Default 30.
-    public var iterations: Int = 30
+    /// Re-linearisations (warps) per pyramid level. Default 2.
+    public var warps: Int = 2
+    /// SOR sweeps per warp. Default 15. (3 × 30 is 2.2× slower for EPE 0.029 instead of
+    /// 0.036 on the DIS comparison pairs, BENCHMARKS.md.)
+    public var iterations: Int = 15
     /// Coarsest level's shorter side, in pixels. Default 12.
     public var minSize: Int = 12
     public init() {}
