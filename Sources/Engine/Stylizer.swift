@@ -45,16 +45,12 @@ public final class Stylizer {
 
     /// Number of convolutions a config needs from `architecture` (for loading only those).
     public static func convolutionsNeeded(_ config: StyleConfig, architecture: VGGArchitecture) throws -> Int {
-        let probe = VGG(name: "", blocks: architecture.blocks, convs: [], preprocessing: .caffe)
-        var names: [String] = []
-        for (b, blk) in architecture.blocks.enumerated() { for i in 0..<blk.count { names.append("relu\(b + 1)_\(i + 1)") } }
+        let names = VGG.layerNames(blocks: architecture.blocks)
         let wanted = (config.contentWeight > 0 ? config.contentLayers : []) + config.styleLayers
-        var deepest = 0
-        for n in wanted {
-            guard let i = names.firstIndex(of: n) else { _ = try probe.layerIndex(n); continue }
-            deepest = max(deepest, i)
-        }
-        return deepest + 1
+        return try wanted.map { n in
+            guard let i = names.firstIndex(of: n) else { throw EngineError.unknownLayer(name: n, available: names) }
+            return i + 1
+        }.max() ?? 1
     }
 
     /// Result size: longest side `size`, aspect kept, at least 1 pixel.

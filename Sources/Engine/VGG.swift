@@ -67,11 +67,14 @@ public final class VGG: @unchecked Sendable {
     /// (a pooling layer precedes it).
     let pooledBefore: [Bool]
 
+    /// "relu1_1", "relu1_2", ... for every convolution of an architecture.
+    public static func layerNames(blocks: [[Int]]) -> [String] {
+        blocks.enumerated().flatMap { b, blk in (0..<blk.count).map { "relu\(b + 1)_\($0 + 1)" } }
+    }
+
     public init(name: String, blocks: [[Int]], convs: [Conv2D], preprocessing: Preprocessing, pooling: Layers.Pooling = .max) {
-        var names: [String] = [], pooled: [Bool] = []
-        for (b, blk) in blocks.enumerated() {
-            for i in 0..<blk.count { names.append("relu\(b + 1)_\(i + 1)"); pooled.append(b > 0 && i == 0) }
-        }
+        let names = VGG.layerNames(blocks: blocks)
+        let pooled = blocks.enumerated().flatMap { b, blk in (0..<blk.count).map { b > 0 && $0 == 0 } }
         precondition(convs.count <= names.count, "VGG: \(convs.count) convolutions for \(names.count) layers")
         self.name = name
         self.blocks = blocks
@@ -109,11 +112,7 @@ public final class VGG: @unchecked Sendable {
 
     public func layerIndex(_ name: String) throws -> Int {
         if let i = layerNames.firstIndex(of: name) { return i }
-        // a layer that exists in the architecture but was cut off is a programming error
-        // upstream; a name that does not exist at all is the user's
-        var all: [String] = []
-        for (b, blk) in blocks.enumerated() { for i in 0..<blk.count { all.append("relu\(b + 1)_\(i + 1)") } }
-        throw EngineError.unknownLayer(name: name, available: all)
+        throw EngineError.unknownLayer(name: name, available: VGG.layerNames(blocks: blocks))
     }
 
     /// Post-ReLU activations of convolutions 0...last for an RGB image in 0...1.
