@@ -65,7 +65,13 @@ public final class VideoReader {
     private var nextIndex = 0
 
     /// `size`: longest side of the output (aspect kept, even dimensions); nil = source size.
-    public init(path: String, longestSide size: Int? = nil) throws {
+    public convenience init(path: String, longestSide size: Int? = nil) throws {
+        try self.init(path: path, sizing: { _ in size })
+    }
+
+    /// `sizing` gets the source's longest side and returns the output's (nil = source
+    /// size), so a caller can cap or floor the size without opening the file twice.
+    public init(path: String, sizing: (Int) -> Int?) throws {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw MediaError.fileNotFound(path: path) }
         if isDir.boolValue { throw MediaError.openFailed(path: path, reason: "is a folder") }
@@ -107,7 +113,7 @@ public final class VideoReader {
         info = VideoInfo(path: path, container: String(cString: input.ptr.pointee.iformat.pointee.name),
                          width: w, height: h, frameRate: rate, timeBase: tb, duration: duration, frameCount: count,
                          rotation: rotation, videoStreamIndex: Int(idx), streams: VideoReader.describeStreams(input.ptr))
-        if let s = size {
+        if let s = sizing(max(w, h)) {
             guard s >= 2 else { throw MediaError.invalidSize(width: s, height: s, reason: "processing size must be at least 2") }
             let scale = Double(s) / Double(max(w, h))
             outputWidth = max(2, Int((Double(w) * scale / 2).rounded()) * 2)

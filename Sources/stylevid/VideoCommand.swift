@@ -79,9 +79,8 @@ struct VideoJob {
         let styleImages = try styles.map { try ImageIO.read($0) }
         // --size caps the processing size of a video: a small video is not blown up
         // (but never below 64 px, what the network needs to see anything)
-        let probe = try VideoReader(path: input)
-        let longest = min(config.size, max(64, max(probe.info.width, probe.info.height)))
-        let reader = try VideoReader(path: input, longestSide: longest)
+        let size = config.size
+        let reader = try VideoReader(path: input, sizing: { min(size, max(64, $0)) })
         config.size = max(reader.outputWidth, reader.outputHeight)
         try checkMemory(config: config, width: reader.outputWidth, height: reader.outputHeight)
         if case .image = config.initMode { throw CLIError("--init PATH is for images; for videos use content or random") }
