@@ -74,6 +74,7 @@ struct VideoJob {
         var config = try options.makeConfig(styleCount: styles.count)
         let range = try video.range()
         let sourceSize = try video.wantsSourceSize()
+        if case .image = config.initMode { throw CLIError("--init PATH is for images; for videos use content or random") }
         try checkVideoOutput(output, inputs: [input] + styles)
         installInterruptHandler()
         let styleImages = try styles.map { try ImageIO.read($0) }
@@ -83,7 +84,6 @@ struct VideoJob {
         let reader = try VideoReader(path: input, sizing: { min(size, max(64, $0)) })
         config.size = max(reader.outputWidth, reader.outputHeight)
         try checkMemory(config: config, width: reader.outputWidth, height: reader.outputHeight)
-        if case .image = config.initMode { throw CLIError("--init PATH is for images; for videos use content or random") }
         let network = try ModelLoader.load(path: try ModelLoader.resolve(options.model), for: config)
         let stylizer = try Stylizer(network: network, config: config)
         guard video.temporalWeight >= 0, video.temporalWeight.isFinite else { throw CLIError("--temporal-weight must be ≥ 0") }

@@ -90,6 +90,7 @@ final class VideoCLITests: TemporaryDirectoryTestCase {
         fails([bunny, painting, out, "--frames", "1-2", "--start", "1"], "cannot be combined")
         fails([bunny, painting, out, "--duration", "abc"], "--duration")
         fails([bunny, painting, out, "--temporal-weight=-1", "--size", "32"], "--temporal-weight must be ≥ 0")
+        fails([bunny, painting, out, "--init", painting], "--init PATH is for images")
         fails(["warp-error", bunny, dir + "/missing.mp4"], "missing.mp4: no such file")
         fails([bunny, painting, bunny], "would overwrite the input")
         fails([bunny, painting, out, "--start", "100", "--size", "32", "--iterations", "1"], "--start 100 s is past the end of")
