@@ -2,33 +2,38 @@ import Kernels
 
 /// Backward warping and Ruder et al.'s consistency weights.
 public enum Warp {
+    /// Where pixel i of the reference frame samples the other frame: the four bilinear
+    /// neighbours and their weights, or nil when p + flow(p) leaves the image.
+    @inline(__always)
+    static func taps(_ i: Int, flow: Flow) -> (idx: (Int, Int, Int, Int), wt: (Float, Float, Float, Float))? {
+        let w = flow.width, h = flow.height
+        let sx = Float(i % w) + flow.u[i], sy = Float(i / w) + flow.v[i]
+        guard sx >= 0, sy >= 0, sx <= Float(w - 1), sy <= Float(h - 1) else { return nil }   // NaN fails too
+        let x0 = min(Int(sx), max(w - 2, 0)), y0 = min(Int(sy), max(h - 2, 0))
+        let x1 = min(x0 + 1, w - 1), y1 = min(y0 + 1, h - 1)
+        let fx = sx - Float(x0), fy = sy - Float(y0)
+        return ((y0 * w + x0, y0 * w + x1, y1 * w + x0, y1 * w + x1),
+                ((1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy))
+    }
+
     /// out(p) = image(p + flow(p)), bilinear; `valid` is false where p + flow(p) leaves the
     /// image (those pixels are copied from `image` at p, a neutral fill).
     public static func backward(_ image: Tensor, flow: Flow) -> (image: Tensor, valid: [Bool]) {
         precondition(image.width == flow.width && image.height == flow.height,
                      "Warp.backward: image \(image.shapeDescription) vs flow \(flow.width)×\(flow.height)")
-        let w = image.width, h = image.height
+        let n = image.plane
         var out = Tensor.zeros(like: image)
-        var valid = [Bool](repeating: true, count: w * h)
-        for y in 0..<h {
-            for x in 0..<w {
-                let i = y * w + x
-                let sx = Float(x) + flow.u[i], sy = Float(y) + flow.v[i]
-                if sx < 0 || sy < 0 || sx > Float(w - 1) || sy > Float(h - 1) || !sx.isFinite || !sy.isFinite {
-                    valid[i] = false
-                    for c in 0..<image.channels { out.storage[c * w * h + i] = image.storage[c * w * h + i] }
-                    continue
-                }
-                let x0 = min(Int(sx), w - 2 < 0 ? 0 : w - 2), y0 = min(Int(sy), h - 2 < 0 ? 0 : h - 2)
-                let x1 = min(x0 + 1, w - 1), y1 = min(y0 + 1, h - 1)
-                let fx = sx - Float(x0), fy = sy - Float(y0)
-                for c in 0..<image.channels {
-                    let p = c * w * h
-                    let a = image.storage[p + y0 * w + x0], b = image.storage[p + y0 * w + x1]
-                    let cc = image.storage[p + y1 * w + x0], d = image.storage[p + y1 * w + x1]
-                    let top = a + fx * (b - a), bot = cc + fx * (d - cc)
-                    out.storage[p + i] = top + fy * (bot - top)
-                }
+        var valid = [Bool](repeating: true, count: n)
+        for i in 0..<n {
+            guard let (k, a) = taps(i, flow: flow) else {
+                valid[i] = false
+                for c in 0..<image.channels { out.storage[c * n + i] = image.storage[c * n + i] }
+                continue
+            }
+            for c in 0..<image.channels {
+                let p = c * n
+                out.storage[p + i] = a.0 * image.storage[p + k.0] + a.1 * image.storage[p + k.1]
+                    + a.2 * image.storage[p + k.2] + a.3 * image.storage[p + k.3]
             }
         }
         return (out, valid)
@@ -37,26 +42,19 @@ public enum Warp {
     /// Adjoint of `backward` with respect to the image (for gradient checks and for
     /// losses that flow through a warp): scatters `grad` back with the bilinear weights.
     public static func backwardAdjoint(_ grad: Tensor, flow: Flow) -> Tensor {
-        let w = grad.width, h = grad.height
+        let n = grad.plane
         var out = Tensor.zeros(like: grad)
-        for y in 0..<h {
-            for x in 0..<w {
-                let i = y * w + x
-                let sx = Float(x) + flow.u[i], sy = Float(y) + flow.v[i]
-                if sx < 0 || sy < 0 || sx > Float(w - 1) || sy > Float(h - 1) || !sx.isFinite || !sy.isFinite {
-                    for c in 0..<grad.channels { out.storage[c * w * h + i] += grad.storage[c * w * h + i] }
-                    continue
-                }
-                let x0 = min(Int(sx), w - 2 < 0 ? 0 : w - 2), y0 = min(Int(sy), h - 2 < 0 ? 0 : h - 2)
-                let x1 = min(x0 + 1, w - 1), y1 = min(y0 + 1, h - 1)
-                let fx = sx - Float(x0), fy = sy - Float(y0)
-                for c in 0..<grad.channels {
-                    let p = c * w * h, g = grad.storage[p + i]
-                    out.storage[p + y0 * w + x0] += g * (1 - fx) * (1 - fy)
-                    out.storage[p + y0 * w + x1] += g * fx * (1 - fy)
-                    out.storage[p + y1 * w + x0] += g * (1 - fx) * fy
-                    out.storage[p + y1 * w + x1] += g * fx * fy
-                }
+        for i in 0..<n {
+            guard let (k, a) = taps(i, flow: flow) else {
+                for c in 0..<grad.channels { out.storage[c * n + i] += grad.storage[c * n + i] }
+                continue
+            }
+            for c in 0..<grad.channels {
+                let p = c * n, g = grad.storage[p + i]
+                out.storage[p + k.0] += g * a.0
+                out.storage[p + k.1] += g * a.1
+                out.storage[p + k.2] += g * a.2
+                out.storage[p + k.3] += g * a.3
             }
         }
         return out
