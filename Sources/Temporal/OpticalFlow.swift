@@ -23,7 +23,13 @@ public enum OpticalFlow {
     public static func luma(_ t: Tensor) -> [Float] {
         if t.channels == 1 { return t.storage }
         let n = t.plane
-        return (0..<n).map { 0.299 * t.storage[$0] + 0.587 * t.storage[n + $0] + 0.114 * t.storage[2 * n + $0] }
+        var out = [Float](repeating: 0, count: n)
+        t.storage.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { o in
+                for i in 0..<n { o[i] = 0.299 * s[i] + 0.587 * s[n + i] + 0.114 * s[2 * n + i] }
+            }
+        }
+        return out
     }
 
     /// The flow w from `a` to `b`: a(p) ≈ b(p + w(p)).
@@ -56,72 +62,74 @@ public enum OpticalFlow {
     /// One warp: linearise around the current flow and solve for the new flow with SOR.
     static func refine(_ flow: inout Flow, _ ia: [Float], _ lb: Tensor, options o: FlowOptions) {
         let w = flow.width, h = flow.height, n = w * h
-        let (warped, valid) = Warp.backward(lb, flow: flow)
-        let ib = warped.storage
-        // derivatives of the average of both images (symmetric), 5-point stencil
-        var ix = [Float](repeating: 0, count: n), iy = ix, it = ix
-        func d(_ p: [Float], _ i: Int, _ step: Int, _ pos: Int, _ len: Int) -> Float {
-            let m2 = max(pos - 2, 0) - pos, m1 = max(pos - 1, 0) - pos, p1 = min(pos + 1, len - 1) - pos, p2 = min(pos + 2, len - 1) - pos
-            return (p[i + m2 * step] - 8 * p[i + m1 * step] + 8 * p[i + p1 * step] - p[i + p2 * step]) / 12
-        }
-        for y in 0..<h {
-            for x in 0..<w {
-                let i = y * w + x
-                ix[i] = 0.5 * (d(ia, i, 1, x, w) + d(ib, i, 1, x, w))
-                iy[i] = 0.5 * (d(ia, i, w, y, h) + d(ib, i, w, y, h))
-                it[i] = ib[i] - ia[i]
-                // where p + w leaves the frame there is no data: smoothness fills in
-                if !valid[i] { ix[i] = 0; iy[i] = 0; it[i] = 0 }
-            }
-        }
-        let u0 = flow.u, v0 = flow.v
-        var u = u0, v = v0
         let a2 = o.alpha * o.alpha
-        let omega: Float = 1.8
-        // per-pixel constants of the point-wise solve
-        var denom = [Float](repeating: 0, count: n)
-        for i in 0..<n {
-            let x = i % w, y = i / w
-            let k = Float((x > 0 ? 1 : 0) + (x < w - 1 ? 1 : 0) + (y > 0 ? 1 : 0) + (y < h - 1 ? 1 : 0))
-            denom[i] = 1 / (a2 * k + ix[i] * ix[i] + iy[i] * iy[i])
-        }
-        // Red-black SOR: pixels of one colour depend only on the other colour, so each
-        // half-sweep splits over threads by rows and converges like Gauss–Seidel.
-        u.withUnsafeMutableBufferPointer { up in
-        v.withUnsafeMutableBufferPointer { vp in
-        u0.withUnsafeBufferPointer { u0p in
-        v0.withUnsafeBufferPointer { v0p in
-        ix.withUnsafeBufferPointer { ixp in
-        iy.withUnsafeBufferPointer { iyp in
-        it.withUnsafeBufferPointer { itp in
-        denom.withUnsafeBufferPointer { dp in
-            let U = up.baseAddress!, V = vp.baseAddress!
-            for _ in 0..<o.iterations {
-                for colour in 0..<2 {
-                    parallelFor(h, minPerThread: 16) { rows in
-                        for y in rows {
-                            var x = (y + colour) & 1
-                            while x < w {
-                                let i = y * w + x
-                                var su: Float = 0, sv: Float = 0, k: Float = 0
-                                if x > 0 { su += U[i - 1]; sv += V[i - 1]; k += 1 }
-                                if x < w - 1 { su += U[i + 1]; sv += V[i + 1]; k += 1 }
-                                if y > 0 { su += U[i - w]; sv += V[i - w]; k += 1 }
-                                if y < h - 1 { su += U[i + w]; sv += V[i + w]; k += 1 }
-                                let ub = su / k, vb = sv / k
-                                // minimise (Ix·du + Iy·dv + It)² + α²·k·|U − Ū|² per pixel
-                                let r = ixp[i] * (ub - u0p[i]) + iyp[i] * (vb - v0p[i]) + itp[i]
-                                let t = r * dp[i]
-                                U[i] += omega * (ub - ixp[i] * t - U[i])
-                                V[i] += omega * (vb - iyp[i] * t - V[i])
-                                x += 2
-                            }
-                        }
+        // b warped by the current flow; derivatives of the average of both images
+        // (symmetric, 5-point stencil); per-pixel constant of the point-wise solve. Where
+        // p + w leaves the frame there is no data: the derivatives are 0 and smoothness
+        // fills in.
+        var ib = [Float](repeating: 0, count: n)
+        var ix = [Float](repeating: 0, count: n), iy = ix, it = ix, denom = ix
+        lb.storage.withUnsafeBufferPointer { bp in
+        flow.u.withUnsafeBufferPointer { fu in
+        flow.v.withUnsafeBufferPointer { fv in
+        ib.withUnsafeMutableBufferPointer { ibp in
+            let B = bp.baseAddress!, U = fu.baseAddress!, V = fv.baseAddress!, W = ibp.baseAddress!
+            parallelFor(h, minPerThread: 16) { rows in
+                for y in rows {
+                    for x in 0..<w {
+                        let i = y * w + x
+                        let sx = Float(x) + U[i], sy = Float(y) + V[i]
+                        guard sx >= 0, sy >= 0, sx <= Float(w - 1), sy <= Float(h - 1) else { W[i] = .nan; continue }
+                        let x0 = min(Int(sx), max(w - 2, 0)), y0 = min(Int(sy), max(h - 2, 0))
+                        let x1 = min(x0 + 1, w - 1), y1 = min(y0 + 1, h - 1)
+                        let fx = sx - Float(x0), fy = sy - Float(y0)
+                        let a = B[y0 * w + x0], b = B[y0 * w + x1], c = B[y1 * w + x0], d = B[y1 * w + x1]
+                        let top = a + fx * (b - a), bot = c + fx * (d - c)
+                        W[i] = top + fy * (bot - top)
                     }
                 }
             }
-        }}}}}}}}
-        flow.u = u; flow.v = v
+        }}}}
+        // out-of-frame samples were marked NaN; the stencil needs finite neighbours
+        var valid = [Bool](repeating: true, count: n)
+        for i in 0..<n where ib[i].isNaN { valid[i] = false; ib[i] = ia[i] }
+        ia.withUnsafeBufferPointer { ap in
+        ib.withUnsafeBufferPointer { bp in
+        valid.withUnsafeBufferPointer { vp in
+        ix.withUnsafeMutableBufferPointer { ixp in
+        iy.withUnsafeMutableBufferPointer { iyp in
+        it.withUnsafeMutableBufferPointer { itp in
+        denom.withUnsafeMutableBufferPointer { dp in
+            let A = ap.baseAddress!, Bw = bp.baseAddress!
+            parallelFor(h, minPerThread: 16) { rows in
+                for y in rows {
+                    let ym2 = max(y - 2, 0) * w, ym1 = max(y - 1, 0) * w, yp1 = min(y + 1, h - 1) * w, yp2 = min(y + 2, h - 1) * w
+                    let ky = Float((y > 0 ? 1 : 0) + (y < h - 1 ? 1 : 0))
+                    for x in 0..<w {
+                        let i = y * w + x
+                        guard vp[i] else { ixp[i] = 0; iyp[i] = 0; itp[i] = 0; dp[i] = 0; continue }
+                        let xm2 = y * w + max(x - 2, 0), xm1 = y * w + max(x - 1, 0)
+                        let xp1 = y * w + min(x + 1, w - 1), xp2 = y * w + min(x + 2, w - 1)
+                        let gx = (A[xm2] + Bw[xm2]) - 8 * (A[xm1] + Bw[xm1]) + 8 * (A[xp1] + Bw[xp1]) - (A[xp2] + Bw[xp2])
+                        let gy = (A[ym2 + x] + Bw[ym2 + x]) - 8 * (A[ym1 + x] + Bw[ym1 + x])
+                            + 8 * (A[yp1 + x] + Bw[yp1 + x]) - (A[yp2 + x] + Bw[yp2 + x])
+                        let dx = gx / 24, dy = gy / 24
+                        ixp[i] = dx; iyp[i] = dy; itp[i] = Bw[i] - A[i]
+                        let k = ky + Float((x > 0 ? 1 : 0) + (x < w - 1 ? 1 : 0))
+                        dp[i] = 1 / (a2 * k + dx * dx + dy * dy)
+                    }
+                }
+            }
+        }}}}}}}
+        for i in 0..<n where !valid[i] {
+            let x = i % w, y = i / w
+            let k = Float((x > 0 ? 1 : 0) + (x < w - 1 ? 1 : 0) + (y > 0 ? 1 : 0) + (y < h - 1 ? 1 : 0))
+            denom[i] = 1 / (a2 * k)
+        }
+        // the linearised data term Ix·u + Iy·v + c0 with c0 = It − Ix·u0 − Iy·v0
+        var c0 = it
+        for i in 0..<n { c0[i] = it[i] - ix[i] * flow.u[i] - iy[i] * flow.v[i] }
+        RedBlackSOR(width: w, height: h).solve(u: &flow.u, v: &flow.v, ix: ix, iy: iy, c0: c0, denom: denom, sweeps: o.iterations)
     }
 
     static func upsample(_ f: Flow, width: Int, height: Int) -> Flow {
@@ -132,22 +140,33 @@ public enum OpticalFlow {
         return Flow(width: width, height: height, u: u, v: v)
     }
 
-    /// Separable [1 4 6 4 1]/16 blur (before each halving, against aliasing).
+    /// Separable [1 4 6 4 1]/16 blur (before each halving, against aliasing), borders
+    /// clamped.
     static func blur(_ t: Tensor) -> Tensor {
-        let w = t.width, h = t.height
-        let k: [Float] = [1, 4, 6, 4, 1].map { $0 / 16 }
-        var tmp = t, out = t
-        for y in 0..<h { for x in 0..<w {
-            var s: Float = 0
-            for j in -2...2 { s += k[j + 2] * t.storage[y * w + min(max(x + j, 0), w - 1)] }
-            tmp.storage[y * w + x] = s
-        }}
-        for y in 0..<h { for x in 0..<w {
-            var s: Float = 0
-            for j in -2...2 { s += k[j + 2] * tmp.storage[min(max(y + j, 0), h - 1) * w + x] }
-            out.storage[y * w + x] = s
-        }}
-        return out
+        let w = t.width, h = t.height, n = w * h
+        var tmp = [Float](repeating: 0, count: n), out = [Float](repeating: 0, count: n)
+        t.storage.withUnsafeBufferPointer { sp in
+        tmp.withUnsafeMutableBufferPointer { tp in
+        out.withUnsafeMutableBufferPointer { op in
+            let S = sp.baseAddress!, T = tp.baseAddress!, O = op.baseAddress!
+            parallelFor(h, minPerThread: 16) { rows in
+                for y in rows {
+                    let r = S + y * w, d = T + y * w
+                    for x in 0..<w {
+                        let a = r[max(x - 2, 0)], b = r[max(x - 1, 0)], c = r[min(x + 1, w - 1)], e = r[min(x + 2, w - 1)]
+                        d[x] = (a + e + 4 * (b + c) + 6 * r[x]) * (1 / 16)
+                    }
+                }
+            }
+            parallelFor(h, minPerThread: 16) { rows in
+                for y in rows {
+                    let a = T + max(y - 2, 0) * w, b = T + max(y - 1, 0) * w, r = T + y * w
+                    let c = T + min(y + 1, h - 1) * w, e = T + min(y + 2, h - 1) * w, d = O + y * w
+                    for x in 0..<w { d[x] = (a[x] + e[x] + 4 * (b[x] + c[x]) + 6 * r[x]) * (1 / 16) }
+                }
+            }
+        }}}
+        return Tensor(channels: 1, height: h, width: w, storage: out)
     }
 
     static func median3(_ p: [Float], _ w: Int, _ h: Int) -> [Float] {
@@ -180,5 +199,139 @@ public enum OpticalFlow {
         s(&p3, &p6); s(&p1, &p4); s(&p2, &p5); s(&p4, &p7); s(&p4, &p2); s(&p6, &p4)
         s(&p4, &p2)
         return p4
+    }
+}
+
+/// Red-black SOR for the point-wise Horn–Schunck update
+///   minimise (Ix·u + Iy·v + c0)² + α²·k·|(u, v) − mean of the k neighbours|²,
+/// with α²k folded into `denom` = 1 / (α²k + Ix² + Iy²).
+/// Pixels of one colour ((x + y) even or odd) depend only on the other colour, so a
+/// half-sweep is parallel. Each colour is stored packed (row y, index x/2): a pixel's four
+/// neighbours are then contiguous runs of the other colour's rows, so the interior is
+/// updated 8 pixels at a time, and a half-sweep reads only the data of its own colour.
+public struct RedBlackSOR {
+    let w: Int, h: Int, wp: Int
+    static let omega: Float = 1.8
+
+    public init(width: Int, height: Int) { w = width; h = height; wp = (width + 1) / 2 }
+
+    /// Packed index of (x, y) in its colour's array; the colour is (x + y) & 1.
+    @inline(__always) func index(_ x: Int, _ y: Int) -> Int { y * wp + (x >> 1) }
+
+    /// Both colours in one array: colour c's rows start at c·h·wp.
+    func pack(_ a: [Float]) -> [Float] {
+        var out = [Float](repeating: 0, count: 2 * h * wp)
+        let w = self.w, h = self.h, wp = self.wp
+        a.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                let S = src.baseAddress!, D = dst.baseAddress!
+                parallelFor(h, minPerThread: 32) { rows in
+                    for y in rows {
+                        let s = S + y * w, d0 = D + y * wp, d1 = D + (h + y) * wp
+                        for x in 0..<w {
+                            if (x + y) & 1 == 0 { d0[x >> 1] = s[x] } else { d1[x >> 1] = s[x] }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    func unpack(_ p: [Float], into a: inout [Float]) {
+        let w = self.w, h = self.h, wp = self.wp
+        p.withUnsafeBufferPointer { src in
+            a.withUnsafeMutableBufferPointer { dst in
+                let S = src.baseAddress!, D = dst.baseAddress!
+                parallelFor(h, minPerThread: 32) { rows in
+                    for y in rows {
+                        let d = D + y * w, s0 = S + y * wp, s1 = S + (h + y) * wp
+                        for x in 0..<w { d[x] = (x + y) & 1 == 0 ? s0[x >> 1] : s1[x >> 1] }
+                    }
+                }
+            }
+        }
+    }
+
+    public func solve(u: inout [Float], v: inout [Float], ix: [Float], iy: [Float], c0: [Float],
+                        denom: [Float], sweeps: Int) {
+        var pu = pack(u), pv = pack(v)
+        let pix = pack(ix), piy = pack(iy), pc = pack(c0), pd = pack(denom)
+        let w = self.w, h = self.h, wp = self.wp, omega = RedBlackSOR.omega
+        let plane = h * wp
+        pu.withUnsafeMutableBufferPointer { up in pv.withUnsafeMutableBufferPointer { vp in
+        pix.withUnsafeBufferPointer { xp in piy.withUnsafeBufferPointer { yp in
+        pc.withUnsafeBufferPointer { cp in pd.withUnsafeBufferPointer { dp in
+            let U = [up.baseAddress!, up.baseAddress! + plane], V = [vp.baseAddress!, vp.baseAddress! + plane]
+            let IX = [xp.baseAddress!, xp.baseAddress! + plane], IY = [yp.baseAddress!, yp.baseAddress! + plane]
+            let C = [cp.baseAddress!, cp.baseAddress! + plane], D = [dp.baseAddress!, dp.baseAddress! + plane]
+            for _ in 0..<sweeps {
+                for c in 0..<2 {
+                    let o = 1 - c
+                    let Uc = U[c], Vc = V[c], Uo = U[o], Vo = V[o]
+                    let IXc = IX[c], IYc = IY[c], Cc = C[c], Dc = D[c]
+                    @inline(__always) func update(_ k: Int, _ ub: Float, _ vb: Float) {
+                        let t = (IXc[k] * ub + IYc[k] * vb + Cc[k]) * Dc[k]
+                        Uc[k] += omega * (ub - IXc[k] * t - Uc[k])
+                        Vc[k] += omega * (vb - IYc[k] * t - Vc[k])
+                    }
+                    // a pixel on the image border: mean of the neighbours that exist
+                    @inline(__always) func border(_ x: Int, _ y: Int) {
+                        var su: Float = 0, sv: Float = 0, k: Float = 0
+                        for (nx, ny) in [(x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)]
+                        where nx >= 0 && nx < w && ny >= 0 && ny < h {
+                            let q = (ny * wp + (nx >> 1))
+                            su += Uo[q]; sv += Vo[q]; k += 1
+                        }
+                        if k > 0 { update(y * wp + (x >> 1), su / k, sv / k) }
+                    }
+                    parallelFor(h, minPerThread: 16) { rows in
+                        for y in rows {
+                            let p = (y + c) & 1          // x = 2j + p in this row
+                            if y == 0 || y == h - 1 || w < 3 {
+                                for x in stride(from: p, to: w, by: 2) { border(x, y) }
+                                continue
+                            }
+                            if p == 0 { border(0, y) }
+                            // interior: x = 2j + p in 1...w−2; neighbours in the other
+                            // colour: same row j+p−1 and j+p, rows above and below j
+                            var j = p == 0 ? 1 : 0
+                            let jEnd = (w - 2 - p) / 2 + 1
+                            let row = y * wp
+                            let left = Uo + row + p - 1, up = Uo + row - wp, down = Uo + row + wp
+                            let vleft = Vo + row + p - 1, vup = Vo + row - wp, vdown = Vo + row + wp
+                            typealias F8 = SIMD8<Float>
+                            @inline(__always) func ld(_ ptr: UnsafeMutablePointer<Float>, _ k: Int) -> F8 {
+                                UnsafeRawPointer(ptr + k).loadUnaligned(as: F8.self)
+                            }
+                            @inline(__always) func ld(_ ptr: UnsafePointer<Float>, _ k: Int) -> F8 {
+                                UnsafeRawPointer(ptr + k).loadUnaligned(as: F8.self)
+                            }
+                            let om = F8(repeating: omega), quarter = F8(repeating: 0.25)
+                            while j + 8 <= jEnd {
+                                let k = row + j
+                                let ub = quarter * (ld(left, j) + ld(left, j + 1) + ld(up, j) + ld(down, j))
+                                let vb = quarter * (ld(vleft, j) + ld(vleft, j + 1) + ld(vup, j) + ld(vdown, j))
+                                let gx = ld(IXc, k), gy = ld(IYc, k)
+                                let t = (gx * ub + gy * vb + ld(Cc, k)) * ld(Dc, k)
+                                let uc = ld(Uc, k), vc = ld(Vc, k)
+                                UnsafeMutableRawPointer(Uc + k).storeBytes(of: uc + om * (ub - gx * t - uc), as: F8.self)
+                                UnsafeMutableRawPointer(Vc + k).storeBytes(of: vc + om * (vb - gy * t - vc), as: F8.self)
+                                j += 8
+                            }
+                            while j < jEnd {
+                                update(row + j, 0.25 * (left[j] + left[j + 1] + up[j] + down[j]),
+                                       0.25 * (vleft[j] + vleft[j + 1] + vup[j] + vdown[j]))
+                                j += 1
+                            }
+                            let xLast = w - 1
+                            if (xLast + y + c) & 1 == 0 { border(xLast, y) }
+                        }
+                    }
+                }
+            }
+        }}}}}}
+        unpack(pu, into: &u)
+        unpack(pv, into: &v)
     }
 }

@@ -180,3 +180,51 @@ final class FlowTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(c3[5 * w + 15], 1)
     }
 }
+
+/// The packed, vectorised red-black SOR against a plain scalar one (same update order).
+final class RedBlackSORTests: XCTestCase {
+    static func reference(u: inout [Float], v: inout [Float], ix: [Float], iy: [Float], c0: [Float],
+                          denom: [Float], w: Int, h: Int, sweeps: Int) {
+        for _ in 0..<sweeps {
+            for colour in 0..<2 {
+                for y in 0..<h {
+                    for x in 0..<w where (x + y) & 1 == colour {
+                        let i = y * w + x
+                        var su: Float = 0, sv: Float = 0, k: Float = 0
+                        if x > 0 { su += u[i - 1]; sv += v[i - 1]; k += 1 }
+                        if x < w - 1 { su += u[i + 1]; sv += v[i + 1]; k += 1 }
+                        if y > 0 { su += u[i - w]; sv += v[i - w]; k += 1 }
+                        if y < h - 1 { su += u[i + w]; sv += v[i + w]; k += 1 }
+                        guard k > 0 else { continue }
+                        let ub = su / k, vb = sv / k
+                        let t = (ix[i] * ub + iy[i] * vb + c0[i]) * denom[i]
+                        u[i] += 1.8 * (ub - ix[i] * t - u[i])
+                        v[i] += 1.8 * (vb - iy[i] * t - v[i])
+                    }
+                }
+            }
+        }
+    }
+
+    func testMatchesScalarReferenceOnOddAndEvenSizes() {
+        var rng = SplitMix64(seed: 5)
+        for (w, h) in [(37, 23), (40, 18), (3, 3), (2, 5), (1, 4), (64, 33)] {
+            let n = w * h
+            func rand(_ r: ClosedRange<Float>) -> [Float] { Tensor.random(channels: 1, height: h, width: w, in: r, generator: &rng).storage }
+            let ix = rand(-0.5...0.5), iy = rand(-0.5...0.5), c0 = rand(-0.2...0.2)
+            var denom = [Float](repeating: 0, count: n)
+            for i in 0..<n {
+                let g2: Float = ix[i] * ix[i] + iy[i] * iy[i]
+                denom[i] = 1 / (0.0016 + g2)
+            }
+            var u = rand(-2...2), v = rand(-2...2)
+            var ru = u, rv = v
+            RedBlackSOR(width: w, height: h).solve(u: &u, v: &v, ix: ix, iy: iy, c0: c0, denom: denom, sweeps: 7)
+            RedBlackSORTests.reference(u: &ru, v: &rv, ix: ix, iy: iy, c0: c0, denom: denom, w: w, h: h, sweeps: 7)
+            for i in 0..<n {
+                XCTAssertEqual(u[i], ru[i], accuracy: 1e-4 * max(1, abs(ru[i])), "u at \(i % w),\(i / w) of \(w)×\(h)")
+                XCTAssertEqual(v[i], rv[i], accuracy: 1e-4 * max(1, abs(rv[i])), "v at \(i % w),\(i / w) of \(w)×\(h)")
+            }
+        }
+    }
+}
