@@ -22,6 +22,21 @@ public struct LossBreakdown: Sendable, Equatable {
     public var total: Double { content + style + tv + temporal }
 }
 
+/// Stop an optimisation once the best loss improved by less than `tolerance` (relative)
+/// over the last `window` evaluations (Ruder et al. stop at 1e-4 over 50 iterations).
+public struct EarlyStop: Sendable, Equatable {
+    public var tolerance: Double
+    public var window: Int
+    public init(tolerance: Double, window: Int) { self.tolerance = tolerance; self.window = window }
+
+    /// `best[k]`: the lowest loss after k + 1 evaluations.
+    public func shouldStop(_ best: [Double]) -> Bool {
+        guard window > 0, best.count > window else { return false }
+        let then = best[best.count - 1 - window], now = best[best.count - 1]
+        return (then - now) <= tolerance * abs(now)
+    }
+}
+
 /// Gatys et al.'s image stylisation: optimise an image so its features match the
 /// content's and its Gram matrices match the style's, over a resolution pyramid.
 public final class Stylizer {
@@ -31,6 +46,9 @@ public final class Stylizer {
     let styleIndices: [Int]
     let deepest: Int
     public private(set) var lastBreakdown = LossBreakdown()
+    /// Evaluations spent at the last level of the last call (less than the budget when
+    /// it stopped early).
+    public private(set) var lastEvaluations = 0
 
     /// `network` may hold more layers than needed; only those up to the deepest loss
     /// layer are run.
@@ -126,6 +144,7 @@ public final class Stylizer {
     /// level; `iterations` overrides the config's budget.
     public func stylize(content: RGBImage, styles: [RGBImage], initImage: RGBImage?, start: Tensor?,
                         extraLosses: [ImageLoss], iterations: Int?, pyramid: Bool,
+                        earlyStop: EarlyStop? = nil,
                         progress: (StyleProgress) -> Void = { _ in },
                         snapshotEvery: Int = 0, snapshot: ((RGBImage, Int) -> Void)? = nil,
                         shouldStop: () -> Bool = { false }) throws -> RGBImage {
@@ -205,8 +224,10 @@ public final class Stylizer {
             var values = shape.storage
             let budget = iterations ?? config.iterations
             let levelCost = costs[li]
+            var best: [Double] = []
             let cb: OptimizerCallback = { it, loss, current in
                 globalEval += 1
+                best.append(min(best.last ?? .infinity, loss))
                 let frac = (doneCost + levelCost * Double(it) / Double(budget)) / totalCost
                 progress(StyleProgress(level: li, levels: levels.count, levelSize: (w, h), iteration: it,
                                        iterations: budget, loss: loss, elapsed: Date().timeIntervalSince(startedAt),
@@ -214,6 +235,7 @@ public final class Stylizer {
                 if snapshotEvery > 0, let snap = snapshot, globalEval % snapshotEvery == 0 {
                     snap(Tensor(channels: 3, height: h, width: w, storage: current).rgbImage(), globalEval)
                 }
+                if let e = earlyStop, e.shouldStop(best) { return false }
                 return !shouldStop()
             }
             switch config.optimizer {
@@ -228,6 +250,7 @@ public final class Stylizer {
             result.clamp(0, 1)
             x = result
             lastBreakdown = breakdown
+            lastEvaluations = best.count
             doneCost += levelCost
             if shouldStop() { break }
         }

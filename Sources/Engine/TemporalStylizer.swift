@@ -10,64 +10,274 @@ public struct TemporalConfig: Sendable, Equatable {
     /// γ of the temporal loss (0 = frames independent, no warm start). Default 200: on
     /// bikes.mp4 the warping error was flat from 50 to 1000 (BENCHMARKS.md).
     public var weight: Float = 200
-    /// Evaluations for frames after the first (which gets the full image budget and the
-    /// pyramid). Default 30% of --iterations, at least 10 (never more than --iterations).
+    /// Evaluations for frames after the first (which gets the full budget and the
+    /// pyramid). Default 10 (never more than the first frame's budget).
     public var laterIterations: Int? = nil
+    /// Earlier frames the temporal term looks back to (1 = the previous frame; Ruder's
+    /// long-term set is 1, 10, 20, 40). A frame's consistency weight is reduced by the
+    /// nearer frames' (c_j ← max(c_j − Σ_{k<j} c_k, 0)), so each pixel is pulled toward
+    /// the closest frame where it was visible. Default [1, 10, 20, 40].
+    public var frames: [Int] = [1, 10, 20, 40]
+    /// Later frames stop early once the loss improved by less than this (relative) over
+    /// `stopWindow` evaluations. Default 1e-3 over 3 (0 = never stop early).
+    public var stopTolerance: Double = 1e-3
+    public var stopWindow: Int = 3
+    /// A frame where fewer than this fraction of the pixels were seen (consistently) in an
+    /// earlier frame is a new shot: it is stylised from scratch with the full budget, like
+    /// the first frame. Default 0.5.
+    public var sceneCutThreshold: Float = 0.5
     public var flow = FlowOptions()
     public init() {}
+
+    public static let defaultLaterIterations = 10
+
+    public func validate() throws {
+        func bad(_ m: String) -> EngineError { .invalidOption(m) }
+        guard weight >= 0, weight.isFinite else { throw bad("--temporal-weight must be a finite number ≥ 0") }
+        if let l = laterIterations, l < 1 { throw bad("--later-iterations must be at least 1") }
+        guard !frames.isEmpty, frames.allSatisfy({ $0 >= 1 && $0 <= 1000 }) else {
+            throw bad("--temporal-frames must list frame offsets from 1 to 1000, e.g. 1,10,20,40")
+        }
+        guard frames.contains(1) else { throw bad("--temporal-frames must include 1 (the previous frame, which the warm start uses)") }
+        guard sceneCutThreshold >= 0, sceneCutThreshold <= 1 else { throw bad("the scene-cut threshold must be in 0...1") }
+        guard stopTolerance >= 0, stopTolerance.isFinite, stopWindow >= 1 else { throw bad("the early-stop tolerance must be ≥ 0 and its window ≥ 1") }
+    }
+}
+
+/// Where the flows between frames come from: the built-in solver, or files.
+public protocol FlowSource: AnyObject, Sendable {
+    /// The backward flow (frame t → frame s, used to warp s onto t) and the forward flow
+    /// (s → t, for the consistency check) between processed frames t and s < t (0-based),
+    /// at the processing size of `current` and `earlier`.
+    func flows(frame t: Int, earlier s: Int, current: Tensor, earlierInput: Tensor) throws -> (backward: Flow, forward: Flow)
+}
+
+/// Flow from the built-in solver, on the input frames at processing size.
+public final class BuiltInFlow: FlowSource, @unchecked Sendable {
+    public let options: FlowOptions
+    public init(options: FlowOptions = FlowOptions()) { self.options = options }
+    public func flows(frame t: Int, earlier s: Int, current: Tensor, earlierInput: Tensor) throws -> (backward: Flow, forward: Flow) {
+        (OpticalFlow.compute(from: current, to: earlierInput, options: options),
+         OpticalFlow.compute(from: earlierInput, to: current, options: options))
+    }
+}
+
+/// Precomputed Middlebury .flo files in a folder, named as Ruder et al.'s scripts name
+/// them, frames numbered from 1 in the processed range: `backward_T_S.flo` (T → S) and
+/// `forward_S_T.flo` (S → T). A flow of another size is resampled (and its vectors scaled)
+/// to the processing size. A missing pair is computed with the built-in flow instead
+/// (counted in `computedInstead`); an unreadable file is an error naming it.
+public final class FlowDirectory: FlowSource, @unchecked Sendable {
+    public let folder: String
+    let fallback: BuiltInFlow
+    private let lock = NSLock()
+    private var computed = 0
+    public var computedInstead: Int { lock.lock(); defer { lock.unlock() }; return computed }
+
+    public init(folder: String, fallback: FlowOptions = FlowOptions()) throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
+            throw EngineError.invalidOption("--flow-dir \(folder): no such folder")
+        }
+        self.folder = folder
+        self.fallback = BuiltInFlow(options: fallback)
+    }
+
+    public func paths(frame t: Int, earlier s: Int) -> (backward: String, forward: String) {
+        (folder + "/backward_\(t + 1)_\(s + 1).flo", folder + "/forward_\(s + 1)_\(t + 1).flo")
+    }
+
+    public func flows(frame t: Int, earlier s: Int, current: Tensor, earlierInput: Tensor) throws -> (backward: Flow, forward: Flow) {
+        let (pb, pf) = paths(frame: t, earlier: s)
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: pb), fm.fileExists(atPath: pf) else {
+            lock.lock(); computed += 1; lock.unlock()
+            return try fallback.flows(frame: t, earlier: s, current: current, earlierInput: earlierInput)
+        }
+        func load(_ p: String) throws -> Flow {
+            let f = try FloFile.read(p)
+            return f.width == current.width && f.height == current.height
+                ? f : f.resampled(width: current.width, height: current.height)
+        }
+        return (try load(pb), try load(pf))
+    }
 }
 
 /// Stylises a sequence of frames: the first like an image; each later one starts from
-/// the previous result warped by the optical flow (disoccluded and out-of-frame pixels
-/// from the current frame's own content) and is pulled toward it by the temporal loss,
-/// weighted by the forward–backward consistency of the flow.
+/// the previous result warped by the optical flow (pixels the flow cannot vouch for, i.e.
+/// disoccluded, out of frame or on motion boundaries, start from an older frame that saw
+/// them, else from the frame's own content) and is pulled toward the warped earlier
+/// results by the temporal loss, weighted by the consistency of the flow.
 public final class TemporalStylizer {
     public let stylizer: Stylizer
     public let config: TemporalConfig
-    private var previousInput: Tensor?
-    private var previousOutput: Tensor?
+    public let flowSource: FlowSource
+    /// The last max(frames) processed frames at processing size: input and result.
+    private var history: [(input: RGBImage, output: RGBImage)] = []
     public private(set) var framesDone = 0
+    /// Evaluations spent on the last frame.
+    public private(set) var lastEvaluations = 0
+    /// Fraction of the last frame's pixels an earlier frame vouched for (1 for a first frame).
+    public private(set) var lastCoverage: Float = 1
+    /// Frames treated as the start of a new shot (stylised from scratch), the first excluded.
+    public private(set) var sceneCuts = 0
+    private var prefetch: (frame: Int, result: FlowPrefetch)?
 
-    public init(stylizer: Stylizer, config: TemporalConfig) {
+    public init(stylizer: Stylizer, config: TemporalConfig, flowSource: FlowSource? = nil) {
         self.stylizer = stylizer; self.config = config
+        self.flowSource = flowSource ?? BuiltInFlow(options: config.flow)
+    }
+
+    func processingInput(_ frame: RGBImage) throws -> RGBImage {
+        let (w, h) = Stylizer.fitSize(width: frame.width, height: frame.height, longest: stylizer.config.size)
+        return try ImageIO.scale(frame, width: w, height: h)
+    }
+
+    private func push(input: RGBImage, output: RGBImage) {
+        history.append((input, output))
+        let keep = config.frames.max() ?? 1
+        if history.count > keep { history.removeFirst(history.count - keep) }
+        framesDone += 1
     }
 
     /// Resumes after a frame whose result was checkpointed: the state becomes exactly what
     /// `next` would have left (the result is kept at 8 bits in both cases).
     public func restore(frame: RGBImage, result: RGBImage) throws {
-        let (w, h) = Stylizer.fitSize(width: frame.width, height: frame.height, longest: stylizer.config.size)
-        previousInput = Tensor(image: try ImageIO.scale(frame, width: w, height: h))
-        previousOutput = Tensor(image: result)
-        framesDone += 1
+        push(input: try processingInput(frame), output: result)
     }
 
-    public func next(_ frame: RGBImage, styles: [RGBImage], progress: (StyleProgress) -> Void = { _ in }) throws -> RGBImage {
-        let (w, h) = Stylizer.fitSize(width: frame.width, height: frame.height, longest: stylizer.config.size)
-        let input = Tensor(image: try ImageIO.scale(frame, width: w, height: h))
-        defer { framesDone += 1 }
-        guard config.weight > 0, let prevIn = previousInput, let prevOut = previousOutput,
-              prevIn.sameShape(input) else {
+    /// Offsets j of the earlier frames frame t can use (same size, still in the history).
+    private func usableOffsets(input: RGBImage) -> [Int] {
+        guard config.weight > 0 else { return [] }
+        return config.frames.sorted().filter { j in
+            j <= history.count && history[history.count - j].input.width == input.width
+                && history[history.count - j].input.height == input.height
+        }
+    }
+
+    private func computeFlows(frame t: Int, input: Tensor, offsets: [Int], history: [(input: RGBImage, output: RGBImage)]) throws -> [(backward: Flow, forward: Flow)] {
+        try offsets.map { j in
+            try flowSource.flows(frame: t, earlier: t - j, current: input, earlierInput: Tensor(image: history[history.count - j].input))
+        }
+    }
+
+    /// Stylises the next frame. `upcoming` (the frame after it, when known) lets the flows
+    /// it will need be computed while this one is being stylised.
+    public func next(_ frame: RGBImage, upcoming: RGBImage? = nil, styles: [RGBImage],
+                     progress: (StyleProgress) -> Void = { _ in }) throws -> RGBImage {
+        let t = framesDone
+        let inputImage = try processingInput(frame)
+        let input = Tensor(image: inputImage)
+        let offsets = usableOffsets(input: inputImage)
+        var flows: [(backward: Flow, forward: Flow)] = []
+        if !offsets.isEmpty {
+            if let p = prefetch, p.frame == t, p.result.offsets == offsets {
+                flows = try p.result.wait()
+            } else {
+                flows = try computeFlows(frame: t, input: input, offsets: offsets, history: history)
+            }
+        }
+        prefetch = nil
+        if let up = upcoming, config.weight > 0 {
+            // the history as it will be once this frame is done, minus its result
+            let nextInput = try processingInput(up)
+            var h = history.map { (input: $0.input, output: $0.output) }
+            h.append((inputImage, inputImage))
+            let keep = config.frames.max() ?? 1
+            if h.count > keep { h.removeFirst(h.count - keep) }
+            let nextOffsets = config.frames.sorted().filter { $0 <= h.count && h[h.count - $0].input.width == nextInput.width && h[h.count - $0].input.height == nextInput.height }
+            let source = flowSource
+            let hist = h
+            let task = FlowPrefetch(offsets: nextOffsets) {
+                let nt = Tensor(image: nextInput)
+                return try nextOffsets.map { j in
+                    try source.flows(frame: t + 1, earlier: t + 1 - j, current: nt, earlierInput: Tensor(image: hist[hist.count - j].input))
+                }
+            }
+            prefetch = (t + 1, task)
+        }
+        func fromScratch() throws -> RGBImage {
             let out = try stylizer.stylize(content: frame, styles: styles, progress: progress)
-            previousInput = input
-            previousOutput = Tensor(image: out)
+            lastEvaluations = stylizer.lastEvaluations
+            push(input: inputImage, output: out)
             return out
         }
-        // flows between the input frames: backward (t → t−1) warps the previous result
-        let back = OpticalFlow.compute(from: input, to: prevIn, options: config.flow)
-        let fwd = OpticalFlow.compute(from: prevIn, to: input, options: config.flow)
-        let weights = Warp.consistency(backward: back, forward: fwd)
-        let (warped, valid) = Warp.backward(prevOut, flow: back)
-        var start = warped
+        lastCoverage = 1
+        guard !offsets.isEmpty else { return try fromScratch() }
         let n = input.plane
-        for i in 0..<n where !valid[i] { for c in 0..<3 { start.storage[c * n + i] = input.storage[c * n + i] } }
-        let loss = TemporalLoss(warpedPrevious: warped, weights: weights, weight: config.weight)
+        let weights = TemporalStylizer.closestFirst(flows.map { Warp.consistency(backward: $0.backward, forward: $0.forward) })
+        var covered = 0
+        for i in 0..<n where weights.contains(where: { $0[i] > 0 }) { covered += 1 }
+        lastCoverage = Float(covered) / Float(n)
+        if lastCoverage < config.sceneCutThreshold {
+            sceneCuts += 1
+            return try fromScratch()
+        }
+        let warped = zip(offsets, flows).map { j, flow in
+            Warp.backwardCubic(Tensor(image: history[history.count - j].output), flow: flow.backward)
+        }
+        // The warm start: each pixel from the nearest frame that saw it. A pixel none
+        // vouches for but that the previous frame covers (an occlusion, a motion boundary)
+        // keeps the previous result warped there: its neighbourhood's texture, which the
+        // optimisation corrects (starting it from the plain content leaves pale patches
+        // that a short budget cannot repaint). What comes into view at the border starts
+        // from the content recoloured to the previous result's palette (copying the
+        // previous result there would smear the border into streaks).
+        let previous = Tensor(image: history[history.count - 1].output)
+        let recoloured = ColorOps.matchStatistics(input, to: previous)
+        var start = warped[0]
+        let back = flows[0].backward
+        for i in 0..<n {
+            let sx = Float(i % back.width) + back.u[i], sy = Float(i / back.width) + back.v[i]
+            if !(sx >= 0 && sy >= 0 && sx <= Float(back.width - 1) && sy <= Float(back.height - 1)) {
+                for ch in 0..<3 { start.storage[ch * n + i] = recoloured.storage[ch * n + i] }
+            }
+        }
+        for (k, wk) in weights.enumerated() where k > 0 {
+            for i in 0..<n where wk[i] > 0 { for ch in 0..<3 { start.storage[ch * n + i] = warped[k].storage[ch * n + i] } }
+        }
+        let losses: [ImageLoss] = zip(warped, weights).map { TemporalLoss(warpedPrevious: $0, weights: $1, weight: config.weight) }
         let budget = stylizer.config.iterations
-        let later = config.laterIterations ?? min(budget, max(10, budget * 3 / 10))
+        let later = min(budget, config.laterIterations ?? TemporalConfig.defaultLaterIterations)
+        let stop = config.stopTolerance > 0 ? EarlyStop(tolerance: config.stopTolerance, window: config.stopWindow) : nil
         let out = try stylizer.stylize(content: frame, styles: styles, initImage: nil, start: start,
-                                       extraLosses: [loss], iterations: later, pyramid: false, progress: progress)
-        previousInput = input
-        previousOutput = Tensor(image: out)
+                                       extraLosses: losses, iterations: later, pyramid: false,
+                                       earlyStop: stop, progress: progress)
+        lastEvaluations = stylizer.lastEvaluations
+        push(input: inputImage, output: out)
         return out
+    }
+}
+
+extension TemporalStylizer {
+    /// Ruder et al.'s long-term weights, nearest frame first: c_j ← max(c_j − Σ_{k<j} c_k, 0),
+    /// so a pixel is pulled only toward the closest earlier frame that saw it.
+    public static func closestFirst(_ consistency: [[Float]]) -> [[Float]] {
+        guard let n = consistency.first?.count else { return [] }
+        var nearer = [Float](repeating: 0, count: n)
+        return consistency.map { c in
+            var out = c
+            for i in 0..<n { out[i] = max(c[i] - nearer[i], 0); nearer[i] += c[i] }
+            return out
+        }
+    }
+}
+
+/// Flows computed on a background thread; `wait` returns them (or rethrows).
+final class FlowPrefetch: @unchecked Sendable {
+    let offsets: [Int]
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<[(backward: Flow, forward: Flow)], Error> = .success([])
+    init(offsets: [Int], work: @escaping @Sendable () throws -> [(backward: Flow, forward: Flow)]) {
+        self.offsets = offsets
+        Thread.detachNewThread { [self] in
+            result = Result { try work() }
+            done.signal()
+        }
+    }
+    func wait() throws -> [(backward: Flow, forward: Flow)] {
+        done.wait(); done.signal()
+        return try result.get()
     }
 }
 
@@ -78,18 +288,24 @@ public func warpingError(inputs: [Tensor], outputs: [Tensor], flow: FlowOptions 
     precondition(inputs.count == outputs.count && inputs.count >= 2, "warpingError: need ≥ 2 matching frames")
     var total = 0.0
     for t in 1..<inputs.count {
-        let back = OpticalFlow.compute(from: inputs[t], to: inputs[t - 1], options: flow)
-        let fwd = OpticalFlow.compute(from: inputs[t - 1], to: inputs[t], options: flow)
-        let m = Warp.consistency(backward: back, forward: fwd)
-        let warped = Warp.backward(outputs[t - 1], flow: back).image
-        let n = warped.plane
-        var num = 0.0, den = 0.0
-        for i in 0..<n where m[i] > 0 {
-            var d2 = 0.0
-            for c in 0..<3 { let d = Double(outputs[t].storage[c * n + i] - warped.storage[c * n + i]); d2 += d * d }
-            num += d2; den += 1
-        }
-        total += den > 0 ? num / den : 0
+        total += warpingError(previousInput: inputs[t - 1], input: inputs[t], previousOutput: outputs[t - 1], output: outputs[t], flow: flow)
     }
     return total / Double(inputs.count - 1)
+}
+
+/// One term of the warping error: frame t against frame t−1.
+public func warpingError(previousInput: Tensor, input: Tensor, previousOutput: Tensor, output: Tensor,
+                         flow: FlowOptions = FlowOptions()) -> Double {
+    let back = OpticalFlow.compute(from: input, to: previousInput, options: flow)
+    let fwd = OpticalFlow.compute(from: previousInput, to: input, options: flow)
+    let m = Warp.consistency(backward: back, forward: fwd)
+    let warped = Warp.backward(previousOutput, flow: back).image
+    let n = warped.plane
+    var num = 0.0, den = 0.0
+    for i in 0..<n where m[i] > 0 {
+        var d2 = 0.0
+        for c in 0..<3 { let d = Double(output.storage[c * n + i] - warped.storage[c * n + i]); d2 += d * d }
+        num += d2; den += 1
+    }
+    return den > 0 ? num / den : 0
 }

@@ -94,11 +94,12 @@ public final class FramePipeline {
 
     /// - makeWriter: called with the first processed frame's time (seconds), to open the
     ///   output (audio is trimmed to match).
-    /// - process: the per-frame work on the calling thread.
+    /// - process: the per-frame work on the calling thread, given the frame and the one
+    ///   after it in the range (nil for the last), for work that looks ahead.
     /// Returns the number of frames written.
     @discardableResult
     public func run(makeWriter: (Double) throws -> VideoWriter,
-                    process: (VideoFrame) throws -> RGBImage,
+                    process: (VideoFrame, VideoFrame?) throws -> RGBImage,
                     progress: (VideoProgress) -> Void = { _ in },
                     shouldStop: () -> Bool = { false }) throws -> Int {
         let decoded = BoundedQueue<VideoFrame>(capacity: 3)
@@ -130,7 +131,9 @@ public final class FramePipeline {
         var done = 0
         let expected = range.expectedCount(total: reader.info.frameCount, frameRate: reader.info.frameRate.value)
         defer { decoded.close(); encoded.close() }
-        while let frame = decoded.take() {
+        var pending = decoded.take()
+        while let frame = pending {
+            pending = decoded.take()
             if let e = failure.value { throw e }
             if shouldStop() { break }
             if writer == nil {
@@ -144,7 +147,7 @@ public final class FramePipeline {
                     }
                 }
             }
-            let out = try process(frame)
+            let out = try process(frame, pending)
             if !encoded.put((out, frame.pts - startPts)) { break }
             done += 1
             let el = Date().timeIntervalSince(start)

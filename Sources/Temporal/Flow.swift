@@ -32,6 +32,16 @@ public struct Flow: Equatable, Sendable {
         return n == 0 ? 0 : sum / Double(n)
     }
 
+    /// The flow at another resolution: bilinearly resampled, vectors scaled with the size
+    /// (for coarse-to-fine solving, and for flow files made at another size).
+    public func resampled(width nw: Int, height nh: Int) -> Flow {
+        let sx = Float(nw) / Float(width), sy = Float(nh) / Float(height)
+        var u = Resize.bilinear(Tensor(channels: 1, height: height, width: width, storage: u), height: nh, width: nw).storage
+        var v = Resize.bilinear(Tensor(channels: 1, height: height, width: width, storage: v), height: nh, width: nw).storage
+        for i in 0..<u.count { u[i] *= sx; v[i] *= sy }
+        return Flow(width: nw, height: nh, u: u, v: v)
+    }
+
     /// Bilinear sample of the flow at a fractional position (clamped to the border).
     @inline(__always)
     public func sample(_ x: Float, _ y: Float) -> (Float, Float) {

@@ -48,7 +48,7 @@ public enum OpticalFlow {
         for level in stride(from: pa.count - 1, through: 0, by: -1) {
             let la = pa[level], lb = pb[level]
             if flow.width != la.width || flow.height != la.height {
-                flow = upsample(flow, width: la.width, height: la.height)
+                flow = flow.resampled(width: la.width, height: la.height)
             }
             for _ in 0..<o.warps {
                 refine(&flow, la.storage, lb, options: o)
@@ -130,14 +130,6 @@ public enum OpticalFlow {
         var c0 = it
         for i in 0..<n { c0[i] = it[i] - ix[i] * flow.u[i] - iy[i] * flow.v[i] }
         RedBlackSOR(width: w, height: h).solve(u: &flow.u, v: &flow.v, ix: ix, iy: iy, c0: c0, denom: denom, sweeps: o.iterations)
-    }
-
-    static func upsample(_ f: Flow, width: Int, height: Int) -> Flow {
-        let sx = Float(width) / Float(f.width), sy = Float(height) / Float(f.height)
-        var u = Resize.bilinear(Tensor(channels: 1, height: f.height, width: f.width, storage: f.u), height: height, width: width).storage
-        var v = Resize.bilinear(Tensor(channels: 1, height: f.height, width: f.width, storage: f.v), height: height, width: width).storage
-        for i in 0..<u.count { u[i] *= sx; v[i] *= sy }
-        return Flow(width: width, height: height, u: u, v: v)
     }
 
     /// Separable [1 4 6 4 1]/16 blur (before each halving, against aliasing), borders

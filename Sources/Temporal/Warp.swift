@@ -39,6 +39,49 @@ public enum Warp {
         return (out, valid)
     }
 
+    /// out(p) = image(p + flow(p)) with Catmull–Rom (bicubic) interpolation, borders
+    /// clamped; out-of-frame pixels are copied from `image` at p as in `backward`. Used to
+    /// carry a stylised frame forward: bilinear interpolation is a low-pass filter, and
+    /// repeated over dozens of frames it blurs the painted texture away.
+    public static func backwardCubic(_ image: Tensor, flow: Flow) -> Tensor {
+        precondition(image.width == flow.width && image.height == flow.height,
+                     "Warp.backwardCubic: image \(image.shapeDescription) vs flow \(flow.width)×\(flow.height)")
+        let w = image.width, h = image.height, n = w * h, channels = image.channels
+        var out = image
+        @inline(__always) func weights(_ t: Float) -> (Float, Float, Float, Float) {
+            let t2 = t * t, t3 = t2 * t
+            return (0.5 * (-t3 + 2 * t2 - t), 0.5 * (3 * t3 - 5 * t2 + 2),
+                    0.5 * (-3 * t3 + 4 * t2 + t), 0.5 * (t3 - t2))
+        }
+        image.storage.withUnsafeBufferPointer { src in
+        out.storage.withUnsafeMutableBufferPointer { dst in
+        flow.u.withUnsafeBufferPointer { fu in
+        flow.v.withUnsafeBufferPointer { fv in
+            let S = src.baseAddress!, D = dst.baseAddress!
+            parallelFor(h, minPerThread: 8) { rows in
+                for y in rows {
+                    for x in 0..<w {
+                        let i = y * w + x
+                        let sx = Float(x) + fu[i], sy = Float(y) + fv[i]
+                        guard sx >= 0, sy >= 0, sx <= Float(w - 1), sy <= Float(h - 1) else { continue }
+                        let x0 = Int(sx), y0 = Int(sy)
+                        let wx = weights(sx - Float(x0)), wy = weights(sy - Float(y0))
+                        let xs = (max(x0 - 1, 0), x0, min(x0 + 1, w - 1), min(x0 + 2, w - 1))
+                        let ys = (max(y0 - 1, 0) * w, y0 * w, min(y0 + 1, h - 1) * w, min(y0 + 2, h - 1) * w)
+                        for c in 0..<channels {
+                            let P = S + c * n
+                            @inline(__always) func row(_ r: Int) -> Float {
+                                wx.0 * P[r + xs.0] + wx.1 * P[r + xs.1] + wx.2 * P[r + xs.2] + wx.3 * P[r + xs.3]
+                            }
+                            D[c * n + i] = wy.0 * row(ys.0) + wy.1 * row(ys.1) + wy.2 * row(ys.2) + wy.3 * row(ys.3)
+                        }
+                    }
+                }
+            }
+        }}}}
+        return out
+    }
+
     /// Adjoint of `backward` with respect to the image (for gradient checks and for
     /// losses that flow through a warp): scatters `grad` back with the bilinear weights.
     public static func backwardAdjoint(_ grad: Tensor, flow: Flow) -> Tensor {

@@ -7,10 +7,13 @@ import Kernels
 struct StyleOptions: ParsableArguments {
     static let defaults = StyleConfig()
 
-    @Option(help: "Longest side of the result, in pixels (default \(defaults.size)).")
-    var size: Int = defaults.size
-    @Option(help: "Optimizer evaluations per pyramid level (default \(defaults.iterations)).")
-    var iterations: Int = defaults.iterations
+    /// Videos get a smaller default size and first-frame budget: they have many frames.
+    static let videoSize = 384, videoIterations = 100
+
+    @Option(help: "Longest side of the result, in pixels (default \(defaults.size) for photos, \(videoSize) for videos).")
+    var size: Int?
+    @Option(help: "Optimizer evaluations per pyramid level (default \(defaults.iterations) for photos; \(videoIterations) for a video's first frame).")
+    var iterations: Int?
     @Option(help: "Content loss weight (default \(defaults.contentWeight)).")
     var contentWeight: Float = defaults.contentWeight
     @Option(help: "Style loss weight per layer (default \(defaults.styleWeight)).")
@@ -61,10 +64,10 @@ struct StyleOptions: ParsableArguments {
         s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
-    func makeConfig(styleCount: Int) throws -> StyleConfig {
+    func makeConfig(styleCount: Int, video: Bool = false) throws -> StyleConfig {
         var c = StyleConfig()
-        c.size = size
-        c.iterations = iterations
+        c.size = size ?? (video ? StyleOptions.videoSize : c.size)
+        c.iterations = iterations ?? (video ? StyleOptions.videoIterations : c.iterations)
         c.contentWeight = contentWeight
         c.styleWeight = styleWeight
         c.tvWeight = tvWeight

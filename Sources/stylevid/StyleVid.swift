@@ -17,7 +17,7 @@ struct StyleVid: ParsableCommand {
         `make setup` installs them.
         """,
         version: "0.1.0",
-        subcommands: [Run.self, ImageCommand.self, Probe.self, FlowCommand.self, WarpError.self, Bench.self],
+        subcommands: [Run.self, ImageCommand.self, Probe.self, FlowCommand.self, Stability.self, Bench.self],
         defaultSubcommand: Run.self)
 
     static func main() {

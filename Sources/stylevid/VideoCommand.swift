@@ -20,8 +20,14 @@ struct VideoOptions: ParsableArguments {
     var preset: String = "medium"
     @Option(help: "Temporal-consistency weight γ: each frame starts from the previous result warped by optical flow and is pulled toward it (0 = independent frames; default \(TemporalConfig().weight)).")
     var temporalWeight: Float = TemporalConfig().weight
-    @Option(help: "Evaluations for frames after the first (default 30% of --iterations, at least 10).")
+    @Option(help: "Evaluations for frames after the first, which start from the previous result (default \(TemporalConfig.defaultLaterIterations)).")
     var laterIterations: Int?
+    @Option(help: "Earlier frames the temporal term looks back to, comma-separated offsets (default \(TemporalConfig().frames.map(String.init).joined(separator: ","))).")
+    var temporalFrames: String = TemporalConfig().frames.map(String.init).joined(separator: ",")
+    @Option(help: "Later frames stop once the loss improves by less than this fraction over \(TemporalConfig().stopWindow) evaluations (0 = use the whole budget; default \(TemporalConfig().stopTolerance)).")
+    var stopTolerance: Double = TemporalConfig().stopTolerance
+    @Option(help: "Folder of precomputed .flo files (backward_T_S.flo and forward_S_T.flo, frames numbered from 1 in the processed range); missing ones are computed.")
+    var flowDir: String?
     @Flag(help: "Continue an interrupted run from its checkpoints (same command, same settings).")
     var resume = false
     @Option(help: "Output frame size: 'processing' (the --size result) or 'source' (scaled back to the input's size; default processing).")
@@ -43,6 +49,21 @@ struct VideoOptions: ParsableArguments {
             guard let v = Double(p), v >= 0, v.isFinite else { throw ValidationError("--\(name): '\(s)' is not a time") }
             t = t * 60 + v
         }
+        return t
+    }
+
+    func temporalConfig() throws -> TemporalConfig {
+        var t = TemporalConfig()
+        t.weight = temporalWeight
+        t.laterIterations = laterIterations
+        t.frames = try temporalFrames.split(separator: ",", omittingEmptySubsequences: false).map {
+            guard let j = Int($0.trimmingCharacters(in: .whitespaces)) else {
+                throw ValidationError("--temporal-frames: '\($0)' is not a frame offset (expected e.g. 1,10,20,40)")
+            }
+            return j
+        }
+        t.stopTolerance = stopTolerance
+        do { try t.validate() } catch let e as EngineError { throw ValidationError(e.description) }
         return t
     }
 
@@ -71,11 +92,13 @@ struct VideoJob {
     func run() throws {
         let input = paths[0], output = paths[paths.count - 1]
         let styles = Array(paths[1..<(paths.count - 1)])
-        var config = try options.makeConfig(styleCount: styles.count)
+        var config = try options.makeConfig(styleCount: styles.count, video: true)
+        let tconfig = try video.temporalConfig()
         let range = try video.range()
         let sourceSize = try video.wantsSourceSize()
         if case .image = config.initMode { throw CLIError("--init PATH is for images; for videos use content or random") }
         try checkVideoOutput(output, inputs: [input] + styles)
+        let flowDir = try video.flowDir.map { try FlowDirectory(folder: $0, fallback: tconfig.flow) }
         installInterruptHandler()
         let styleImages = try styles.map { try ImageIO.read($0) }
         // --size caps the processing size of a video: a small video is not blown up
@@ -86,12 +109,7 @@ struct VideoJob {
         try checkMemory(config: config, width: reader.outputWidth, height: reader.outputHeight)
         let network = try ModelLoader.load(path: try ModelLoader.resolve(options.model), for: config)
         let stylizer = try Stylizer(network: network, config: config)
-        guard video.temporalWeight >= 0, video.temporalWeight.isFinite else { throw CLIError("--temporal-weight must be ≥ 0") }
-        if let l = video.laterIterations, l < 1 { throw CLIError("--later-iterations must be at least 1") }
-        var tconfig = TemporalConfig()
-        tconfig.weight = video.temporalWeight
-        tconfig.laterIterations = video.laterIterations
-        let temporal = TemporalStylizer(stylizer: stylizer, config: tconfig)
+        let temporal = TemporalStylizer(stylizer: stylizer, config: tconfig, flowSource: flowDir)
         let reporter = ProgressReporter(quiet: options.quiet)
         let info = reader.info
         if let s = range.start, let d = info.duration, s >= d {
@@ -111,6 +129,7 @@ struct VideoJob {
         if checkpoints.available > 0 { reporter.note("resuming: \(checkpoints.available) finished frame(s) found") }
         let pipeline = FramePipeline(reader: reader, range: range)
         var frameNumber = 0
+        var laterEvaluations = 0, laterFrames = 0
         var current = VideoProgress(framesDone: 0, framesExpected: range.expectedCount(total: info.frameCount, frameRate: info.frameRate.value), elapsed: 0, secondsPerFrame: 0)
         var writerRef: VideoWriter?
         // H.264/VP9 in 4:2:0 need even sizes: an odd source is written one pixel smaller
@@ -128,16 +147,20 @@ struct VideoJob {
                 writerRef = w
                 return w
             },
-            process: { frame in
+            process: { frame, upcoming in
                 defer { frameNumber += 1 }
                 let styled: RGBImage
                 if let saved = checkpoints.load(frameNumber, width: reader.outputWidth, height: reader.outputHeight) {
                     try temporal.restore(frame: frame.image, result: saved)
                     styled = saved
                 } else {
-                    styled = try temporal.next(frame.image, styles: styleImages) { p in
+                    // the next frame's flows are computed meanwhile, unless it is checkpointed
+                    let ahead = checkpoints.has(frameNumber + 1) ? nil : upcoming?.image
+                    styled = try temporal.next(frame.image, upcoming: ahead, styles: styleImages) { p in
                         reporter.updateFrame(video: current, frame: p)
                     }
+                    if frameNumber > 0 { laterEvaluations += temporal.lastEvaluations; laterFrames += 1 }
+                    if ProcessInfo.processInfo.environment["STYLEVID_DEBUG"] != nil { FileHandle.standardError.write("frame \(frameNumber): coverage \(temporal.lastCoverage), evaluations \(temporal.lastEvaluations), loss \(stylizer.lastBreakdown)\n".data(using: .utf8)!) }
                     try checkpoints.save(styled, frameNumber)
                     interruptMessage.value = "\(frameNumber + 1) frame(s) are saved; run the same command with --resume to continue"
                 }
@@ -154,11 +177,16 @@ struct VideoJob {
         }
         reporter.finish()
         checkpoints.removeAll()
+        if let d = flowDir, d.computedInstead > 0 {
+            reporter.note("note: \(d.computedInstead) flow pair(s) were not in \(d.folder) and were computed")
+        }
         if reader.corruptPackets > 0 {
             reporter.note("warning: \(reader.corruptPackets) damaged packet(s) in \(input) were skipped (\(reader.lastDecodeError ?? "decode error")); every decodable frame was processed")
         }
-        reporter.note(String(format: "wrote %@ (%d frames, %d×%d, %.1f s per frame)", output, n,
-                             writerRef?.width ?? 0, writerRef?.height ?? 0, current.secondsPerFrame))
+        var later = laterFrames > 0 ? String(format: "; later frames %.1f evaluations on average", Double(laterEvaluations) / Double(laterFrames)) : ""
+        if temporal.sceneCuts > 0 { later += "; \(temporal.sceneCuts) scene cut(s) restyled from scratch" }
+        reporter.note(String(format: "wrote %@ (%d frames, %d×%d, %.1f s per frame%@)", output, n,
+                             writerRef?.width ?? 0, writerRef?.height ?? 0, current.secondsPerFrame, later))
     }
 }
 
@@ -204,6 +232,8 @@ final class Checkpoints {
 
     func path(_ n: Int) -> String { folder + String(format: "/frame-%06d.png", n) }
 
+    func has(_ n: Int) -> Bool { n < available && FileManager.default.fileExists(atPath: path(n)) }
+
     func load(_ n: Int, width: Int, height: Int) -> RGBImage? {
         guard n < available || FileManager.default.fileExists(atPath: path(n)),
               let img = try? ImageIO.read(path(n)), img.width == width, img.height == height else { return nil }
@@ -242,23 +272,30 @@ struct Probe: ParsableCommand {
     }
 }
 
-/// `stylevid warp-error INPUT OUTPUT`: Lai et al.'s temporal warping error of a stylized
+/// `stylevid stability OUTPUT INPUT`: Lai et al.'s temporal warping error of a stylized
 /// video (lower is steadier), with the flow taken from the input video.
-struct WarpError: ParsableCommand {
+struct Stability: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "warp-error",
-        abstract: "Measure the flicker of a stylized video: the warping error against its input (lower is steadier).")
-    @Argument(help: "The input video.") var input: String
+        commandName: "stability",
+        abstract: "Measure the flicker of a stylized video: its warping error against the input (lower is steadier).",
+        discussion: """
+            Lai et al. (2018): the mean over frames of the squared difference between each \
+            output frame and the previous output frame warped by the optical flow of the \
+            input, over the pixels where that flow is consistent (RGB in 0...1). The input \
+            is scaled to the output's size and matched to it by time. Prints one JSON line.
+            """)
     @Argument(help: "The stylized video.") var output: String
+    @Argument(help: "The input video it was made from.") var input: String
     @Option(help: "Only frames A-B (0-based, inclusive) of the stylized video; the input is matched by time.") var frames: String?
 
     func run() throws {
         let out = try VideoReader(path: output)
         let w = out.info.width, h = out.info.height
         let inp = try VideoReader(path: input, longestSide: max(w, h))
-        var ins: [Tensor] = [], outs: [Tensor] = []
         let range = try VideoOptions.parse(frames.map { ["--frames", $0] } ?? []).range()
         var firstIn: Double? = nil
+        var previous: (input: Tensor, output: Tensor)? = nil
+        var total = 0.0, count = 0, pairs = 0
         while let o = try out.nextFrame() {
             guard range.frames?.contains(o.index) ?? true else { if o.index > (range.frames?.upperBound ?? .max) { break }; continue }
             // the input frame shown at the same time (output time 0 = first input frame)
@@ -268,10 +305,15 @@ struct WarpError: ParsableCommand {
                 if i.time - firstIn! >= o.time - 1e-3 { f = i; break }
             }
             guard let match = f else { break }
-            ins.append(Tensor(image: try ImageIO.scale(match.image, width: w, height: h)))
-            outs.append(Tensor(image: o.image))
+            let current = (input: Tensor(image: try ImageIO.scale(match.image, width: w, height: h)), output: Tensor(image: o.image))
+            count += 1
+            if let p = previous {
+                total += warpingError(previousInput: p.input, input: current.input, previousOutput: p.output, output: current.output)
+                pairs += 1
+            }
+            previous = current
         }
-        guard ins.count >= 2 else { throw CLIError("need at least 2 frames to measure flicker, found \(ins.count)") }
-        print(String(format: "{\"frames\":%d,\"warping_error\":%.6f}", ins.count, warpingError(inputs: ins, outputs: outs)))
+        guard pairs >= 1 else { throw CLIError("need at least 2 frames to measure flicker, found \(count)") }
+        print(String(format: "{\"frames\":%d,\"warping_error\":%.6f}", count, total / Double(pairs)))
     }
 }

@@ -19,21 +19,98 @@ final class TemporalStylizerTests: XCTestCase {
         }
     }
 
-    func run(_ weight: Float, _ input: [RGBImage], style: RGBImage) throws -> [Tensor] {
+    func stylizer(_ weight: Float, frames: [Int] = [1, 10, 20, 40], flowSource: FlowSource? = nil) throws -> TemporalStylizer {
         var c = StyleConfig()
         c.size = 48; c.iterations = 20; c.pyramidLevels = 1; c.styleWeight = 1000
         var t = TemporalConfig()
         t.weight = weight
-        let ts = TemporalStylizer(stylizer: try Stylizer(network: tiny, config: c), config: t)
-        return try input.map { Tensor(image: try ts.next($0, styles: [style])) }
+        t.frames = frames
+        return TemporalStylizer(stylizer: try Stylizer(network: tiny, config: c), config: t, flowSource: flowSource)
+    }
+
+    func run(_ weight: Float, _ input: [RGBImage], style: RGBImage, frames: [Int] = [1, 10, 20, 40],
+             lookAhead: Bool = false, flowSource: FlowSource? = nil) throws -> [Tensor] {
+        let ts = try stylizer(weight, frames: frames, flowSource: flowSource)
+        return try input.indices.map { k in
+            Tensor(image: try ts.next(input[k], upcoming: lookAhead && k + 1 < input.count ? input[k + 1] : nil, styles: [style]))
+        }
+    }
+
+    var style: RGBImage {
+        var rng = SplitMix64(seed: 22)
+        return Tensor.random(channels: 3, height: 32, width: 32, in: 0...1, generator: &rng).rgbImage()
+    }
+
+    /// Flows computed ahead on another thread give exactly the frames computed in line.
+    func testLookAheadFlowGivesIdenticalFrames() throws {
+        let input = frames(4)
+        let inline = try run(200, input, style: style, frames: [1, 2])
+        let ahead = try run(200, input, style: style, frames: [1, 2], lookAhead: true)
+        XCTAssertEqual(inline, ahead)
+    }
+
+    /// Long-term weights: each pixel goes to the nearest frame that saw it.
+    func testClosestFirstWeights() {
+        let c1: [Float] = [1, 0, 0, 1, 0], c10: [Float] = [1, 1, 0, 0, 0], c20: [Float] = [1, 1, 1, 0, 0]
+        let w = TemporalStylizer.closestFirst([c1, c10, c20])
+        XCTAssertEqual(w[0], [1, 0, 0, 1, 0])
+        XCTAssertEqual(w[1], [0, 1, 0, 0, 0])
+        XCTAssertEqual(w[2], [0, 0, 1, 0, 0])
+        // soft weights: only what the nearer frames leave
+        XCTAssertEqual(TemporalStylizer.closestFirst([[0.25], [1]])[1], [0.75])
+    }
+
+    func testEarlyStopRule() {
+        let stop = EarlyStop(tolerance: 1e-3, window: 2)
+        XCTAssertFalse(stop.shouldStop([10, 9]))                 // too few evaluations
+        XCTAssertFalse(stop.shouldStop([10, 9, 8]))              // 20% better over 2
+        XCTAssertTrue(stop.shouldStop([10, 9.9995, 9.9991]))     // 0.004% better over 2
+        XCTAssertFalse(EarlyStop(tolerance: 0, window: 2).shouldStop([10, 9, 8.99]))
+        XCTAssertTrue(EarlyStop(tolerance: 0, window: 2).shouldStop([10, 10, 10]))
+    }
+
+    /// Flow files: used when present (a wrong flow changes the result), resampled when
+    /// made at another size, computed when missing, and a corrupt one is an error naming it.
+    func testFlowDirectory() throws {
+        let dir = NSTemporaryDirectory() + "/stylevid-flowdir-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let input = frames(3)
+        let source = try FlowDirectory(folder: dir)
+        let builtIn = try run(200, input, style: style, frames: [1])
+        XCTAssertEqual(try run(200, input, style: style, frames: [1], flowSource: source), builtIn)
+        XCTAssertEqual(source.computedInstead, 2)
+        // the pan is 2 px per frame: the true backward flow (t → t−1) is u = +2 at 48 px;
+        // written at twice the size, it must be scaled back
+        for t in 1..<3 {
+            let (b, f) = source.paths(frame: t, earlier: t - 1)
+            try FloFile.write(Flow(width: 96, height: 80, u: [Float](repeating: 4, count: 96 * 80), v: [Float](repeating: 0, count: 96 * 80)), to: b)
+            try FloFile.write(Flow(width: 96, height: 80, u: [Float](repeating: -4, count: 96 * 80), v: [Float](repeating: 0, count: 96 * 80)), to: f)
+        }
+        XCTAssertTrue(source.paths(frame: 1, earlier: 0).backward.hasSuffix("/backward_2_1.flo"))
+        let flows = try source.flows(frame: 1, earlier: 0, current: Tensor(image: input[1]), earlierInput: Tensor(image: input[0]))
+        XCTAssertEqual(flows.backward.width, 48)
+        XCTAssertEqual(flows.backward.u[100], 2, accuracy: 1e-6)
+        let fromFiles = try run(200, input, style: style, frames: [1], flowSource: source)
+        XCTAssertEqual(source.computedInstead, 2)          // no more computing
+        XCTAssertLessThan(warpingError(inputs: input.map { Tensor(image: $0) }, outputs: fromFiles), 0.01)
+        // a wrong flow (zero motion) gives other frames
+        for t in 1..<3 {
+            let (b, _) = source.paths(frame: t, earlier: t - 1)
+            try FloFile.write(Flow(width: 48, height: 40), to: b)
+        }
+        XCTAssertNotEqual(try run(200, input, style: style, frames: [1], flowSource: source), fromFiles)
+        try Data("not a flow".utf8).write(to: URL(fileURLWithPath: source.paths(frame: 1, earlier: 0).backward))
+        XCTAssertThrowsError(try run(200, input, style: style, frames: [1], flowSource: source)) {
+            XCTAssert("\($0)".contains("backward_2_1.flo"), "\($0)")
+        }
     }
 
     /// The warm start and the temporal term make a panning sequence steadier (lower
     /// warping error) than stylizing every frame on its own.
     func testTemporalTermLowersTheWarpingError() throws {
         let input = frames(4)
-        var rng = SplitMix64(seed: 22)
-        let style = Tensor.random(channels: 3, height: 32, width: 32, in: 0...1, generator: &rng).rgbImage()
+        let style = self.style
         let independent = try run(0, input, style: style)
         let steady = try run(200, input, style: style)
         let ins = input.map { Tensor(image: $0) }
