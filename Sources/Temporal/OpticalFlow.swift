@@ -207,8 +207,6 @@ public struct RedBlackSOR {
 
     public init(width: Int, height: Int) { w = width; h = height; wp = (width + 1) / 2 }
 
-    /// Packed index of (x, y) in its colour's array; the colour is (x + y) & 1.
-    @inline(__always) func index(_ x: Int, _ y: Int) -> Int { y * wp + (x >> 1) }
 
     /// Both colours in one array: colour c's rows start at c·h·wp.
     func pack(_ a: [Float]) -> [Float] {

@@ -36,7 +36,7 @@ final class CLITests: TemporaryDirectoryTestCase {
     func testHelpListsOptionsWithDefaults() {
         let r = runStylevid(["image", "--help"])
         XCTAssertEqual(r.status, 0)
-        for fragment in ["--size <size>", "(default 512)", "--iterations", "--content-weight", "--style-weight",
+        for fragment in ["--size <size>", "(default 512", "--iterations", "--content-weight", "--style-weight",
                          "--tv-weight", "--content-layers", "--style-layers", "--style-layer-weights", "--style-blend",
                          "--style-scale", "--init", "--optimizer", "--learning-rate", "--pyramid", "--preserve-colors",
                          "--model", "--seed", "--save-every", "--quiet"] {
