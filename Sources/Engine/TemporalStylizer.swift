@@ -250,6 +250,35 @@ public final class TemporalStylizer {
 }
 
 extension TemporalStylizer {
+    /// One frame of a later pass of Ruder et al.'s multi-pass algorithm: the frame's
+    /// current result is blended with its neighbour's (the previous frame in the pass's
+    /// direction, already refined in this pass) warped onto it, where the flow is
+    /// consistent (x ← (1 − δ·c)·x + δ·c·ω(neighbour)), and optimised again with the
+    /// temporal term toward that warp. All images are at processing size; `frame` and
+    /// `neighbour` are the indices in the processed range (for flow files).
+    public func refine(frame t: Int, input: RGBImage, result: RGBImage, neighbour s: Int,
+                       neighbourInput: RGBImage, neighbourResult: RGBImage, styles: [RGBImage],
+                       blend delta: Float = 0.5, progress: (StyleProgress) -> Void = { _ in }) throws -> RGBImage {
+        let inT = Tensor(image: input)
+        let flow = try flowSource.flows(frame: t, earlier: s, current: inT, earlierInput: Tensor(image: neighbourInput))
+        let c = Warp.consistency(backward: flow.backward, forward: flow.forward)
+        let warped = Warp.backwardCubic(Tensor(image: neighbourResult), flow: flow.backward)
+        var start = Tensor(image: result)
+        let n = start.plane
+        for i in 0..<n where c[i] > 0 {
+            let a = delta * c[i]
+            for ch in 0..<3 { let k = ch * n + i; start.storage[k] = (1 - a) * start.storage[k] + a * warped.storage[k] }
+        }
+        let budget = stylizer.config.iterations
+        let iterations = min(budget, config.laterIterations ?? TemporalConfig.defaultLaterIterations)
+        let stop = config.stopTolerance > 0 ? EarlyStop(tolerance: config.stopTolerance, window: config.stopWindow) : nil
+        let out = try stylizer.stylize(content: input, styles: styles, initImage: nil, start: start,
+                                       extraLosses: [TemporalLoss(warpedPrevious: warped, weights: c, weight: config.weight)],
+                                       iterations: iterations, pyramid: false, earlyStop: stop, progress: progress)
+        lastEvaluations = stylizer.lastEvaluations
+        return out
+    }
+
     /// Ruder et al.'s long-term weights, nearest frame first: c_j ← max(c_j − Σ_{k<j} c_k, 0),
     /// so a pixel is pulled only toward the closest earlier frame that saw it.
     public static func closestFirst(_ consistency: [[Float]]) -> [[Float]] {

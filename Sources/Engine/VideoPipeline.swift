@@ -93,12 +93,12 @@ public final class FramePipeline {
     public init(reader: VideoReader, range: FrameRange) { self.reader = reader; self.range = range }
 
     /// - makeWriter: called with the first processed frame's time (seconds), to open the
-    ///   output (audio is trimmed to match).
+    ///   output (audio is trimmed to match); nil processes the frames without encoding.
     /// - process: the per-frame work on the calling thread, given the frame and the one
     ///   after it in the range (nil for the last), for work that looks ahead.
     /// Returns the number of frames written.
     @discardableResult
-    public func run(makeWriter: (Double) throws -> VideoWriter,
+    public func run(makeWriter: (Double) throws -> VideoWriter?,
                     process: (VideoFrame, VideoFrame?) throws -> RGBImage,
                     progress: (VideoProgress) -> Void = { _ in },
                     shouldStop: () -> Bool = { false }) throws -> Int {
@@ -125,6 +125,7 @@ public final class FramePipeline {
             } catch { failure.set(error) }
         }
         var writer: VideoWriter? = nil
+        var started = false
         let encodeDone = DispatchSemaphore(value: 0)
         var startPts: Int64 = 0
         let start = Date()
@@ -136,10 +137,8 @@ public final class FramePipeline {
             pending = decoded.take()
             if let e = failure.value { throw e }
             if shouldStop() { break }
-            if writer == nil {
-                let w = try makeWriter(frame.time)
+            if !started, let w = try makeWriter(frame.time) {
                 writer = w
-                startPts = frame.pts
                 Thread.detachNewThread {
                     defer { encodeDone.signal() }
                     while let (img, pts) = encoded.take() {
@@ -147,8 +146,9 @@ public final class FramePipeline {
                     }
                 }
             }
+            if !started { started = true; startPts = frame.pts }
             let out = try process(frame, pending)
-            if !encoded.put((out, frame.pts - startPts)) { break }
+            if writer != nil, !encoded.put((out, frame.pts - startPts)) { break }
             done += 1
             let el = Date().timeIntervalSince(start)
             progress(VideoProgress(framesDone: done, framesExpected: expected, elapsed: el, secondsPerFrame: el / Double(done)))
@@ -158,11 +158,11 @@ public final class FramePipeline {
         encoded.close()
         if writer != nil { encodeDone.wait() }
         if let e = failure.value { throw e }
-        guard let w = writer else {
+        guard started else {
             throw MediaError.decodeFailed(path: reader.info.path, reason: reader.lastDecodeError.map { "no frame could be decoded (\($0))" } ?? "no frames in the selected range")
         }
         if shouldStop() { return done }
-        try w.finish()
+        try writer?.finish()
         return done
     }
 }

@@ -28,6 +28,8 @@ struct VideoOptions: ParsableArguments {
     var stopTolerance: Double = TemporalConfig().stopTolerance
     @Option(help: "Folder of precomputed .flo files (backward_T_S.flo and forward_S_T.flo, frames numbered from 1 in the processed range); missing ones are computed.")
     var flowDir: String?
+    @Option(help: "Passes over the video (Ruder et al.'s multi-pass): after the first, forward pass, each pass goes the other way, blending every frame with its refined neighbour warped onto it and optimising again (default 1).")
+    var passes: Int = 1
     @Flag(help: "Continue an interrupted run from its checkpoints (same command, same settings).")
     var resume = false
     @Option(help: "Output frame size: 'processing' (the --size result) or 'source' (scaled back to the input's size; default processing).")
@@ -94,6 +96,8 @@ struct VideoJob {
         let styles = Array(paths[1..<(paths.count - 1)])
         var config = try options.makeConfig(styleCount: styles.count, video: true)
         let tconfig = try video.temporalConfig()
+        guard (1...50).contains(video.passes) else { throw CLIError("--passes must be between 1 and 50") }
+        if video.passes > 1 && tconfig.weight == 0 { throw CLIError("--passes needs the temporal term (--temporal-weight > 0)") }
         let range = try video.range()
         let sourceSize = try video.wantsSourceSize()
         if case .image = config.initMode { throw CLIError("--init PATH is for images; for videos use content or random") }
@@ -135,18 +139,22 @@ struct VideoJob {
         // H.264/VP9 in 4:2:0 need even sizes: an odd source is written one pixel smaller
         let outW = sourceSize ? info.width & ~1 : reader.outputWidth
         let outH = sourceSize ? info.height & ~1 : reader.outputHeight
-        let n: Int
+        let makeWriter: (Double) throws -> VideoWriter? = { startTime in
+            let w = try VideoWriter(path: output, width: outW, height: outH,
+                                    timeBase: info.timeBase, frameRate: info.frameRate, rotation: info.rotation,
+                                    audioFrom: video.noAudio ? nil : input, startTime: startTime,
+                                    endTime: range.duration.map { startTime + $0 }, encoding: encoding)
+            for warning in w.warnings { reporter.note("warning: " + warning) }
+            writerRef = w
+            return w
+        }
+        let multiPass = video.passes > 1
+        var n: Int
         do {
+          // with several passes, the first only stylizes (inputs kept for the later
+          // passes) and the video is encoded from the checkpoints at the end
           n = try pipeline.run(
-            makeWriter: { startTime in
-                let w = try VideoWriter(path: output, width: outW, height: outH,
-                                        timeBase: info.timeBase, frameRate: info.frameRate, rotation: info.rotation,
-                                        audioFrom: video.noAudio ? nil : input, startTime: startTime,
-                                        endTime: range.duration.map { startTime + $0 }, encoding: encoding)
-                for warning in w.warnings { reporter.note("warning: " + warning) }
-                writerRef = w
-                return w
-            },
+            makeWriter: multiPass ? { _ in nil } : makeWriter,
             process: { frame, upcoming in
                 defer { frameNumber += 1 }
                 let styled: RGBImage
@@ -161,12 +169,29 @@ struct VideoJob {
                     }
                     if frameNumber > 0 { laterEvaluations += temporal.lastEvaluations; laterFrames += 1 }
                     if ProcessInfo.processInfo.environment["STYLEVID_DEBUG"] != nil { FileHandle.standardError.write("frame \(frameNumber): coverage \(temporal.lastCoverage), evaluations \(temporal.lastEvaluations), loss \(stylizer.lastBreakdown)\n".data(using: .utf8)!) }
+                    if multiPass { try checkpoints.saveInput(frame.image, frameNumber) }
                     try checkpoints.save(styled, frameNumber)
                     interruptMessage.value = "\(frameNumber + 1) frame(s) are saved; run the same command with --resume to continue"
                 }
-                return try ImageIO.scale(styled, width: outW, height: outH)
+                return multiPass ? styled : try ImageIO.scale(styled, width: outW, height: outH)
             },
             progress: { p in current = p; reporter.updateVideo(p) })
+          if multiPass {
+            reporter.finish()
+            try runLaterPasses(frames: n, temporal: temporal, styles: styleImages, checkpoints: checkpoints,
+                               width: reader.outputWidth, height: reader.outputHeight, reporter: reporter)
+            let encoder = try VideoReader(path: input, sizing: { min(size, max(64, $0)) })
+            var k = 0
+            n = try FramePipeline(reader: encoder, range: range).run(
+                makeWriter: makeWriter,
+                process: { _, _ in
+                    defer { k += 1 }
+                    guard let img = checkpoints.load(k, width: reader.outputWidth, height: reader.outputHeight) else {
+                        throw CLIError("the checkpoint of frame \(k) is missing or damaged")
+                    }
+                    return try ImageIO.scale(img, width: outW, height: outH)
+                })
+          }
         } catch {
             reporter.finish()
             // keep finished frames for --resume; an empty checkpoint folder is removed
@@ -191,6 +216,43 @@ struct VideoJob {
 }
 
 extension VideoJob {
+    /// Passes 2...N of the multi-pass algorithm over the checkpointed frames: even passes
+    /// run backward, odd ones forward; each frame is refined against its neighbour in the
+    /// pass's direction, already refined in this pass. Every refined frame replaces its
+    /// checkpoint (atomically) and the position is recorded, so --resume continues inside
+    /// a pass and gives the frames an uninterrupted run gives (all reads are from disk).
+    func runLaterPasses(frames n: Int, temporal: TemporalStylizer, styles: [RGBImage], checkpoints: Checkpoints,
+                        width: Int, height: Int, reporter: ProgressReporter) throws {
+        guard n >= 2 else { return }
+        let done = checkpoints.passProgress()
+        func load(_ what: String, _ img: RGBImage?) throws -> RGBImage {
+            guard let i = img else { throw CLIError("the checkpoint of \(what) is missing or damaged; run without --resume to start over") }
+            return i
+        }
+        for pass in 2...video.passes {
+            if let d = done, d.pass > pass { continue }
+            let order = pass % 2 == 0 ? Array((0..<n).reversed()) : Array(0..<n)
+            let first = done.map { $0.pass == pass ? $0.position : 1 } ?? 1
+            let started = Date()
+            for pos in max(1, first)..<n {
+                let t = order[pos], s = order[pos - 1]
+                let refined = try temporal.refine(
+                    frame: t, input: try load("input \(t)", checkpoints.loadInput(t, width: width, height: height)),
+                    result: try load("frame \(t)", checkpoints.load(t, width: width, height: height)),
+                    neighbour: s, neighbourInput: try load("input \(s)", checkpoints.loadInput(s, width: width, height: height)),
+                    neighbourResult: try load("frame \(s)", checkpoints.load(s, width: width, height: height)),
+                    styles: styles)
+                try checkpoints.save(refined, t)
+                try checkpoints.setPassProgress(pass: pass, position: pos + 1)
+                interruptMessage.value = "pass \(pass) of \(video.passes) is under way; run the same command with --resume to continue"
+                let el = Date().timeIntervalSince(started), k = pos - max(1, first) + 1
+                reporter.updateVideo(VideoProgress(framesDone: pos, framesExpected: n - 1, elapsed: el, secondsPerFrame: el / Double(k)))
+            }
+            reporter.finish()
+            reporter.note("pass \(pass) of \(video.passes) (\(pass % 2 == 0 ? "backward" : "forward")) done")
+        }
+    }
+
     /// Everything that decides the frames: a resume with other settings is refused.
     func fingerprint() -> String {
         var args = CommandLine.arguments.dropFirst().filter { !["--resume", "--quiet"].contains($0) }
@@ -244,6 +306,24 @@ final class Checkpoints {
     var saved: Int { ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasPrefix("frame-") && $0.hasSuffix(".png") }.count }
 
     func save(_ img: RGBImage, _ n: Int) throws { try ImageIO.write(img, to: path(n)) }
+
+    /// The processing-size input frames, kept for the later passes of --passes.
+    func inputPath(_ n: Int) -> String { folder + String(format: "/input-%06d.png", n) }
+    func saveInput(_ img: RGBImage, _ n: Int) throws { try ImageIO.write(img, to: inputPath(n)) }
+    func loadInput(_ n: Int, width: Int, height: Int) -> RGBImage? {
+        guard let img = try? ImageIO.read(inputPath(n)), img.width == width, img.height == height else { return nil }
+        return img
+    }
+
+    /// Later passes: the pass under way and how many positions of it are done.
+    func passProgress() -> (pass: Int, position: Int)? {
+        guard let s = try? String(contentsOfFile: folder + "/passes", encoding: .utf8) else { return nil }
+        let p = s.split(separator: " ").compactMap { Int($0) }
+        return p.count == 2 ? (p[0], p[1]) : nil
+    }
+    func setPassProgress(pass: Int, position: Int) throws {
+        try "\(pass) \(position)".write(toFile: folder + "/passes", atomically: true, encoding: .utf8)
+    }
 
     func removeAll() { try? FileManager.default.removeItem(atPath: folder) }
 }

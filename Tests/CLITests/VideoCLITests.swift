@@ -117,16 +117,20 @@ final class ResumeTests: TemporaryDirectoryTestCase {
 
     /// Starts a run and SIGKILLs it once `afterFrames` checkpoints exist.
     func killRun(_ arguments: [String], afterFrames: Int, checkpoints: String) throws {
+        try killRun(arguments) {
+            ((try? FileManager.default.contentsOfDirectory(atPath: checkpoints))?.filter { $0.hasPrefix("frame-") }.count ?? 0) >= afterFrames
+        }
+    }
+
+    /// Starts a run and SIGKILLs it once `ready()` holds.
+    func killRun(_ arguments: [String], when ready: () -> Bool) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: StylevidPaths.binary)
         p.arguments = arguments
         p.standardError = FileHandle.nullDevice
         try p.run()
         let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline && p.isRunning &&
-              ((try? FileManager.default.contentsOfDirectory(atPath: checkpoints))?.filter { $0.hasPrefix("frame-") }.count ?? 0) < afterFrames {
-            usleep(20_000)
-        }
+        while Date() < deadline && p.isRunning && !ready() { usleep(20_000) }
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
     }
@@ -140,6 +144,32 @@ final class ResumeTests: TemporaryDirectoryTestCase {
         let d = pipe.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return d
+    }
+
+    /// --passes 3: the later passes change the frames and make them steadier; a run killed
+    /// inside pass 2 and resumed gives the frames of an uninterrupted run.
+    func testMultiPassResumesInsideAPass() throws {
+        let one = dir + "/one.mp4", full = dir + "/full.mp4"
+        XCTAssertEqual(runStylevid(args + [one] + opts).status, 0)
+        let r0 = runStylevid(args + [full] + opts + ["--passes", "3"])
+        XCTAssertEqual(r0.status, 0, r0.stderr)
+        let reference = rawFrames(full)
+        XCTAssertEqual(reference.count, 7 * 64 * 28 * 3)
+        XCTAssertNotEqual(reference, rawFrames(one))
+        func stability(_ p: String) -> Double {
+            let r = runStylevid(["stability", p, args[0]])
+            return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["warping_error"] as? Double ?? .infinity
+        }
+        XCTAssertLessThan(stability(full), stability(one))
+        let out = dir + "/part.mp4", progress = dir + "/.part.mp4.stylevid-frames/passes"
+        try killRun(args + [out] + opts + ["--passes", "3"]) {
+            (try? String(contentsOfFile: progress, encoding: .utf8)).map { $0.hasPrefix("2 ") && $0 != "2 2" } ?? false
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        let r = runStylevid(args + [out] + opts + ["--passes", "3", "--resume"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(rawFrames(out), reference)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".") }, [])
     }
 
     /// SIGKILL after 1, 3 and 5 finished frames, then --resume: identical frames, no
