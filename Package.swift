@@ -29,6 +29,6 @@ let package = Package(
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "TestSupport"]),
         .testTarget(name: "TemporalTests", dependencies: ["Temporal", "Kernels", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "VideoIO", "CHDF5", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["Engine", "Kernels", "VideoIO", "CHDF5", "TestSupport"]),
     ]
 )

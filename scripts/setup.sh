@@ -7,7 +7,7 @@
 set -euo pipefail
 
 HOME_DIR="${STYLEVID_HOME:-$HOME/.cache/stylevid}"
-APT_PKGS=(libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libopenblas-dev libhdf5-dev pkg-config ffmpeg)
+APT_PKGS=(libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libopenblas-dev libhdf5-dev pkg-config ffmpeg frei0r-plugins-dev)
 say() { printf 'setup: %s\n' "$*" >&2; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

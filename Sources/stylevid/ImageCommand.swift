@@ -11,14 +11,17 @@ struct Run: ParsableCommand {
         abstract: "Stylize INPUT with STYLE image(s) into OUTPUT (the default command).",
         shouldDisplay: false)
 
-    @Argument(help: "INPUT STYLE [STYLE...] OUTPUT")
+    @Argument(help: "INPUT STYLE [STYLE...] OUTPUT (or INPUT OUTPUT with style= in -vf)")
     var paths: [String] = []
+    @Option(name: [.customLong("vf", withSingleDash: true), .customLong("filter")],
+            help: "An FFmpeg-style filter chain, e.g. \"scale=640:-2,style=painting.jpg:weight=200,temporal=200\" (`stylevid filters` lists the filters). It is applied on top of the other options.")
+    var filter: String?
     @OptionGroup var options: StyleOptions
     @OptionGroup(title: "Video options") var video: VideoOptions
 
     func validate() throws {
-        guard paths.count >= 3 else {
-            throw ValidationError("expected INPUT STYLE [STYLE...] OUTPUT, got \(paths.count) path\(paths.count == 1 ? "" : "s")")
+        guard paths.count >= 3 || (paths.count == 2 && filter != nil) else {
+            throw ValidationError("expected INPUT STYLE [STYLE...] OUTPUT (or INPUT OUTPUT -vf \"style=...\"), got \(paths.count) path\(paths.count == 1 ? "" : "s")")
         }
     }
 
@@ -26,9 +29,9 @@ struct Run: ParsableCommand {
         // anything that is not a still image by its extension goes the video way
         // (FFmpeg probes the content; a non-media file fails there with a clear line)
         if ImageIO.isStillImagePath(paths[0]) {
-            try ImageJob(paths: paths, options: options).run()
+            try ImageJob(paths: paths, options: options, chain: filter).run()
         } else {
-            try VideoJob(paths: paths, options: options, video: video).run()
+            try VideoJob(paths: paths, options: options, video: video, chain: filter).run()
         }
     }
 }
@@ -58,15 +61,23 @@ struct ImageCommand: ParsableCommand {
 struct ImageJob {
     let paths: [String]
     let options: StyleOptions
+    var chain: String? = nil
 
     func run() throws {
         let content = paths[0], output = paths[paths.count - 1]
-        let styles = Array(paths[1..<(paths.count - 1)])
-        let config = try options.makeConfig(styleCount: styles.count)
+        let positional = Array(paths[1..<(paths.count - 1)])
+        let settings = try RunSettings(config: try options.makeConfig(styleCount: max(1, positional.count)),
+                                       temporal: TemporalConfig(), passes: 1, positional: positional, chain: chain)
+        var config = settings.config
+        let styles = settings.stylePaths
         try checkOutput(output, inputs: [content] + styles)
         installInterruptHandler()
 
-        let contentImage = try ImageIO.read(content)
+        var contentImage = try ImageIO.read(content)
+        if !settings.geometry.isEmpty {
+            do { contentImage = try settings.geometry.apply(to: contentImage) } catch let e as EngineError { throw CLIError("-vf: \(e.description)") }
+            config.size = max(contentImage.width, contentImage.height)
+        }
         let styleImages = try styles.map { try ImageIO.read($0) }
         var initImage: RGBImage? = nil
         if case .image(let p) = config.initMode { initImage = try ImageIO.read(p) }

@@ -17,7 +17,7 @@ struct StyleVid: ParsableCommand {
         `make setup` installs them.
         """,
         version: "0.1.0",
-        subcommands: [Run.self, ImageCommand.self, Probe.self, FlowCommand.self, Stability.self, Bench.self],
+        subcommands: [Run.self, ImageCommand.self, FiltersCommand.self, Probe.self, FlowCommand.self, Stability.self, Bench.self],
         defaultSubcommand: Run.self)
 
     static func main() {
@@ -31,6 +31,11 @@ struct StyleVid: ParsableCommand {
         } catch {
             // --help, --version: the library prints them
             if exitCode(for: error) == .success { exit(withError: error) }
+            // a -vf chain error: its line, then the chain with a caret under the problem
+            if let e = error as? FilterChainError {
+                FileHandle.standardError.write("stylevid: error: \(e.description)\n\(e.caret)\n".data(using: .utf8)!)
+                Foundation.exit(1)
+            }
             // everything else: one line naming the problem, and a non-zero exit
             var message = self.message(for: error).replacingOccurrences(of: "\n", with: " ")
             if message.hasPrefix("Error: ") { message.removeFirst(7) }

@@ -90,14 +90,21 @@ struct VideoJob {
     let paths: [String]
     let options: StyleOptions
     let video: VideoOptions
+    var chain: String? = nil
 
     func run() throws {
         let input = paths[0], output = paths[paths.count - 1]
-        let styles = Array(paths[1..<(paths.count - 1)])
-        var config = try options.makeConfig(styleCount: styles.count, video: true)
-        let tconfig = try video.temporalConfig()
-        guard (1...50).contains(video.passes) else { throw CLIError("--passes must be between 1 and 50") }
-        if video.passes > 1 && tconfig.weight == 0 { throw CLIError("--passes needs the temporal term (--temporal-weight > 0)") }
+        let positional = Array(paths[1..<(paths.count - 1)])
+        let settings = try RunSettings(config: try options.makeConfig(styleCount: max(1, positional.count), video: true),
+                                       temporal: try video.temporalConfig(), passes: video.passes,
+                                       positional: positional, chain: chain)
+        var config = settings.config
+        let tconfig = settings.temporal
+        let styles = settings.stylePaths
+        let geometry = settings.geometry
+        let passes = settings.passes
+        guard (1...50).contains(passes) else { throw CLIError("--passes must be between 1 and 50") }
+        if passes > 1 && tconfig.weight == 0 { throw CLIError("--passes needs the temporal term (--temporal-weight > 0)") }
         let range = try video.range()
         let sourceSize = try video.wantsSourceSize()
         if case .image = config.initMode { throw CLIError("--init PATH is for images; for videos use content or random") }
@@ -107,10 +114,17 @@ struct VideoJob {
         let styleImages = try styles.map { try ImageIO.read($0) }
         // --size caps the processing size of a video: a small video is not blown up
         // (but never below 64 px, what the network needs to see anything)
+        // with scale/crop in the chain, the chain decides the processing size
         let size = config.size
-        let reader = try VideoReader(path: input, sizing: { min(size, max(64, $0)) })
-        config.size = max(reader.outputWidth, reader.outputHeight)
-        try checkMemory(config: config, width: reader.outputWidth, height: reader.outputHeight)
+        let sizing: (Int) -> Int? = geometry.isEmpty ? { min(size, max(64, $0)) } : { _ in nil }
+        let reader = try VideoReader(path: input, sizing: sizing)
+        var (procW, procH) = (reader.outputWidth, reader.outputHeight)
+        if !geometry.isEmpty {
+            do { (procW, procH) = try geometry.outputSize(width: procW, height: procH) } catch let e as EngineError { throw CLIError("-vf: \(e.description)") }
+            guard min(procW, procH) >= 16 else { throw CLIError("-vf: the frames would be \(procW)×\(procH); the shorter side must be at least 16 px") }
+        }
+        config.size = max(procW, procH)
+        try checkMemory(config: config, width: procW, height: procH)
         let network = try ModelLoader.load(path: try ModelLoader.resolve(options.model), for: config)
         let stylizer = try Stylizer(network: network, config: config)
         let temporal = TemporalStylizer(stylizer: stylizer, config: tconfig, flowSource: flowDir)
@@ -125,7 +139,7 @@ struct VideoJob {
         reporter.note(String(format: "%@: %d×%d, %.3f fps, %@ → %d×%d; model %@",
                              input, info.width, info.height, info.frameRate.value,
                              info.frameCount.map { "\($0) frames" } ?? "unknown length",
-                             reader.outputWidth, reader.outputHeight, network.name))
+                             procW, procH, network.name))
         var encoding = VideoEncoding()
         encoding.crf = video.crf
         encoding.preset = video.preset
@@ -137,8 +151,8 @@ struct VideoJob {
         var current = VideoProgress(framesDone: 0, framesExpected: range.expectedCount(total: info.frameCount, frameRate: info.frameRate.value), elapsed: 0, secondsPerFrame: 0)
         var writerRef: VideoWriter?
         // H.264/VP9 in 4:2:0 need even sizes: an odd source is written one pixel smaller
-        let outW = sourceSize ? info.width & ~1 : reader.outputWidth
-        let outH = sourceSize ? info.height & ~1 : reader.outputHeight
+        let outW = sourceSize && geometry.isEmpty ? info.width & ~1 : procW & ~1
+        let outH = sourceSize && geometry.isEmpty ? info.height & ~1 : procH & ~1
         let makeWriter: (Double) throws -> VideoWriter? = { startTime in
             let w = try VideoWriter(path: output, width: outW, height: outH,
                                     timeBase: info.timeBase, frameRate: info.frameRate, rotation: info.rotation,
@@ -148,17 +162,22 @@ struct VideoJob {
             writerRef = w
             return w
         }
-        let multiPass = video.passes > 1
+        let multiPass = passes > 1
         var n: Int
         do {
           // with several passes, the first only stylizes (inputs kept for the later
           // passes) and the video is encoded from the checkpoints at the end
           n = try pipeline.run(
             makeWriter: multiPass ? { _ in nil } : makeWriter,
-            process: { frame, upcoming in
+            process: { decoded, next in
                 defer { frameNumber += 1 }
+                var frame = decoded, upcoming = next
+                if !geometry.isEmpty {
+                    frame.image = try geometry.apply(to: decoded.image)
+                    if let n = next { upcoming?.image = try geometry.apply(to: n.image) }
+                }
                 let styled: RGBImage
-                if let saved = checkpoints.load(frameNumber, width: reader.outputWidth, height: reader.outputHeight) {
+                if let saved = checkpoints.load(frameNumber, width: procW, height: procH) {
                     try temporal.restore(frame: frame.image, result: saved)
                     styled = saved
                 } else {
@@ -178,15 +197,15 @@ struct VideoJob {
             progress: { p in current = p; reporter.updateVideo(p) })
           if multiPass {
             reporter.finish()
-            try runLaterPasses(frames: n, temporal: temporal, styles: styleImages, checkpoints: checkpoints,
-                               width: reader.outputWidth, height: reader.outputHeight, reporter: reporter)
-            let encoder = try VideoReader(path: input, sizing: { min(size, max(64, $0)) })
+            try runLaterPasses(frames: n, passes: passes, temporal: temporal, styles: styleImages, checkpoints: checkpoints,
+                               width: procW, height: procH, reporter: reporter)
+            let encoder = try VideoReader(path: input, sizing: sizing)
             var k = 0
             n = try FramePipeline(reader: encoder, range: range).run(
                 makeWriter: makeWriter,
                 process: { _, _ in
                     defer { k += 1 }
-                    guard let img = checkpoints.load(k, width: reader.outputWidth, height: reader.outputHeight) else {
+                    guard let img = checkpoints.load(k, width: procW, height: procH) else {
                         throw CLIError("the checkpoint of frame \(k) is missing or damaged")
                     }
                     return try ImageIO.scale(img, width: outW, height: outH)
@@ -221,7 +240,7 @@ extension VideoJob {
     /// pass's direction, already refined in this pass. Every refined frame replaces its
     /// checkpoint (atomically) and the position is recorded, so --resume continues inside
     /// a pass and gives the frames an uninterrupted run gives (all reads are from disk).
-    func runLaterPasses(frames n: Int, temporal: TemporalStylizer, styles: [RGBImage], checkpoints: Checkpoints,
+    func runLaterPasses(frames n: Int, passes: Int, temporal: TemporalStylizer, styles: [RGBImage], checkpoints: Checkpoints,
                         width: Int, height: Int, reporter: ProgressReporter) throws {
         guard n >= 2 else { return }
         let done = checkpoints.passProgress()
@@ -229,7 +248,7 @@ extension VideoJob {
             guard let i = img else { throw CLIError("the checkpoint of \(what) is missing or damaged; run without --resume to start over") }
             return i
         }
-        for pass in 2...video.passes {
+        for pass in 2...passes {
             if let d = done, d.pass > pass { continue }
             let order = pass % 2 == 0 ? Array((0..<n).reversed()) : Array(0..<n)
             let first = done.map { $0.pass == pass ? $0.position : 1 } ?? 1
@@ -244,12 +263,12 @@ extension VideoJob {
                     styles: styles)
                 try checkpoints.save(refined, t)
                 try checkpoints.setPassProgress(pass: pass, position: pos + 1)
-                interruptMessage.value = "pass \(pass) of \(video.passes) is under way; run the same command with --resume to continue"
+                interruptMessage.value = "pass \(pass) of \(passes) is under way; run the same command with --resume to continue"
                 let el = Date().timeIntervalSince(started), k = pos - max(1, first) + 1
                 reporter.updateVideo(VideoProgress(framesDone: pos, framesExpected: n - 1, elapsed: el, secondsPerFrame: el / Double(k)))
             }
             reporter.finish()
-            reporter.note("pass \(pass) of \(video.passes) (\(pass % 2 == 0 ? "backward" : "forward")) done")
+            reporter.note("pass \(pass) of \(passes) (\(pass % 2 == 0 ? "backward" : "forward")) done")
         }
     }
 

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Engine
+import Foundation
+
+/// `stylevid filters [NAME]`: the filters of `-vf` chains and their options.
+struct FiltersCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "filters",
+        abstract: "List the filters of -vf chains, or show one filter's options.",
+        discussion: """
+            A chain is FFmpeg's syntax: filters separated by ',', options by ':', given \\
+            in order or as key=value; quote with '...' or escape with \\\\. Lists inside an \\
+            option use '|' (frames=1|10|20|40) or quotes (frames='1,10,20,40').
+              stylevid in.mp4 out.mp4 -vf "scale=640:-2,style=painting.jpg:weight=200,temporal=200,iterations=100:10"
+            """)
+    @Argument(help: "A filter name.") var name: String?
+
+    func run() throws {
+        guard let name else {
+            for f in FilterChain.filters {
+                print("\(f.name.padding(toLength: 11, withPad: " ", startingAt: 0)) \(f.options.map(\.name).joined(separator: ":"))")
+                print("            \(f.help)")
+            }
+            return
+        }
+        guard let def = FilterChain.definition(name) else {
+            let hint = FilterChain.nearest(name, in: FilterChain.filters.map(\.name)).map { " (did you mean '\($0)'?)" } ?? ""
+            throw CLIError("no filter named '\(name)'\(hint); `stylevid filters` lists them")
+        }
+        print(FilterChain.help(def))
+    }
+}
+
+/// The configuration a run uses: the CLI options, then the -vf chain on top of them.
+struct RunSettings {
+    var config: StyleConfig
+    var temporal: TemporalConfig
+    var stylePaths: [String]
+    var geometry: [GeometryOp] = []
+    var passes: Int
+
+    /// `positional`: the STYLE paths given as arguments (each weighs --style-weight).
+    init(config: StyleConfig, temporal: TemporalConfig, passes: Int, positional: [String], chain: String?) throws {
+        self.config = config; self.temporal = temporal; self.passes = passes; stylePaths = positional
+        guard let chain else { return }
+        let s = try FilterChain.parse(chain, onto: ChainSettings(style: config, temporal: temporal))
+        if let what = s.unavailable.first {
+            throw CLIError("-vf: the \(what) filter is not available yet (photorealistic relighting is still being built)")
+        }
+        self.config = s.style
+        self.temporal = s.temporal
+        self.geometry = s.geometry
+        self.passes = s.passes ?? passes
+        if !s.styles.isEmpty {
+            // each style weighs what its filter says (positional ones --style-weight);
+            // the Gram targets blend in proportion and the loss weight is their mean
+            let weights = positional.map { _ in config.styleWeight } + s.styles.map(\.weight)
+            guard weights.contains(where: { $0 > 0 }) else { throw CLIError("-vf: every style weight is 0") }
+            self.stylePaths = positional + s.styles.map(\.path)
+            self.config.styleWeight = weights.reduce(0, +) / Float(weights.count)
+            self.config.styleBlend = weights.count > 1 ? weights : nil
+        }
+        guard !stylePaths.isEmpty else { throw CLIError("no style image: give STYLE paths or a style= filter in -vf") }
+        do {
+            try self.config.validate(styleCount: stylePaths.count)
+            try self.temporal.validate()
+        } catch let e as EngineError { throw CLIError("-vf: \(e.description)") }
+    }
+}
