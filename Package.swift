@@ -8,6 +8,8 @@ let package = Package(
     products: [
         .executable(name: "stylevid", targets: ["stylevid"]),
         .library(name: "Engine", targets: ["Engine"]),
+        // the frei0r effect FFmpeg (and Kdenlive, Shotcut…) load: install as stylevid.so
+        .library(name: "stylevid-frei0r", type: .dynamic, targets: ["StylevidFrei0r"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -17,6 +19,7 @@ let package = Package(
                        providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev", "libswresample-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CFrei0r", providers: [.apt(["frei0r-plugins-dev"])]),
         .target(name: "Kernels", dependencies: ["CBLAS"]),
         .target(name: "VideoIO", dependencies: ["CFFmpeg"]),
         .target(name: "Temporal", dependencies: ["Kernels"]),
@@ -24,6 +27,7 @@ let package = Package(
         .executableTarget(name: "stylevid", dependencies: [
             "Engine", "Temporal", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .target(name: "StylevidFrei0r", dependencies: ["Engine", "CFrei0r"]),
         .target(name: "TestSupport", dependencies: ["Kernels"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "TestSupport"]),
