@@ -381,11 +381,14 @@ struct Stability: ParsableCommand {
             Lai et al. (2018): the mean over frames of the squared difference between each \
             output frame and the previous output frame warped by the optical flow of the \
             input, over the pixels where that flow is consistent (RGB in 0...1). The input \
-            is scaled to the output's size and matched to it by time. Prints one JSON line.
+            is scaled to the output's size and matched to it by time. Pairs across a shot \
+            change (the flow connects fewer than 10% of the pixels) are left out. Prints \
+            one JSON line.
             """)
     @Argument(help: "The stylized video.") var output: String
     @Argument(help: "The input video it was made from.") var input: String
     @Option(help: "Only frames A-B (0-based, inclusive) of the stylized video; the input is matched by time.") var frames: String?
+    @Flag(help: "Also count pairs across a shot change (where the input's flow connects fewer than 10% of the pixels); they are left out by default.") var keepCuts = false
 
     func run() throws {
         let out = try VideoReader(path: output)
@@ -394,7 +397,7 @@ struct Stability: ParsableCommand {
         let range = try VideoOptions.parse(frames.map { ["--frames", $0] } ?? []).range()
         var firstIn: Double? = nil
         var previous: (input: Tensor, output: Tensor)? = nil
-        var total = 0.0, count = 0, pairs = 0
+        var total = 0.0, count = 0, pairs = 0, cuts = 0
         while let o = try out.nextFrame() {
             guard range.frames?.contains(o.index) ?? true else { if o.index > (range.frames?.upperBound ?? .max) { break }; continue }
             // the input frame shown at the same time (output time 0 = first input frame)
@@ -407,12 +410,13 @@ struct Stability: ParsableCommand {
             let current = (input: Tensor(image: try ImageIO.scale(match.image, width: w, height: h)), output: Tensor(image: o.image))
             count += 1
             if let p = previous {
-                total += warpingError(previousInput: p.input, input: current.input, previousOutput: p.output, output: current.output)
-                pairs += 1
+                let e = WarpingError(previousInput: p.input, input: current.input, previousOutput: p.output, output: current.output)
+                if e.coverage >= WarpingError.cutThreshold || keepCuts { total += e.error; pairs += 1 } else { cuts += 1 }
             }
             previous = current
         }
-        guard pairs >= 1 else { throw CLIError("need at least 2 frames to measure flicker, found \(count)") }
-        print(String(format: "{\"frames\":%d,\"warping_error\":%.6f}", count, total / Double(pairs)))
+        guard count >= 2 else { throw CLIError("need at least 2 frames to measure flicker, found \(count)") }
+        guard pairs >= 1 else { throw CLIError("every pair of frames is a shot change; nothing to measure (--keep-cuts counts them)") }
+        print(String(format: "{\"frames\":%d,\"pairs\":%d,\"shot_changes_skipped\":%d,\"warping_error\":%.6f}", count, pairs, cuts, total / Double(pairs)))
     }
 }

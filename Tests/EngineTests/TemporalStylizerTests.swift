@@ -49,6 +49,32 @@ final class TemporalStylizerTests: XCTestCase {
         XCTAssertEqual(inline, ahead)
     }
 
+    /// A shot change (frames the flow cannot connect) restarts like a first frame; the
+    /// warping error leaves that pair out.
+    func testSceneCutRestartsAndIsLeftOutOfTheWarpingError() throws {
+        var rng = SplitMix64(seed: 31)
+        let other = (0..<3).map { k -> RGBImage in
+            var t = Tensor.random(channels: 3, height: 40, width: 48, in: 0...1, generator: &rng)
+            t = Resize.bilinear(Resize.bilinear(t, height: 10, width: 12), height: 40, width: 48)
+            return t.rgbImage()
+        }
+        let input = frames(3) + [other[0], other[0], other[0]]
+        let ts = try stylizer(200, frames: [1])
+        var outs: [Tensor] = []
+        var coverage: [Float] = []
+        for f in input { outs.append(Tensor(image: try ts.next(f, styles: [style]))); coverage.append(ts.lastCoverage) }
+        XCTAssertEqual(ts.sceneCuts, 1, "coverage \(coverage)")
+        XCTAssertLessThan(coverage[3], 0.5)
+        XCTAssertGreaterThan(coverage[4], 0.9)
+        let ins = input.map { Tensor(image: $0) }
+        let e = WarpingError(previousInput: ins[2], input: ins[3], previousOutput: outs[2], output: outs[3])
+        XCTAssertLessThan(e.coverage, WarpingError.cutThreshold)
+        let within = (1..<ins.count).filter { $0 != 3 }.map {
+            WarpingError(previousInput: ins[$0 - 1], input: ins[$0], previousOutput: outs[$0 - 1], output: outs[$0]).error
+        }
+        XCTAssertEqual(warpingError(inputs: ins, outputs: outs), within.reduce(0, +) / Double(within.count), accuracy: 1e-12)
+    }
+
     /// Long-term weights: each pixel goes to the nearest frame that saw it.
     func testClosestFirstWeights() {
         let c1: [Float] = [1, 0, 0, 1, 0], c10: [Float] = [1, 1, 0, 0, 0], c20: [Float] = [1, 1, 1, 0, 0]
