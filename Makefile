@@ -6,13 +6,24 @@ export STYLEVID_HOME ?= $(HOME)/.cache/stylevid
 DATA := $(STYLEVID_HOME)/data
 SWIFT_FLAGS := -c release
 
-.PHONY: setup build demo test bench clean
+.PHONY: setup build plugin install-frei0r demo test bench clean
 
 setup:
 	@bash scripts/setup.sh
 
 build: setup
 	swift build $(SWIFT_FLAGS) --product stylevid
+
+# The frei0r effect (FFmpeg's frei0r filter, Kdenlive, Shotcut), and its installation
+# where frei0r hosts look for a user's effects, under the name hosts ask for.
+plugin: setup
+	swift build $(SWIFT_FLAGS) --product stylevid-frei0r
+
+FREI0R_DIR ?= $(HOME)/.frei0r-1/lib
+install-frei0r: plugin
+	mkdir -p $(FREI0R_DIR)
+	cp .build/release/libstylevid-frei0r.so $(FREI0R_DIR)/stylevid.so
+	@echo "installed $(FREI0R_DIR)/stylevid.so"
 
 # A real photo in the colours and brush strokes of a real painting, with the default
 # model (VGG16 from HED unless a VGG19 is installed). About 4 minutes on 2 cores.
