@@ -12,7 +12,9 @@ struct StyleVid: ParsableCommand {
         discussion: """
         The main form stylizes INPUT with the STYLE image(s) and writes OUTPUT:
           stylevid photo.jpg painting.jpg out.png
-          stylevid clip.mp4 painting.jpg out.mp4 --size 256 --iterations 30 --pyramid 1
+          stylevid clip.mp4 painting.jpg out.mp4
+          stylevid clip.mp4 out.mp4 -vf "scale=640:-2,style=painting.jpg:weight=200"
+          stylevid stability out.mp4 clip.mp4
         Models and sample data live in $STYLEVID_HOME (default ~/.cache/stylevid);
         `make setup` installs them.
         """,
