@@ -23,15 +23,17 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["CBLAS"]),
         .target(name: "VideoIO", dependencies: ["CFFmpeg"]),
         .target(name: "Temporal", dependencies: ["Kernels"]),
+        .target(name: "Photoreal", dependencies: ["Kernels"]),
         .target(name: "Engine", dependencies: ["Kernels", "VideoIO", "Temporal", "CHDF5"]),
         .executableTarget(name: "stylevid", dependencies: [
-            "Engine", "Temporal", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Engine", "Temporal", "Photoreal", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .target(name: "StylevidFrei0r", dependencies: ["Engine", "CFrei0r"]),
         .target(name: "TestSupport", dependencies: ["Kernels"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "TestSupport"]),
         .testTarget(name: "TemporalTests", dependencies: ["Temporal", "Kernels", "TestSupport"]),
+        .testTarget(name: "PhotorealTests", dependencies: ["Photoreal", "Kernels", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "VideoIO", "CHDF5", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Engine", "Kernels", "VideoIO", "CHDF5", "TestSupport"]),
     ]

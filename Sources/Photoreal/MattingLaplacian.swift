@@ -1,0 +1,156 @@
+import Kernels
+
+/// Levin, Lischinski & Weiss' matting Laplacian of an RGB image (values 0...1), the
+/// photorealism regulariser of Luan et al.'s Deep Photo Style Transfer:
+///   L_ij = Σ_{k: i,j ∈ w_k} (δ_ij − (1 + (I_i − μ_k)ᵀ (Σ_k + ε/9·I₃)⁻¹ (I_j − μ_k)) / 9)
+/// over the 3×3 windows w_k that lie inside the image. Two pixels share a window only if
+/// they are at most 2 apart in x and y, so L is stored as 25 bands: row i holds the
+/// coefficients of its 5×5 neighbourhood (zeros outside the image). Symmetric, positive
+/// semi-definite, rows summing to zero; V ↦ VᵀLV is ~0 for any V that is locally an
+/// affine function of the image's colours.
+public struct MattingLaplacian: Sendable {
+    public let width: Int
+    public let height: Int
+    /// bands[i * 25 + (dy + 2) * 5 + (dx + 2)] = L(i, i + (dx, dy)).
+    public let bands: [Float]
+
+    public static let defaultEpsilon: Float = 1e-7
+
+    /// Builds L from a 3×H×W tensor. Parallel over rows; each row gathers from the
+    /// windows that contain it, so no two threads write the same coefficient.
+    public init(image: Tensor, epsilon: Float = MattingLaplacian.defaultEpsilon) {
+        precondition(image.channels == 3, "MattingLaplacian: an RGB image is needed, got \(image.shapeDescription)")
+        let w = image.width, h = image.height, n = w * h
+        width = w; height = h
+        // per window (centre c, interior pixels only): mean and inverse regularised covariance
+        var mean = [Float](repeating: 0, count: n * 3)
+        var inv = [Float](repeating: 0, count: n * 9)
+        image.storage.withUnsafeBufferPointer { src in
+        mean.withUnsafeMutableBufferPointer { mp in
+        inv.withUnsafeMutableBufferPointer { ip in
+            let S = src.baseAddress!, M = mp.baseAddress!, INV = ip.baseAddress!
+            parallelFor(max(0, h - 2), minPerThread: 8) { rows in
+                for cy in rows.lowerBound + 1 ..< rows.upperBound + 1 {
+                    for cx in 1..<(w - 1) {
+                        var m = (0.0, 0.0, 0.0)
+                        var s = [Double](repeating: 0, count: 6)   // rr rg rb gg gb bb
+                        for dy in -1...1 { for dx in -1...1 {
+                            let p = (cy + dy) * w + cx + dx
+                            let r = Double(S[p]), g = Double(S[n + p]), b = Double(S[2 * n + p])
+                            m.0 += r; m.1 += g; m.2 += b
+                            s[0] += r * r; s[1] += r * g; s[2] += r * b; s[3] += g * g; s[4] += g * b; s[5] += b * b
+                        }}
+                        m = (m.0 / 9, m.1 / 9, m.2 / 9)
+                        let e = Double(epsilon) / 9
+                        let a = s[0] / 9 - m.0 * m.0 + e, bb = s[1] / 9 - m.0 * m.1, c = s[2] / 9 - m.0 * m.2
+                        let d = s[3] / 9 - m.1 * m.1 + e, f = s[4] / 9 - m.1 * m.2, g = s[5] / 9 - m.2 * m.2 + e
+                        // inverse of the symmetric [[a b c] [b d f] [c f g]]
+                        let A = d * g - f * f, B = c * f - bb * g, C = bb * f - c * d
+                        let det = a * A + bb * B + c * C
+                        let k = cy * w + cx
+                        M[3 * k] = Float(m.0); M[3 * k + 1] = Float(m.1); M[3 * k + 2] = Float(m.2)
+                        let v = [A, B, C, B, a * g - c * c, bb * c - a * f, C, bb * c - a * f, a * d - bb * bb].map { Float($0 / det) }
+                        for q in 0..<9 { INV[9 * k + q] = v[q] }
+                    }
+                }
+            }
+        }}}
+        var bands = [Float](repeating: 0, count: n * 25)
+        // an image under 3×3 has no window: L = 0
+        if w >= 3 && h >= 3 {
+        image.storage.withUnsafeBufferPointer { src in
+        mean.withUnsafeBufferPointer { mp in
+        inv.withUnsafeBufferPointer { ip in
+        bands.withUnsafeMutableBufferPointer { bp in
+            let S = src.baseAddress!, M = mp.baseAddress!, INV = ip.baseAddress!, B = bp.baseAddress!
+            parallelFor(h, minPerThread: 8) { rows in
+                for y in rows {
+                    for x in 0..<w {
+                        let i = y * w + x
+                        // the windows containing i: centres within 1 of it, inside the border
+                        for cy in max(1, y - 1)...min(h - 2, y + 1) {
+                            for cx in max(1, x - 1)...min(w - 2, x + 1) {
+                                let k = cy * w + cx
+                                let mk = (M[3 * k], M[3 * k + 1], M[3 * k + 2])
+                                let q = INV + 9 * k
+                                let di = (S[i] - mk.0, S[n + i] - mk.1, S[2 * n + i] - mk.2)
+                                // (I_i − μ)ᵀ Σ⁻¹, once per window
+                                let t = (di.0 * q[0] + di.1 * q[3] + di.2 * q[6],
+                                         di.0 * q[1] + di.1 * q[4] + di.2 * q[7],
+                                         di.0 * q[2] + di.1 * q[5] + di.2 * q[8])
+                                for jy in (cy - 1)...(cy + 1) {
+                                    for jx in (cx - 1)...(cx + 1) {
+                                        let j = jy * w + jx
+                                        let dj = (S[j] - mk.0, S[n + j] - mk.1, S[2 * n + j] - mk.2)
+                                        let v = (i == j ? 1 : 0) - (1 + t.0 * dj.0 + t.1 * dj.1 + t.2 * dj.2) / 9
+                                        B[i * 25 + (jy - y + 2) * 5 + (jx - x + 2)] += v
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }}}}
+        }
+        self.bands = bands
+    }
+
+    /// y = L·x for one plane of W×H values.
+    public func multiply(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+        let w = width, h = height
+        bands.withUnsafeBufferPointer { bp in
+            let B = bp.baseAddress!
+            parallelFor(h, minPerThread: 16) { rows in
+                for py in rows {
+                    let y0 = max(0, py - 2), y1 = min(h - 1, py + 2)
+                    for px in 0..<w {
+                        let i = py * w + px
+                        let x0 = max(0, px - 2), x1 = min(w - 1, px + 2)
+                        var s: Float = 0
+                        for jy in y0...y1 {
+                            let row = B + i * 25 + (jy - py + 2) * 5 + 2 - px
+                            for jx in x0...x1 { s += row[jx] * x[jy * w + jx] }
+                        }
+                        y[i] = s
+                    }
+                }
+            }
+        }
+    }
+
+    public func multiply(_ x: [Float]) -> [Float] {
+        precondition(x.count == width * height, "MattingLaplacian: \(x.count) values for \(width)×\(height)")
+        var y = [Float](repeating: 0, count: x.count)
+        x.withUnsafeBufferPointer { xp in y.withUnsafeMutableBufferPointer { multiply(xp.baseAddress!, into: $0.baseAddress!) } }
+        return y
+    }
+}
+
+/// Luan et al.'s photorealism term λ·Σ_c V_cᵀ L V_c on the result's channels (0...1),
+/// gradient 2λ·L·V_c.
+public struct PhotorealismLoss: Sendable {
+    public let laplacian: MattingLaplacian
+    public let weight: Float
+    public init(laplacian: MattingLaplacian, weight: Float) { self.laplacian = laplacian; self.weight = weight }
+
+    public func evaluate(_ image: Tensor, gradient: inout Tensor) -> Double {
+        precondition(image.width == laplacian.width && image.height == laplacian.height,
+                     "PhotorealismLoss: image \(image.shapeDescription) vs Laplacian \(laplacian.width)×\(laplacian.height)")
+        let n = image.plane
+        var total = 0.0
+        var lv = [Float](repeating: 0, count: n)
+        for c in 0..<image.channels {
+            image.storage.withUnsafeBufferPointer { xp in
+                lv.withUnsafeMutableBufferPointer { laplacian.multiply(xp.baseAddress! + c * n, into: $0.baseAddress!) }
+            }
+            var e = 0.0
+            for i in 0..<n {
+                e += Double(image.storage[c * n + i]) * Double(lv[i])
+                gradient.storage[c * n + i] += 2 * weight * lv[i]
+            }
+            total += e
+        }
+        return Double(weight) * total
+    }
+}
