@@ -26,6 +26,9 @@ public struct TemporalConfig: Sendable, Equatable {
     /// earlier frame is a new shot: it is stylised from scratch with the full budget, like
     /// the first frame. Default 0.5.
     public var sceneCutThreshold: Float = 0.5
+    /// Radius of the consistency-weight smoothing (0 = off, the default): weights taper
+    /// toward occlusions and motion boundaries (`Warp.smoothWeights`).
+    public var weightSmoothing: Int = 0
     public var flow = FlowOptions()
     public init() {}
 
@@ -39,6 +42,7 @@ public struct TemporalConfig: Sendable, Equatable {
             throw bad("--temporal-frames must list frame offsets from 1 to 1000, e.g. 1,10,20,40")
         }
         guard frames.contains(1) else { throw bad("--temporal-frames must include 1 (the previous frame, which the warm start uses)") }
+        guard (0...50).contains(weightSmoothing) else { throw bad("--smooth-weights must be a radius from 0 to 50") }
         guard sceneCutThreshold >= 0, sceneCutThreshold <= 1 else { throw bad("the scene-cut threshold must be in 0...1") }
         guard stopTolerance >= 0, stopTolerance.isFinite, stopWindow >= 1 else { throw bad("the early-stop tolerance must be ≥ 0 and its window ≥ 1") }
     }
@@ -161,6 +165,12 @@ public final class TemporalStylizer {
         }
     }
 
+    /// Ruder's consistency weights, smoothed if configured.
+    func consistency(_ flow: (backward: Flow, forward: Flow)) -> [Float] {
+        let c = Warp.consistency(backward: flow.backward, forward: flow.forward)
+        return Warp.smoothWeights(c, width: flow.backward.width, height: flow.backward.height, radius: config.weightSmoothing)
+    }
+
     /// Stylises the next frame. `upcoming` (the frame after it, when known) lets the flows
     /// it will need be computed while this one is being stylised.
     public func next(_ frame: RGBImage, upcoming: RGBImage? = nil, styles: [RGBImage],
@@ -205,7 +215,7 @@ public final class TemporalStylizer {
         lastCoverage = 1
         guard !offsets.isEmpty else { return try fromScratch() }
         let n = input.plane
-        let weights = TemporalStylizer.closestFirst(flows.map { Warp.consistency(backward: $0.backward, forward: $0.forward) })
+        let weights = TemporalStylizer.closestFirst(flows.map { consistency($0) })
         var covered = 0
         for i in 0..<n where weights.contains(where: { $0[i] > 0 }) { covered += 1 }
         lastCoverage = Float(covered) / Float(n)
@@ -261,7 +271,7 @@ extension TemporalStylizer {
                        blend delta: Float = 0.5, progress: (StyleProgress) -> Void = { _ in }) throws -> RGBImage {
         let inT = Tensor(image: input)
         let flow = try flowSource.flows(frame: t, earlier: s, current: inT, earlierInput: Tensor(image: neighbourInput))
-        let c = Warp.consistency(backward: flow.backward, forward: flow.forward)
+        let c = consistency(flow)
         let warped = Warp.backwardCubic(Tensor(image: neighbourResult), flow: flow.backward)
         var start = Tensor(image: result)
         let n = start.plane

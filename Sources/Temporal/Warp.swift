@@ -133,6 +133,32 @@ public enum Warp {
     }
 }
 
+extension Warp {
+    /// Softened consistency weights: min(c, box blur of c over a (2r+1)² window), so
+    /// trust tapers off toward occlusions and motion boundaries instead of jumping from
+    /// 1 to 0; pixels with weight 0 stay 0. r = 0 returns c unchanged.
+    public static func smoothWeights(_ c: [Float], width w: Int, height h: Int, radius r: Int) -> [Float] {
+        precondition(c.count == w * h, "smoothWeights: \(c.count) weights for \(w)×\(h)")
+        guard r > 0 else { return c }
+        var tmp = c, out = c
+        for y in 0..<h {
+            for x in 0..<w {
+                var s: Float = 0
+                for k in max(0, x - r)...min(w - 1, x + r) { s += c[y * w + k] }
+                tmp[y * w + x] = s / Float(min(w - 1, x + r) - max(0, x - r) + 1)
+            }
+        }
+        for y in 0..<h {
+            for x in 0..<w {
+                var s: Float = 0
+                for k in max(0, y - r)...min(h - 1, y + r) { s += tmp[k * w + x] }
+                out[y * w + x] = min(c[y * w + x], s / Float(min(h - 1, y + r) - max(0, y - r) + 1))
+            }
+        }
+        return out
+    }
+}
+
 /// Ruder's short-term temporal loss: γ/D · Σ c·(x − ω(x_{t−1}))², D = C·H·W, on pixels
 /// (0...1 units here). A loss term like the others: value and gradient 2γ/D·c·(x − ω).
 public struct TemporalLoss: Sendable {

@@ -26,6 +26,8 @@ struct VideoOptions: ParsableArguments {
     var temporalFrames: String = TemporalConfig().frames.map(String.init).joined(separator: ",")
     @Option(help: "Later frames stop once the loss improves by less than this fraction over \(TemporalConfig().stopWindow) evaluations (0 = use the whole budget; default \(TemporalConfig().stopTolerance)).")
     var stopTolerance: Double = TemporalConfig().stopTolerance
+    @Option(help: "Soften the consistency weights over this radius, so trust tapers toward occlusions and motion boundaries (default 0 = off).")
+    var smoothWeights: Int = 0
     @Option(help: "Folder of precomputed .flo files (backward_T_S.flo and forward_S_T.flo, frames numbered from 1 in the processed range); missing ones are computed.")
     var flowDir: String?
     @Option(help: "Passes over the video (Ruder et al.'s multi-pass): after the first, forward pass, each pass goes the other way, blending every frame with its refined neighbour warped onto it and optimising again (default 1).")
@@ -65,6 +67,7 @@ struct VideoOptions: ParsableArguments {
             return j
         }
         t.stopTolerance = stopTolerance
+        t.weightSmoothing = smoothWeights
         do { try t.validate() } catch let e as EngineError { throw ValidationError(e.description) }
         return t
     }
