@@ -117,7 +117,7 @@ public final class TemporalStylizer {
     public let config: TemporalConfig
     public let flowSource: FlowSource
     /// The last max(frames) processed frames at processing size: input and result.
-    private var history: [(input: RGBImage, output: RGBImage)] = []
+    private var history: History = []
     public private(set) var framesDone = 0
     /// Evaluations spent on the last frame.
     public private(set) var lastEvaluations = 0
@@ -150,18 +150,21 @@ public final class TemporalStylizer {
         push(input: try processingInput(frame), output: result)
     }
 
-    /// Offsets j of the earlier frames frame t can use (same size, still in the history).
-    private func usableOffsets(input: RGBImage) -> [Int] {
-        guard config.weight > 0 else { return [] }
-        return config.frames.sorted().filter { j in
+    typealias History = [(input: RGBImage, output: RGBImage)]
+
+    /// Offsets j of the earlier frames a frame of `input`'s size can use with `history`
+    /// (same size, still kept).
+    static func usableOffsets(_ frames: [Int], history: History, input: RGBImage) -> [Int] {
+        frames.sorted().filter { j in
             j <= history.count && history[history.count - j].input.width == input.width
                 && history[history.count - j].input.height == input.height
         }
     }
 
-    private func computeFlows(frame t: Int, input: Tensor, offsets: [Int], history: [(input: RGBImage, output: RGBImage)]) throws -> [(backward: Flow, forward: Flow)] {
+    /// The flow pairs between frame t and each earlier frame t − j.
+    static func flows(_ source: FlowSource, frame t: Int, input: Tensor, offsets: [Int], history: History) throws -> [(backward: Flow, forward: Flow)] {
         try offsets.map { j in
-            try flowSource.flows(frame: t, earlier: t - j, current: input, earlierInput: Tensor(image: history[history.count - j].input))
+            try source.flows(frame: t, earlier: t - j, current: input, earlierInput: Tensor(image: history[history.count - j].input))
         }
     }
 
@@ -178,31 +181,28 @@ public final class TemporalStylizer {
         let t = framesDone
         let inputImage = try processingInput(frame)
         let input = Tensor(image: inputImage)
-        let offsets = usableOffsets(input: inputImage)
+        let offsets = config.weight > 0 ? TemporalStylizer.usableOffsets(config.frames, history: history, input: inputImage) : []
         var flows: [(backward: Flow, forward: Flow)] = []
         if !offsets.isEmpty {
             if let p = prefetch, p.frame == t, p.result.offsets == offsets {
                 flows = try p.result.wait()
             } else {
-                flows = try computeFlows(frame: t, input: input, offsets: offsets, history: history)
+                flows = try TemporalStylizer.flows(flowSource, frame: t, input: input, offsets: offsets, history: history)
             }
         }
         prefetch = nil
         if let up = upcoming, config.weight > 0 {
-            // the history as it will be once this frame is done, minus its result
+            // the history as it will be once this frame is done (its result is not needed
+            // for flows: the input stands in for it)
             let nextInput = try processingInput(up)
-            var h = history.map { (input: $0.input, output: $0.output) }
+            var h = history
             h.append((inputImage, inputImage))
             let keep = config.frames.max() ?? 1
             if h.count > keep { h.removeFirst(h.count - keep) }
-            let nextOffsets = config.frames.sorted().filter { $0 <= h.count && h[h.count - $0].input.width == nextInput.width && h[h.count - $0].input.height == nextInput.height }
-            let source = flowSource
-            let hist = h
+            let nextOffsets = TemporalStylizer.usableOffsets(config.frames, history: h, input: nextInput)
+            let source = flowSource, hist = h
             let task = FlowPrefetch(offsets: nextOffsets) {
-                let nt = Tensor(image: nextInput)
-                return try nextOffsets.map { j in
-                    try source.flows(frame: t + 1, earlier: t + 1 - j, current: nt, earlierInput: Tensor(image: hist[hist.count - j].input))
-                }
+                try TemporalStylizer.flows(source, frame: t + 1, input: Tensor(image: nextInput), offsets: nextOffsets, history: hist)
             }
             prefetch = (t + 1, task)
         }
