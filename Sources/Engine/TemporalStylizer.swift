@@ -168,6 +168,19 @@ public final class TemporalStylizer {
         }
     }
 
+    /// The schedule of every frame after the first (and of later passes): a warm start,
+    /// no pyramid, the later-frame budget (never above the first frame's) and the early stop.
+    func stylizeLater(content: RGBImage, start: Tensor, losses: [ImageLoss], styles: [RGBImage],
+                      progress: (StyleProgress) -> Void) throws -> RGBImage {
+        let iterations = min(stylizer.config.iterations, config.laterIterations ?? TemporalConfig.defaultLaterIterations)
+        let stop = config.stopTolerance > 0 ? EarlyStop(tolerance: config.stopTolerance, window: config.stopWindow) : nil
+        let out = try stylizer.stylize(content: content, styles: styles, initImage: nil, start: start,
+                                       extraLosses: losses, iterations: iterations, pyramid: false,
+                                       earlyStop: stop, progress: progress)
+        lastEvaluations = stylizer.lastEvaluations
+        return out
+    }
+
     /// Ruder's consistency weights, smoothed if configured.
     func consistency(_ flow: (backward: Flow, forward: Flow)) -> [Float] {
         let c = Warp.consistency(backward: flow.backward, forward: flow.forward)
@@ -247,13 +260,7 @@ public final class TemporalStylizer {
             for i in 0..<n where wk[i] > 0 { for ch in 0..<3 { start.storage[ch * n + i] = warped[k].storage[ch * n + i] } }
         }
         let losses: [ImageLoss] = zip(warped, weights).map { TemporalLoss(warpedPrevious: $0, weights: $1, weight: config.weight) }
-        let budget = stylizer.config.iterations
-        let later = min(budget, config.laterIterations ?? TemporalConfig.defaultLaterIterations)
-        let stop = config.stopTolerance > 0 ? EarlyStop(tolerance: config.stopTolerance, window: config.stopWindow) : nil
-        let out = try stylizer.stylize(content: frame, styles: styles, initImage: nil, start: start,
-                                       extraLosses: losses, iterations: later, pyramid: false,
-                                       earlyStop: stop, progress: progress)
-        lastEvaluations = stylizer.lastEvaluations
+        let out = try stylizeLater(content: frame, start: start, losses: losses, styles: styles, progress: progress)
         push(input: inputImage, output: out)
         return out
     }
@@ -279,14 +286,9 @@ extension TemporalStylizer {
             let a = delta * c[i]
             for ch in 0..<3 { let k = ch * n + i; start.storage[k] = (1 - a) * start.storage[k] + a * warped.storage[k] }
         }
-        let budget = stylizer.config.iterations
-        let iterations = min(budget, config.laterIterations ?? TemporalConfig.defaultLaterIterations)
-        let stop = config.stopTolerance > 0 ? EarlyStop(tolerance: config.stopTolerance, window: config.stopWindow) : nil
-        let out = try stylizer.stylize(content: input, styles: styles, initImage: nil, start: start,
-                                       extraLosses: [TemporalLoss(warpedPrevious: warped, weights: c, weight: config.weight)],
-                                       iterations: iterations, pyramid: false, earlyStop: stop, progress: progress)
-        lastEvaluations = stylizer.lastEvaluations
-        return out
+        return try stylizeLater(content: input, start: start,
+                                losses: [TemporalLoss(warpedPrevious: warped, weights: c, weight: config.weight)],
+                                styles: styles, progress: progress)
     }
 
     /// Ruder et al.'s long-term weights, nearest frame first: c_j ← max(c_j − Σ_{k<j} c_k, 0),

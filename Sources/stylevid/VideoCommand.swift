@@ -87,8 +87,9 @@ struct VideoOptions: ParsableArguments {
     }
 }
 
-/// `stylevid INPUT.mp4 STYLE OUTPUT.mp4`: every frame stylized from its own content
-/// (no temporal consistency yet), written with the input's timestamps and audio.
+/// `stylevid INPUT.mp4 STYLE OUTPUT.mp4`: frames stylized with temporal consistency
+/// (TemporalStylizer), checkpointed for --resume, written with the input's timestamps and
+/// audio; optionally refined by later passes.
 struct VideoJob {
     let paths: [String]
     let options: StyleOptions
