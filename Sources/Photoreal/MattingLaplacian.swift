@@ -33,24 +33,27 @@ public struct MattingLaplacian: Sendable {
                 for cy in rows.lowerBound + 1 ..< rows.upperBound + 1 {
                     for cx in 1..<(w - 1) {
                         var m = (0.0, 0.0, 0.0)
-                        var s = [Double](repeating: 0, count: 6)   // rr rg rb gg gb bb
+                        var rr = 0.0, rg = 0.0, rb = 0.0, gg = 0.0, gb = 0.0, bb2 = 0.0
                         for dy in -1...1 { for dx in -1...1 {
                             let p = (cy + dy) * w + cx + dx
                             let r = Double(S[p]), g = Double(S[n + p]), b = Double(S[2 * n + p])
                             m.0 += r; m.1 += g; m.2 += b
-                            s[0] += r * r; s[1] += r * g; s[2] += r * b; s[3] += g * g; s[4] += g * b; s[5] += b * b
+                            rr += r * r; rg += r * g; rb += r * b; gg += g * g; gb += g * b; bb2 += b * b
                         }}
                         m = (m.0 / 9, m.1 / 9, m.2 / 9)
                         let e = Double(epsilon) / 9
-                        let a = s[0] / 9 - m.0 * m.0 + e, bb = s[1] / 9 - m.0 * m.1, c = s[2] / 9 - m.0 * m.2
-                        let d = s[3] / 9 - m.1 * m.1 + e, f = s[4] / 9 - m.1 * m.2, g = s[5] / 9 - m.2 * m.2 + e
+                        let a = rr / 9 - m.0 * m.0 + e, bb = rg / 9 - m.0 * m.1, c = rb / 9 - m.0 * m.2
+                        let d = gg / 9 - m.1 * m.1 + e, f = gb / 9 - m.1 * m.2, g = bb2 / 9 - m.2 * m.2 + e
                         // inverse of the symmetric [[a b c] [b d f] [c f g]]
                         let A = d * g - f * f, B = c * f - bb * g, C = bb * f - c * d
                         let det = a * A + bb * B + c * C
                         let k = cy * w + cx
                         M[3 * k] = Float(m.0); M[3 * k + 1] = Float(m.1); M[3 * k + 2] = Float(m.2)
-                        let v = [A, B, C, B, a * g - c * c, bb * c - a * f, C, bb * c - a * f, a * d - bb * bb].map { Float($0 / det) }
-                        for q in 0..<9 { INV[9 * k + q] = v[q] }
+                        let E = a * g - c * c, F = bb * c - a * f, I = a * d - bb * bb
+                        let q = INV + 9 * k
+                        q[0] = Float(A / det); q[1] = Float(B / det); q[2] = Float(C / det)
+                        q[3] = Float(B / det); q[4] = Float(E / det); q[5] = Float(F / det)
+                        q[6] = Float(C / det); q[7] = Float(F / det); q[8] = Float(I / det)
                     }
                 }
             }
