@@ -157,3 +157,46 @@ public struct PhotorealismLoss: Sendable {
         return Double(weight) * total
     }
 }
+
+extension MattingLaplacian {
+    /// Solves (L + μI)·x = μ·y for one plane by conjugate gradients with a Jacobi
+    /// preconditioner: the x closest to y (weight μ) that is locally an affine function
+    /// of the image's colours (weight 1) — Levin et al.'s closed-form matting and Li et
+    /// al.'s photorealistic smoothing are this solve. Starts from y; stops when the
+    /// residual falls under `tolerance` relative to μ‖y‖ or after `maxIterations`.
+    /// Returns the solution and the iterations used.
+    public func solve(_ y: [Float], mu: Float, tolerance: Float = 1e-4, maxIterations: Int = 500) -> (x: [Float], iterations: Int) {
+        precondition(y.count == width * height, "MattingLaplacian.solve: \(y.count) values for \(width)×\(height)")
+        precondition(mu > 0, "MattingLaplacian.solve: μ must be > 0")
+        let n = y.count
+        var x = y
+        var diag = [Float](repeating: 0, count: n)
+        for i in 0..<n { diag[i] = bands[i * 25 + 12] + mu }
+        func apply(_ v: [Float]) -> [Float] {
+            var out = multiply(v)
+            for i in 0..<n { out[i] += mu * v[i] }
+            return out
+        }
+        // r = μy − (L + μ)x
+        let ax = apply(x)
+        var r = [Float](repeating: 0, count: n)
+        for i in 0..<n { r[i] = mu * y[i] - ax[i] }
+        let bnorm = max(1e-20, mu * Float(dot(y, y).squareRoot()))
+        var z = (0..<n).map { r[$0] / diag[$0] }
+        var p = z
+        var rz = dot(r, z)
+        var it = 0
+        while it < maxIterations && Float(dot(r, r).squareRoot()) > tolerance * bnorm {
+            let ap = apply(p)
+            let alpha = Float(rz / max(1e-30, dot(p, ap)))
+            for i in 0..<n { x[i] += alpha * p[i]; r[i] -= alpha * ap[i] }
+            for i in 0..<n { z[i] = r[i] / diag[i] }
+            let rz2 = dot(r, z)
+            let beta = Float(rz2 / max(1e-30, rz))
+            rz = rz2
+            for i in 0..<n { p[i] = z[i] + beta * p[i] }
+            it += 1
+        }
+        return (x, it)
+    }
+}

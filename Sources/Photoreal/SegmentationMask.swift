@@ -1,0 +1,249 @@
+import Kernels
+
+/// Errors in segmentation masks: the CLI prints them as one line.
+public enum MaskError: Error, CustomStringConvertible, Equatable {
+    case empty(what: String)
+    case missingLabels(contentOnly: [String], reference: [String])
+    case badMapping(String)
+
+    public var description: String {
+        switch self {
+        case .empty(let w): return "\(w) mask is empty"
+        case .missingLabels(let c, let r):
+            return "label\(c.count == 1 ? "" : "s") \(c.joined(separator: ", ")) of the content mask \(c.count == 1 ? "is" : "are") missing from the reference mask (it has \(r.joined(separator: ", "))); map \(c.count == 1 ? "it" : "them") with --mask-map \(c[0])=\(r.first ?? "LABEL")"
+        case .badMapping(let m): return "--mask-map: \(m)"
+        }
+    }
+}
+
+/// A segmentation: one label per pixel, labels named so that the content's and the
+/// reference's can be matched ("blue", "red", … for colour-coded masks; "0", "1", … for
+/// integer label images).
+public struct LabelMap: Sendable, Equatable {
+    public let width: Int
+    public let height: Int
+    /// index into `names`, one per pixel, row-major
+    public let labels: [Int32]
+    public let names: [String]
+
+    /// Luan et al.'s 9 mask colours (their MATLAB/Torch code and the masks shipped with
+    /// their examples use these).
+    public static let palette: [(name: String, rgb: (Int, Int, Int))] = [
+        ("blue", (0, 0, 255)), ("green", (0, 255, 0)), ("black", (0, 0, 0)),
+        ("white", (255, 255, 255)), ("red", (255, 0, 0)), ("yellow", (255, 255, 0)),
+        ("grey", (128, 128, 128)), ("lightblue", (0, 255, 255)), ("purple", (255, 0, 255)),
+    ]
+
+    public init(width: Int, height: Int, labels: [Int32], names: [String]) {
+        precondition(labels.count == width * height, "LabelMap: \(labels.count) labels for \(width)×\(height)")
+        self.width = width; self.height = height; self.labels = labels; self.names = names
+    }
+
+    /// Decodes an RGB label image (interleaved 8-bit RGB, as decoded from PNG).
+    /// An image whose pixels are all grey with values under 64 is an integer label image
+    /// (label = value); any other is colour-coded: each pixel takes the nearest of the 9
+    /// palette colours (so JPEG noise and anti-aliased borders still land somewhere).
+    /// `what` names the mask in errors.
+    public static func decode(width: Int, height: Int, rgb: [UInt8], what: String) throws -> LabelMap {
+        precondition(rgb.count == width * height * 3, "LabelMap.decode: \(rgb.count) bytes for \(width)×\(height) RGB")
+        let n = width * height
+        guard n > 0 else { throw MaskError.empty(what: what) }
+        var integer = true
+        for i in 0..<n {
+            let r = rgb[3 * i], g = rgb[3 * i + 1], b = rgb[3 * i + 2]
+            if r != g || g != b || r >= 64 { integer = false; break }
+        }
+        var raw = [Int32](repeating: 0, count: n)
+        var rawNames: [Int32: String] = [:]
+        if integer {
+            for i in 0..<n { raw[i] = Int32(rgb[3 * i]); rawNames[raw[i]] = String(rgb[3 * i]) }
+        } else {
+            for i in 0..<n {
+                let r = Int(rgb[3 * i]), g = Int(rgb[3 * i + 1]), b = Int(rgb[3 * i + 2])
+                var best = 0, bestD = Int.max
+                for (k, p) in palette.enumerated() {
+                    let d = (r - p.rgb.0) * (r - p.rgb.0) + (g - p.rgb.1) * (g - p.rgb.1) + (b - p.rgb.2) * (b - p.rgb.2)
+                    if d < bestD { bestD = d; best = k }
+                }
+                raw[i] = Int32(best); rawNames[Int32(best)] = palette[best].name
+            }
+        }
+        // dense indices in increasing raw order
+        let keys = rawNames.keys.sorted()
+        var index = [Int32: Int32]()
+        for (k, key) in keys.enumerated() { index[key] = Int32(k) }
+        return LabelMap(width: width, height: height, labels: raw.map { index[$0]! }, names: keys.map { rawNames[$0]! })
+    }
+
+    /// Fraction of the pixels carrying each label.
+    public var areas: [Double] {
+        var count = [Int](repeating: 0, count: names.count)
+        for l in labels { count[Int(l)] += 1 }
+        return count.map { Double($0) / Double(max(1, labels.count)) }
+    }
+
+    /// One soft mask per label in `order` (label indices of this map), at `width`×`height`:
+    /// the 0/1 indicator planes resized bilinearly (so a mask of another size than the
+    /// image it describes is stretched to it, and borders become fractional).
+    public func masks(_ order: [Int], width w: Int, height h: Int) -> Tensor {
+        var t = Tensor(channels: order.count, height: height, width: width)
+        let n = width * height
+        t.storage.withUnsafeMutableBufferPointer { p in
+            for (c, label) in order.enumerated() {
+                for i in 0..<n where labels[i] == Int32(label) { p[c * n + i] = 1 }
+            }
+        }
+        return (w == width && h == height) ? t : Resize.bilinear(t, height: h, width: w)
+    }
+}
+
+/// The labels of a content mask matched to a reference mask's: by name, or through an
+/// explicit map. Labels of the reference that the content lacks are simply unused.
+public struct MaskPairing: Sendable, Equatable {
+    public let content: LabelMap
+    public let reference: LabelMap
+    /// (content label index, reference label index) for every content label
+    public let pairs: [(Int, Int)]
+    /// content area of each pair's label (the weight of its loss)
+    public let areas: [Double]
+
+    public static func == (a: MaskPairing, b: MaskPairing) -> Bool {
+        a.content == b.content && a.reference == b.reference && a.pairs.map { [$0.0, $0.1] } == b.pairs.map { [$0.0, $0.1] }
+    }
+
+    /// Parses "a=b,c=d" (content label = reference label).
+    public static func parseMap(_ text: String) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let kv = item.split(separator: "=", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard kv.count == 2, !kv[0].isEmpty, !kv[1].isEmpty else {
+                throw MaskError.badMapping("'\(item)' is not CONTENT_LABEL=REFERENCE_LABEL (e.g. red=blue,3=1)")
+            }
+            guard out[kv[0]] == nil else { throw MaskError.badMapping("label \(kv[0]) is mapped twice") }
+            out[kv[0]] = kv[1]
+        }
+        return out
+    }
+
+    public init(content: LabelMap, reference: LabelMap, map: [String: String] = [:]) throws {
+        for (from, to) in map.sorted(by: { $0.key < $1.key }) {
+            guard content.names.contains(from) else {
+                throw MaskError.badMapping("the content mask has no label \(from) (it has \(content.names.joined(separator: ", ")))")
+            }
+            guard reference.names.contains(to) else {
+                throw MaskError.badMapping("the reference mask has no label \(to) (it has \(reference.names.joined(separator: ", ")))")
+            }
+        }
+        let contentAreas = content.areas
+        var pairs: [(Int, Int)] = [], areas: [Double] = [], missing: [String] = []
+        for (ci, name) in content.names.enumerated() where contentAreas[ci] > 0 {
+            let target = map[name] ?? name
+            if let ri = reference.names.firstIndex(of: target) {
+                pairs.append((ci, ri)); areas.append(contentAreas[ci])
+            } else {
+                missing.append(name)
+            }
+        }
+        guard missing.isEmpty else { throw MaskError.missingLabels(contentOnly: missing, reference: reference.names) }
+        self.content = content; self.reference = reference; self.pairs = pairs; self.areas = areas
+    }
+
+    public func contentMasks(width: Int, height: Int) -> Tensor { content.masks(pairs.map { $0.0 }, width: width, height: height) }
+    public func referenceMasks(width: Int, height: Int) -> Tensor { reference.masks(pairs.map { $0.1 }, width: width, height: height) }
+}
+
+/// Masked Gram matrix G = (F⊙M)(F⊙M)ᵀ / (C·H·W·mean(M)) of a C×H×W feature map and one
+/// H×W mask plane; nil when the mask is (numerically) empty at this resolution.
+public func maskedGram(_ f: Tensor, mask: UnsafePointer<Float>) -> [Float]? {
+    let c = f.channels, n = f.plane
+    var m = 0.0
+    for i in 0..<n { m += Double(mask[i]) }
+    m /= Double(max(1, n))
+    guard m > 1e-6 else { return nil }
+    var fm = f.storage
+    fm.withUnsafeMutableBufferPointer { p in
+        for ch in 0..<c { for i in 0..<n { p[ch * n + i] *= mask[i] } }
+    }
+    var g = [Float](repeating: 0, count: c * c)
+    fm.withUnsafeBufferPointer { fp in
+        g.withUnsafeMutableBufferPointer { gp in
+            gemm(transB: true, m: c, n: c, k: n, alpha: Float(1 / (Double(c * n) * m)),
+                 a: fp.baseAddress!, lda: n, b: fp.baseAddress!, ldb: n, c: gp.baseAddress!, ldc: c)
+        }
+    }
+    return g
+}
+
+/// Luan et al.'s segmented style loss on one layer: for every label l,
+///   area_l · weight · mean((G_l − Ĝ_l)²),  G_l the masked Gram of the result's features
+/// under the content's mask, Ĝ_l the reference's under the reference mask.
+/// Gradient per label: area_l · weight · 4/(C²·C·H·W·mean(M_l)) · ((G_l − Ĝ_l)(F⊙M_l)) ⊙ M_l.
+/// A label whose mask vanishes at this layer's resolution (on either side) is skipped.
+public struct MaskedStyleLoss: Sendable {
+    /// L×H×W, the content's masks at this layer's resolution
+    public let masks: Tensor
+    /// one Gram target per label (nil: the label is absent from the reference here)
+    public let targets: [[Float]?]
+    public let areas: [Double]
+    public let weight: Float
+
+    public init(masks: Tensor, targets: [[Float]?], areas: [Double], weight: Float) {
+        precondition(masks.channels == targets.count && targets.count == areas.count,
+                     "MaskedStyleLoss: \(masks.channels) masks, \(targets.count) targets, \(areas.count) areas")
+        self.masks = masks; self.targets = targets; self.areas = areas; self.weight = weight
+    }
+
+    /// Gram targets of the reference's features `f` under its masks `m` (L×H×W at f's size).
+    public static func targets(features f: Tensor, masks m: Tensor) -> [[Float]?] {
+        precondition(m.height == f.height && m.width == f.width, "MaskedStyleLoss: masks \(m.shapeDescription) for features \(f.shapeDescription)")
+        return (0..<m.channels).map { l in
+            m.storage.withUnsafeBufferPointer { maskedGram(f, mask: $0.baseAddress! + l * m.plane) }
+        }
+    }
+
+    public func evaluate(_ f: Tensor, gradient: inout Tensor) -> Double {
+        let c = f.channels, n = f.plane
+        precondition(masks.height == f.height && masks.width == f.width,
+                     "MaskedStyleLoss: masks \(masks.shapeDescription) for features \(f.shapeDescription)")
+        var total = 0.0
+        var fm = [Float](repeating: 0, count: c * n), dfm = [Float](repeating: 0, count: c * n)
+        for l in 0..<targets.count {
+            guard let target = targets[l] else { continue }
+            precondition(target.count == c * c, "MaskedStyleLoss: target of \(target.count) values for \(c) channels")
+            masks.storage.withUnsafeBufferPointer { mp in
+                let M = mp.baseAddress! + l * n
+                var mean = 0.0
+                for i in 0..<n { mean += Double(M[i]) }
+                mean /= Double(max(1, n))
+                guard mean > 1e-6 else { return }
+                f.storage.withUnsafeBufferPointer { fp in
+                    for ch in 0..<c { for i in 0..<n { fm[ch * n + i] = fp[ch * n + i] * M[i] } }
+                }
+                var d = [Float](repeating: 0, count: c * c)
+                fm.withUnsafeBufferPointer { p in
+                    d.withUnsafeMutableBufferPointer { dp in
+                        gemm(transB: true, m: c, n: c, k: n, alpha: Float(1 / (Double(c * n) * mean)),
+                             a: p.baseAddress!, lda: n, b: p.baseAddress!, ldb: n, c: dp.baseAddress!, ldc: c)
+                    }
+                }
+                var sum = 0.0
+                for i in 0..<d.count { d[i] -= target[i]; sum += Double(d[i] * d[i]) }
+                let a = areas[l] * Double(weight)
+                total += a * sum / Double(c * c)
+                let alpha = Float(4 * a / (Double(c * c) * Double(c * n) * mean))
+                d.withUnsafeBufferPointer { dp in
+                    fm.withUnsafeBufferPointer { p in
+                        dfm.withUnsafeMutableBufferPointer { op in
+                            gemm(m: c, n: n, k: c, alpha: alpha, a: dp.baseAddress!, lda: c,
+                                 b: p.baseAddress!, ldb: n, c: op.baseAddress!, ldc: n)
+                        }
+                    }
+                }
+                gradient.storage.withUnsafeMutableBufferPointer { gp in
+                    for ch in 0..<c { for i in 0..<n { gp[ch * n + i] += dfm[ch * n + i] * M[i] } }
+                }
+            }
+        }
+        return total
+    }
+}
