@@ -24,7 +24,7 @@ let package = Package(
         .target(name: "VideoIO", dependencies: ["CFFmpeg"]),
         .target(name: "Temporal", dependencies: ["Kernels"]),
         .target(name: "Photoreal", dependencies: ["Kernels"]),
-        .target(name: "Engine", dependencies: ["Kernels", "VideoIO", "Temporal", "CHDF5"]),
+        .target(name: "Engine", dependencies: ["Kernels", "VideoIO", "Temporal", "Photoreal", "CHDF5"]),
         .executableTarget(name: "stylevid", dependencies: [
             "Engine", "Temporal", "Photoreal", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -34,7 +34,7 @@ let package = Package(
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "TestSupport"]),
         .testTarget(name: "TemporalTests", dependencies: ["Temporal", "Kernels", "TestSupport"]),
         .testTarget(name: "PhotorealTests", dependencies: ["Photoreal", "Kernels", "TestSupport"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "VideoIO", "CHDF5", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "VideoIO", "Photoreal", "CHDF5", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Engine", "Kernels", "VideoIO", "CHDF5", "TestSupport"]),
     ]
 )

@@ -54,7 +54,7 @@ public struct FilterOption: Sendable, Equatable {
         self.name = name; self.type = type; self.defaultValue = d; self.required = required; self.help = help
     }
 
-    static func format(_ d: Double) -> String {
+    public static func format(_ d: Double) -> String {
         d == d.rounded() && abs(d) < 1e9 ? String(Int(d)) : String(d)
     }
 
@@ -139,8 +139,9 @@ public struct ChainSettings: Equatable, Sendable {
     public var temporal: TemporalConfig
     public var styles: [ChainStyle] = []
     public var geometry: [GeometryOp] = []
-    /// Requested by `photoreal`/`smooth`, which need the Photoreal work (not built yet).
-    public var unavailable: [String] = []
+    /// Segmentation masks from `photoreal=…:mask=…:refmask=…` (paths).
+    public var contentMask: String? = nil
+    public var referenceMask: String? = nil
     public var passes: Int? = nil
     public init(style: StyleConfig = StyleConfig(), temporal: TemporalConfig = TemporalConfig()) {
         self.style = style; self.temporal = temporal
@@ -211,16 +212,24 @@ public enum FilterChain {
             options: [FilterOption("mode", .choice(["transfer", "preserve"]), default: "transfer", "what happens to the colours")],
             apply: { s, v in s.style.preserveColors = v["mode"]?.string == "preserve" }),
         FilterDefinition(
-            name: "photoreal", help: "Photorealistic relighting with the matting Laplacian (not available yet: the Photoreal work is an open issue).",
-            options: [FilterOption("lambda", .float(0...1e9), default: "10000", "weight of the photorealism term"),
-                      FilterOption("mask", .string, default: nil, "content segmentation mask"),
+            name: "photoreal", help: "Photorealistic relighting: the matting-Laplacian term keeps the result a photograph (Luan et al.); masks restrict each region's style to the matching region of the reference.",
+            options: [FilterOption("lambda", .float(0...1e9), default: FilterOption.format(Double(StyleConfig.defaultPhotorealWeight)), "weight of the photorealism term"),
+                      FilterOption("mask", .string, default: nil, "content segmentation mask (9-colour or integer labels)"),
                       FilterOption("refmask", .string, default: nil, "reference segmentation mask")],
-            apply: { s, _ in s.unavailable.append("photoreal") }),
+            apply: { s, v in
+                s.style.photorealWeight = Float(v["lambda"]?.float ?? Double(StyleConfig.defaultPhotorealWeight))
+                if let m = v["mask"]?.string { s.contentMask = m }
+                if let m = v["refmask"]?.string { s.referenceMask = m }
+            }),
         FilterDefinition(
-            name: "smooth", help: "Post-process smoothing of a photoreal result (not available yet: the Photoreal work is an open issue).",
-            options: [FilterOption("radius", .int(1...64), default: "15", "window radius"),
-                      FilterOption("sigma", .float(1e-4...1), default: "0.01", "range sigma")],
-            apply: { s, _ in s.unavailable.append("smooth") }),
+            name: "smooth", help: "Post-process smoothing: guided filter of the result with the content as guide (local affine colour model), so edges stay where the content has them.",
+            options: [FilterOption("radius", .int(1...64), default: "4", "window radius in pixels"),
+                      FilterOption("sigma", .float(1e-4...1), default: "0.01", "range sigma (ε = sigma²)")],
+            apply: { s, v in
+                s.style.smoothRadius = v["radius"]?.int ?? 4
+                let sigma = v["sigma"]?.float ?? 0.01
+                s.style.smoothEpsilon = Float(sigma * sigma)
+            }),
     ]
 
     public static func definition(_ name: String) -> FilterDefinition? { filters.first { $0.name == name } }

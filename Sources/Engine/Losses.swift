@@ -1,4 +1,5 @@
 import Kernels
+import Photoreal
 
 /// A loss on one network layer's features: returns its (weighted) value and adds its
 /// (weighted) gradient into `gradient`, which has the features' shape.
@@ -115,3 +116,15 @@ public struct TotalVariationLoss: ImageLoss {
         return Double(weight) * 0.5 * Double(s) * sum
     }
 }
+
+/// Luan et al.'s segmented style loss on one network layer (the Photoreal target's
+/// `MaskedStyleLoss`, placed at a layer).
+public struct SegmentedStyleLoss: FeatureLoss {
+    public let layer: Int
+    public let loss: MaskedStyleLoss
+    public init(layer: Int, loss: MaskedStyleLoss) { self.layer = layer; self.loss = loss }
+    public func evaluate(_ features: Tensor, gradient: inout Tensor) -> Double { loss.evaluate(features, gradient: &gradient) }
+}
+
+/// The photorealism term is an image loss like TV and temporal.
+extension PhotorealismLoss: ImageLoss {}

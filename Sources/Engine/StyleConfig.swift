@@ -5,10 +5,15 @@ public enum InitMode: Sendable, Equatable {
     case content
     case random
     case image(String)
+    /// The content with the (first) style image's colour statistics (Reinhard's Lab
+    /// transfer): the start `stylevid photo` uses, so the optimisation begins with the
+    /// reference's palette and works on the local tone.
+    case colorTransfer
 
     public init?(argument: String) {
         switch argument {
         case "content": self = .content
+        case "reinhard", "color-transfer": self = .colorTransfer
         case "random", "noise": self = .random
         default:
             guard !argument.isEmpty else { return nil }
@@ -58,6 +63,27 @@ public struct StyleConfig: Sendable, Equatable {
     public var pooling: Layers.Pooling = .max
     /// Seed for random initialisation. Default 0.
     public var seed: UInt64 = 0
+    /// λ of Luan et al.'s photorealism term (matting Laplacian of the content) on the
+    /// result's 0...1 channels. Default 0 (off); `stylevid photo` uses
+    /// `StyleConfig.defaultPhotorealWeight`.
+    public var photorealWeight: Float = 0
+    /// Luan et al.'s two-stage schedule: the whole pyramid first without the photorealism
+    /// term, then `iterations` more at full size with it. Default off (the term is on from
+    /// the start; measured better from a content start, see BENCHMARKS.md).
+    public var photorealTwoStage: Bool = false
+
+    /// Post-process smoothing: the result guided-filtered with the content as guide (the
+    /// local-affine model of Luan et al.'s smoothing step, in closed form), window radius
+    /// in pixels of the result. Default 0 (off).
+    public var smoothRadius: Int = 0
+    /// The guided filter's ε (0...1 colour units squared; σ_r = 0.01 → 1e-4). Default 1e-4.
+    public var smoothEpsilon: Float = 1e-4
+
+    /// `stylevid photo`'s λ: Luan's 1e4, re-measured for the bundled HED-VGG16 (whose style
+    /// losses are ~100× smaller than ImageNet VGG19's) at photo's 384 px from the Reinhard
+    /// start: 1e3 paints texture (structure 0.92), 3e3 0.98, 1e4 0.994 with the colours
+    /// still moved (BENCHMARKS.md).
+    public static let defaultPhotorealWeight: Float = 1e4
 
     public init() {}
 
@@ -86,6 +112,9 @@ public struct StyleConfig: Sendable, Equatable {
         guard styleScale > 0.05 && styleScale <= 8 else { throw bad("--style-scale must be in (0.05, 8], got \(styleScale)") }
         guard (1...6).contains(pyramidLevels) else { throw bad("--pyramid must be between 1 and 6, got \(pyramidLevels)") }
         if let lr = learningRate, !(lr > 0 && lr.isFinite) { throw bad("--learning-rate must be > 0, got \(lr)") }
+        guard photorealWeight >= 0 && photorealWeight.isFinite else { throw bad("--photoreal must be a finite number ≥ 0, got \(photorealWeight)") }
+        guard (0...256).contains(smoothRadius) else { throw bad("--smooth must be between 0 and 256, got \(smoothRadius)") }
+        guard smoothEpsilon > 0 && smoothEpsilon.isFinite else { throw bad("--smooth-epsilon must be > 0, got \(smoothEpsilon)") }
         guard lbfgsHistory >= 1 else { throw bad("L-BFGS history must be at least 1") }
     }
 }

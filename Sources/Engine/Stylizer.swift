@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import Photoreal
 import VideoIO
 
 /// One report from a running stylisation.
@@ -18,8 +19,8 @@ public struct StyleProgress: Sendable {
 
 /// The value of each loss part at the last evaluation (weighted).
 public struct LossBreakdown: Sendable, Equatable {
-    public var content = 0.0, style = 0.0, tv = 0.0, temporal = 0.0
-    public var total: Double { content + style + tv + temporal }
+    public var content = 0.0, style = 0.0, tv = 0.0, temporal = 0.0, photoreal = 0.0
+    public var total: Double { content + style + tv + temporal + photoreal }
 }
 
 /// Stop an optimisation once the best loss improved by less than `tolerance` (relative)
@@ -91,18 +92,39 @@ public final class Stylizer {
         return out
     }
 
+    /// Segmentation masks of the content and the (single) reference image: the style loss
+    /// becomes Luan et al.'s per-label masked Gram loss. Default none.
+    public var segmentation: MaskPairing? { didSet { targetCache = [:]; maskedCache = [:] } }
+
     /// Style targets per result size, reused across the frames of a video (the style
     /// images do not change between calls of one Stylizer).
     private var targetCache: [String: [[Float]]] = [:]
+    private var maskedCache: [String: [[[Float]?]]] = [:]
     private var cachedStyles: [RGBImage] = []
 
     /// Blended Gram targets for every style layer, at a result size of w×h.
     func styleTargets(_ styles: [RGBImage], width w: Int, height h: Int) throws -> [[Float]] {
-        if styles != cachedStyles { targetCache = [:]; cachedStyles = styles }
+        if styles != cachedStyles { targetCache = [:]; maskedCache = [:]; cachedStyles = styles }
         let key = "\(w)x\(h)"
         if let t = targetCache[key] { return t }
         let t = try computeStyleTargets(styles, width: w, height: h)
         targetCache[key] = t
+        return t
+    }
+
+    /// Per style layer, per label pair: the reference's masked Gram target (nil where the
+    /// label's reference mask vanishes at that layer).
+    func maskedTargets(_ style: RGBImage, pairing: MaskPairing, width w: Int, height h: Int) throws -> [[[Float]?]] {
+        if [style] != cachedStyles { targetCache = [:]; maskedCache = [:]; cachedStyles = [style] }
+        let key = "\(w)x\(h)"
+        if let t = maskedCache[key] { return t }
+        let longest = max(16, Int((Float(max(w, h)) * config.styleScale).rounded()))
+        let (sw, sh) = Stylizer.fitSize(width: style.width, height: style.height, longest: longest)
+        let acts = network.forward(Tensor(image: try ImageIO.scale(style, width: sw, height: sh)), through: styleIndices.max()!)
+        let t = styleIndices.map { li in
+            MaskedStyleLoss.targets(features: acts[li], masks: pairing.referenceMasks(width: acts[li].width, height: acts[li].height))
+        }
+        maskedCache[key] = t
         return t
     }
 
@@ -155,12 +177,21 @@ public final class Stylizer {
         guard min(fw, fh) >= 16 else {
             throw EngineError.invalidOption("the result would be \(fw)×\(fh); its shorter side must be at least 16 px (raise --size, or the image is too narrow)")
         }
+        if segmentation != nil && styles.count != 1 {
+            throw EngineError.invalidOption("segmentation masks need exactly one reference image, got \(styles.count)")
+        }
         let levels = pyramid ? levelSizes(width: fw, height: fh) : [(fw, fh)]
+        // phases: the pyramid's levels, and with the two-stage schedule one more at full
+        // size that switches the photorealism term on
+        let photoreal = config.photorealWeight > 0
+        var phases = levels.map { (w: $0.0, h: $0.1, matting: photoreal && !config.photorealTwoStage) }
+        if photoreal && config.photorealTwoStage { phases.append((fw, fh, true)) }
+        let firstFull = phases.firstIndex { $0.w == fw && $0.h == fh }!
         if let s = start {
             precondition(s.width == fw && s.height == fh && s.channels == 3,
                          "Stylizer: start image \(s.shapeDescription) for a \(fw)×\(fh) result")
         }
-        let costs = levels.map { Double($0.0 * $0.1) }
+        let costs = phases.map { Double($0.w * $0.h) }
         let totalCost = costs.reduce(0, +)
         var doneCost = 0.0
         let startedAt = Date()
@@ -168,7 +199,8 @@ public final class Stylizer {
         var contentFinal = Tensor(channels: 3, height: 1, width: 1)
         var rng = SplitMix64(seed: config.seed)
         var globalEval = 0
-        for (li, (w, h)) in levels.enumerated() {
+        for (li, phase) in phases.enumerated() {
+            let (w, h) = (phase.w, phase.h)
             let contentImg = try ImageIO.scale(content, width: w, height: h)
             let contentT = Tensor(image: contentImg)
             contentFinal = contentT
@@ -176,18 +208,31 @@ public final class Stylizer {
             let contentLosses = contentIndices.map {
                 ContentLoss(layer: $0, target: contentActs[$0], weight: config.contentWeight)
             }
-            let grams = try styleTargets(styles, width: w, height: h)
             let layerW = config.styleLayerWeights ?? [Float](repeating: 1, count: styleIndices.count)
-            let styleLosses = zip(styleIndices, zip(grams, layerW)).map {
-                StyleLoss(layer: $0.0, targetGram: $0.1.0, weight: config.styleWeight * $0.1.1)
+            let styleLosses: [FeatureLoss]
+            if let pairing = segmentation {
+                let targets = try maskedTargets(styles[0], pairing: pairing, width: w, height: h)
+                styleLosses = styleIndices.enumerated().map { t, li in
+                    let size = network.outputSize(of: li, width: w, height: h)
+                    return SegmentedStyleLoss(layer: li, loss: MaskedStyleLoss(
+                        masks: pairing.contentMasks(width: size.width, height: size.height), targets: targets[t],
+                        areas: pairing.areas, weight: config.styleWeight * layerW[t]))
+                }
+            } else {
+                let grams = try styleTargets(styles, width: w, height: h)
+                styleLosses = zip(styleIndices, zip(grams, layerW)).map {
+                    StyleLoss(layer: $0.0, targetGram: $0.1.0, weight: config.styleWeight * $0.1.1)
+                }
             }
             let featureLosses: [FeatureLoss] = contentLosses + styleLosses
             let tv = TotalVariationLoss(weight: config.tvWeight)
-            let imageLosses: [ImageLoss] = li == levels.count - 1 ? extraLosses : []
+            let imageLosses: [ImageLoss] = li >= firstFull ? extraLosses : []
+            let matting: PhotorealismLoss? = phase.matting
+                ? PhotorealismLoss(laplacian: MattingLaplacian(image: contentT), weight: config.photorealWeight) : nil
 
             // starting image
             var start0: Tensor
-            if li == levels.count - 1, let s = start {
+            if li == firstFull, let s = start {
                 start0 = s
             } else if let prev = x {
                 start0 = Resize.bilinear(prev, height: h, width: w)
@@ -196,6 +241,8 @@ public final class Stylizer {
                 case .content: start0 = contentT
                 case .random:
                     start0 = Tensor.random(channels: 3, height: h, width: w, in: 0.25...0.75, generator: &rng)
+                case .colorTransfer:
+                    start0 = ColorMetrics.reinhard(contentT, reference: Tensor(image: styles[0]))
                 case .image:
                     guard let ini = initImage else { throw EngineError.invalidOption("--init image was not loaded") }
                     start0 = Tensor(image: try ImageIO.scale(ini, width: w, height: h))
@@ -218,6 +265,7 @@ public final class Stylizer {
                 var gi = network.backward(activations: acts, gradients: grads)
                 b.tv = tv.evaluate(img, gradient: &gi)
                 for l in imageLosses { b.temporal += l.evaluate(img, gradient: &gi) }
+                if let m = matting { b.photoreal = m.evaluate(img, gradient: &gi) }
                 breakdown = b
                 return (b.total, gi.storage)
             }
@@ -229,7 +277,7 @@ public final class Stylizer {
                 globalEval += 1
                 best.append(min(best.last ?? .infinity, loss))
                 let frac = (doneCost + levelCost * Double(it) / Double(budget)) / totalCost
-                progress(StyleProgress(level: li, levels: levels.count, levelSize: (w, h), iteration: it,
+                progress(StyleProgress(level: li, levels: phases.count, levelSize: (w, h), iteration: it,
                                        iterations: budget, loss: loss, elapsed: Date().timeIntervalSince(startedAt),
                                        evaluations: globalEval, fraction: frac))
                 if snapshotEvery > 0, let snap = snapshot, globalEval % snapshotEvery == 0 {
@@ -255,6 +303,10 @@ public final class Stylizer {
             if shouldStop() { break }
         }
         var out = x!
+        if config.smoothRadius > 0 && out.sameShape(contentFinal) {
+            out = GuidedFilter.filter(guide: contentFinal, input: out, radius: config.smoothRadius, epsilon: config.smoothEpsilon)
+            out.clamp(0, 1)
+        }
         if config.preserveColors && out.sameShape(contentFinal) {
             out = ColorOps.preserveColors(stylized: out, content: contentFinal)
         }

@@ -115,6 +115,13 @@ public final class VGG: @unchecked Sendable {
         throw EngineError.unknownLayer(name: name, available: VGG.layerNames(blocks: blocks))
     }
 
+    /// Width and height of layer `layer`'s activations for a width×height input (each
+    /// pooling halves them, rounding down).
+    public func outputSize(of layer: Int, width: Int, height: Int) -> (width: Int, height: Int) {
+        let pools = pooledBefore[0...layer].filter { $0 }.count
+        return (width >> pools, height >> pools)
+    }
+
     /// Post-ReLU activations of convolutions 0...last for an RGB image in 0...1.
     public func forward(_ image: Tensor, through last: Int) -> [Tensor] {
         precondition(last < convs.count, "VGG.forward: layer \(last) of \(convs.count)")

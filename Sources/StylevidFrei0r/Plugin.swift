@@ -33,7 +33,7 @@ enum Parameter: Int, CaseIterable {
         case .iterations: return "Optimizer evaluations for the first frame (default 100)"
         case .laterIterations: return "Optimizer evaluations for each later frame (default 10)"
         case .size: return "Processing size, longest side in pixels (default 384)"
-        case .photoreal: return "Photorealism weight lambda (not available yet; must be 0)"
+        case .photoreal: return "Photorealism weight lambda of the matting-Laplacian term (0 = off; 100 for photo-to-photo relighting)"
         }
     }
     var defaultValue: Double {
@@ -83,10 +83,8 @@ final class Instance {
     func stylizer() throws -> TemporalStylizer {
         if let t = temporal, builtFor == values, builtStyle == stylePath { return t }
         guard !stylePath.isEmpty else { throw EngineError.invalidOption("no style image: set the 'style' parameter to an image path") }
-        guard values[Parameter.photoreal.rawValue] == 0 else {
-            throw EngineError.invalidOption("photoreal is not available yet; leave it at 0")
-        }
         var config = StyleConfig()
+        config.photorealWeight = Float(max(0, values[Parameter.photoreal.rawValue]))
         config.styleWeight = Float(values[Parameter.styleWeight.rawValue])
         config.iterations = max(1, Int(values[Parameter.iterations.rawValue]))
         config.size = min(4096, max(32, Int(values[Parameter.size.rawValue])))

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Engine
 import Foundation
+import Photoreal
+import VideoIO
 
 /// `stylevid filters [NAME]`: the filters of `-vf` chains and their options.
 struct FiltersCommand: ParsableCommand {
@@ -38,14 +40,22 @@ struct RunSettings {
     var stylePaths: [String]
     var geometry: [GeometryOp] = []
     var passes: Int
+    /// Segmentation masks (content, reference) from the options or the photoreal filter.
+    var contentMask: String? = nil
+    var referenceMask: String? = nil
+    var maskMap: String? = nil
 
     /// `positional`: the STYLE paths given as arguments (each weighs --style-weight).
-    init(config: StyleConfig, temporal: TemporalConfig, passes: Int, positional: [String], chain: String?) throws {
+    init(config: StyleConfig, temporal: TemporalConfig, passes: Int, positional: [String], chain: String?,
+         masks: StyleOptions? = nil) throws {
         self.config = config; self.temporal = temporal; self.passes = passes; stylePaths = positional
+        contentMask = masks?.contentMask; referenceMask = masks?.styleMask; maskMap = masks?.maskMap
         guard let chain else { return }
         let s = try FilterChain.parse(chain, onto: ChainSettings(style: config, temporal: temporal))
-        if let what = s.unavailable.first {
-            throw CLIError("-vf: the \(what) filter is not available yet (photorealistic relighting is still being built)")
+        if let m = s.contentMask { contentMask = m }
+        if let m = s.referenceMask { referenceMask = m }
+        if (contentMask == nil) != (referenceMask == nil) {
+            throw CLIError("-vf: photoreal needs both mask= and refmask= (or neither)")
         }
         self.config = s.style
         self.temporal = s.temporal
@@ -66,4 +76,23 @@ struct RunSettings {
             try self.temporal.validate()
         } catch let e as EngineError { throw CLIError("-vf: \(e.description)") }
     }
+}
+
+
+/// Reads the segmentation masks, if any, and pairs their labels (errors name the file).
+func loadSegmentation(_ settings: RunSettings) throws -> MaskPairing? {
+    guard let cm = settings.contentMask, let rm = settings.referenceMask else { return nil }
+    guard settings.stylePaths.count == 1 else {
+        throw CLIError("segmentation masks need exactly one style/reference image, got \(settings.stylePaths.count)")
+    }
+    func read(_ path: String, _ what: String) throws -> LabelMap {
+        let img = try ImageIO.read(path)
+        do { return try LabelMap.decode(width: img.width, height: img.height, rgb: img.pixels, what: what) }
+        catch let e as MaskError { throw CLIError("\(path): \(e.description)") }
+    }
+    let content = try read(cm, "content"), reference = try read(rm, "reference")
+    do {
+        let map = try settings.maskMap.map { try MaskPairing.parseMap($0) } ?? [:]
+        return try MaskPairing(content: content, reference: reference, map: map)
+    } catch let e as MaskError { throw CLIError(e.description) }
 }

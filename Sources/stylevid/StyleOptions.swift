@@ -9,10 +9,15 @@ struct StyleOptions: ParsableArguments {
 
     /// Videos get a smaller default size and first-frame budget: they have many frames.
     static let videoSize = 384, videoIterations = 100
+    /// `stylevid photo`'s smoothing radius (measured, see BENCHMARKS.md).
+    static let photoSmooth = 0
+    /// `stylevid photo` works at 384 px and brings the result back to the photo's size by
+    /// guided upsampling; colour and tone need no more.
+    static let photoSize = 384, photoIterations = 100
 
-    @Option(help: "Longest side of the result, in pixels (default \(defaults.size) for photos, \(videoSize) for videos).")
+    @Option(help: "Longest side of the result, in pixels (default \(defaults.size) for images, \(videoSize) for videos; `stylevid photo`: \(photoSize), then guided upsampling to the photo's size).")
     var size: Int?
-    @Option(help: "Optimizer evaluations per pyramid level (default \(defaults.iterations) for photos; \(videoIterations) for a video's first frame).")
+    @Option(help: "Optimizer evaluations per pyramid level (default \(defaults.iterations) for images, \(videoIterations) for a video's first frame and for `stylevid photo`).")
     var iterations: Int?
     @Option(help: "Content loss weight (default \(defaults.contentWeight)).")
     var contentWeight: Float = defaults.contentWeight
@@ -30,8 +35,8 @@ struct StyleOptions: ParsableArguments {
     var styleBlend: String?
     @Option(help: "Style image size relative to the result (default \(defaults.styleScale)).")
     var styleScale: Float = defaults.styleScale
-    @Option(help: "Initial image: content, random or an image path (default content).")
-    var `init`: String = "content"
+    @Option(help: "Initial image: content, random, reinhard (the content with the style's Lab colour statistics) or an image path (default content; `stylevid photo`: reinhard).")
+    var `init`: String?
     @Option(help: "Optimizer: lbfgs or adam (default lbfgs).")
     var optimizer: String = defaults.optimizer.rawValue
     @Option(help: "Step size (default 1 for lbfgs, 0.02 for adam).")
@@ -46,6 +51,20 @@ struct StyleOptions: ParsableArguments {
     var model: String?
     @Option(help: "Random seed (default \(defaults.seed)).")
     var seed: UInt64 = defaults.seed
+    @Option(help: "Photorealism weight λ of the matting-Laplacian term, which keeps the result a photograph (default 0 = off; `stylevid photo`: \(FilterOption.format(Double(StyleConfig.defaultPhotorealWeight)))).")
+    var photoreal: Float?
+    @Flag(help: "Luan et al.'s two-stage schedule: optimise without the photorealism term first, then as long again with it (default off).")
+    var twoStage = false
+    @Option(help: "Segmentation mask of the content: a 9-colour label image (blue, green, black, white, red, yellow, grey, lightblue, purple) or an integer label image (grey levels 0-63). Each region takes its style from the same label of --style-mask.")
+    var contentMask: String?
+    @Option(help: "Segmentation mask of the (single) style or reference image.")
+    var styleMask: String?
+    @Option(help: "Map content labels to reference labels, e.g. red=blue,3=1 (default: labels match by name).")
+    var maskMap: String?
+    @Option(help: "Smooth the result with a guided filter of this radius, the content as guide (default 0 = off; `stylevid photo`: \(StyleOptions.photoSmooth)).")
+    var smooth: Int?
+    @Option(help: "Guided-filter ε for --smooth, in squared 0-1 colour units (default \(defaults.smoothEpsilon)).")
+    var smoothEpsilon: Float = defaults.smoothEpsilon
     @Option(help: "Write the current image every N evaluations next to the output (default off).")
     var saveEvery: Int = 0
     @Flag(help: "No progress output.")
@@ -64,10 +83,10 @@ struct StyleOptions: ParsableArguments {
         s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
-    func makeConfig(styleCount: Int, video: Bool = false) throws -> StyleConfig {
+    func makeConfig(styleCount: Int, video: Bool = false, photo: Bool = false) throws -> StyleConfig {
         var c = StyleConfig()
-        c.size = size ?? (video ? StyleOptions.videoSize : c.size)
-        c.iterations = iterations ?? (video ? StyleOptions.videoIterations : c.iterations)
+        c.size = size ?? (video ? StyleOptions.videoSize : photo ? StyleOptions.photoSize : c.size)
+        c.iterations = iterations ?? (video ? StyleOptions.videoIterations : photo ? StyleOptions.photoIterations : c.iterations)
         c.contentWeight = contentWeight
         c.styleWeight = styleWeight
         c.tvWeight = tvWeight
@@ -76,7 +95,9 @@ struct StyleOptions: ParsableArguments {
         c.styleLayerWeights = try styleLayerWeights.map { try floats($0, "style-layer-weights") }
         c.styleBlend = try styleBlend.map { try floats($0, "style-blend") }
         c.styleScale = styleScale
-        guard let im = InitMode(argument: `init`) else { throw ValidationError("--init: expected content, random or a path") }
+        guard let im = InitMode(argument: `init` ?? (photo ? "reinhard" : "content")) else {
+            throw ValidationError("--init: expected content, random, reinhard or a path")
+        }
         c.initMode = im
         guard let opt = OptimizerKind(rawValue: optimizer.lowercased()) else {
             throw ValidationError("--optimizer: '\(optimizer)' is not one of lbfgs, adam")
@@ -91,6 +112,14 @@ struct StyleOptions: ParsableArguments {
         default: throw ValidationError("--pooling: '\(pooling)' is not one of max, average")
         }
         c.seed = seed
+        c.photorealWeight = photoreal ?? (photo ? StyleConfig.defaultPhotorealWeight : 0)
+        c.photorealTwoStage = twoStage
+        c.smoothRadius = smooth ?? (photo ? StyleOptions.photoSmooth : 0)
+        c.smoothEpsilon = smoothEpsilon
+        if (contentMask == nil) != (styleMask == nil) {
+            throw ValidationError("--content-mask and --style-mask go together: give both")
+        }
+        if maskMap != nil && contentMask == nil { throw ValidationError("--mask-map needs --content-mask and --style-mask") }
         if saveEvery < 0 { throw ValidationError("--save-every must be ≥ 0") }
         if styleBlend == nil && styleCount > 1 { c.styleBlend = [Float](repeating: 1, count: styleCount) }
         do { try c.validate(styleCount: styleCount) } catch let e as EngineError { throw ValidationError(e.description) }

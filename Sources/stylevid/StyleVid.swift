@@ -13,13 +13,14 @@ struct StyleVid: ParsableCommand {
         The main form stylizes INPUT with the STYLE image(s) and writes OUTPUT:
           stylevid photo.jpg painting.jpg out.png
           stylevid clip.mp4 painting.jpg out.mp4
+          stylevid photo street.jpg sunset.jpg relit.jpg
           stylevid clip.mp4 out.mp4 -vf "scale=640:-2,style=painting.jpg:weight=200"
           stylevid stability out.mp4 clip.mp4
         Models and sample data live in $STYLEVID_HOME (default ~/.cache/stylevid);
         `make setup` installs them.
         """,
         version: "0.1.0",
-        subcommands: [Run.self, ImageCommand.self, FiltersCommand.self, Probe.self, FlowCommand.self, Stability.self, Bench.self],
+        subcommands: [Run.self, ImageCommand.self, PhotoCommand.self, PhotoMetrics.self, FiltersCommand.self, Probe.self, FlowCommand.self, Stability.self, Bench.self],
         defaultSubcommand: Run.self)
 
     static func main() {

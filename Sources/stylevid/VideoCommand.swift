@@ -101,7 +101,7 @@ struct VideoJob {
         let positional = Array(paths[1..<(paths.count - 1)])
         let settings = try RunSettings(config: try options.makeConfig(styleCount: max(1, positional.count), video: true),
                                        temporal: try video.temporalConfig(), passes: video.passes,
-                                       positional: positional, chain: chain)
+                                       positional: positional, chain: chain, masks: options)
         var config = settings.config
         let tconfig = settings.temporal
         let styles = settings.stylePaths
@@ -112,7 +112,8 @@ struct VideoJob {
         let range = try video.range()
         let sourceSize = try video.wantsSourceSize()
         if case .image = config.initMode { throw CLIError("--init PATH is for images; for videos use content or random") }
-        try checkVideoOutput(output, inputs: [input] + styles)
+        try checkVideoOutput(output, inputs: [input] + styles + [settings.contentMask, settings.referenceMask].compactMap { $0 })
+        let segmentation = try loadSegmentation(settings)
         let flowDir = try video.flowDir.map { try FlowDirectory(folder: $0, fallback: tconfig.flow) }
         installInterruptHandler()
         let styleImages = try styles.map { try ImageIO.read($0) }
@@ -131,6 +132,7 @@ struct VideoJob {
         try checkMemory(config: config, width: procW, height: procH)
         let network = try ModelLoader.load(path: try ModelLoader.resolve(options.model), for: config)
         let stylizer = try Stylizer(network: network, config: config)
+        stylizer.segmentation = segmentation
         let temporal = TemporalStylizer(stylizer: stylizer, config: tconfig, flowSource: flowDir)
         let reporter = ProgressReporter(quiet: options.quiet)
         let info = reader.info

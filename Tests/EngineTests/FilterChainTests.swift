@@ -29,7 +29,12 @@ final class FilterChainTests: XCTestCase {
         XCTAssertEqual(s.style.iterations, 80)
         XCTAssertEqual(s.temporal.laterIterations, 7)
         XCTAssertTrue(s.style.preserveColors)
-        XCTAssertEqual(try parse("photoreal=1e4:mask=m.png:refmask=r.png,smooth=15:0.01").unavailable, ["photoreal", "smooth"])
+        let p = try parse("photoreal=1e4:mask=m.png:refmask=r.png,smooth=15:0.02")
+        XCTAssertEqual(p.style.photorealWeight, 1e4)
+        XCTAssertEqual(p.contentMask, "m.png"); XCTAssertEqual(p.referenceMask, "r.png")
+        XCTAssertEqual(p.style.smoothRadius, 15)
+        XCTAssertEqual(p.style.smoothEpsilon, 4e-4, accuracy: 1e-9)
+        XCTAssertEqual(try parse("photoreal").style.photorealWeight, StyleConfig.defaultPhotorealWeight)
         // defaults stay where the chain says nothing; the chain goes on top of the base
         var base = ChainSettings()
         base.style.iterations = 33
