@@ -13,6 +13,14 @@ public struct MattingLaplacian: Sendable {
     public let height: Int
     /// bands[i * 25 + (dy + 2) * 5 + (dx + 2)] = L(i, i + (dx, dy)).
     public let bands: [Float]
+    /// Per window centre (interior pixels; zeros elsewhere): the window's mean colour (3)
+    /// and the inverse of its regularised covariance (9), in Double — what the energy
+    /// needs in the residual form (see `PhotorealismLoss`).
+    public let windowMean: [Double]
+    public let windowInverse: [Double]
+    public let epsilon: Float
+    /// The content's colours, interleaved RGB per pixel.
+    public let guide: [Float]
 
     public static let defaultEpsilon: Float = 1e-7
 
@@ -21,14 +29,21 @@ public struct MattingLaplacian: Sendable {
     public init(image: Tensor, epsilon: Float = MattingLaplacian.defaultEpsilon) {
         precondition(image.channels == 3, "MattingLaplacian: an RGB image is needed, got \(image.shapeDescription)")
         let w = image.width, h = image.height, n = w * h
-        width = w; height = h
+        width = w; height = h; self.epsilon = epsilon
+        var g = [Float](repeating: 0, count: 3 * n)
+        for i in 0..<n { for c in 0..<3 { g[3 * i + c] = image.storage[c * n + i] } }
+        guide = g
         // per window (centre c, interior pixels only): mean and inverse regularised covariance
         var mean = [Float](repeating: 0, count: n * 3)
         var inv = [Float](repeating: 0, count: n * 9)
+        var meanD = [Double](repeating: 0, count: n * 3)
+        var invD = [Double](repeating: 0, count: n * 9)
         image.storage.withUnsafeBufferPointer { src in
         mean.withUnsafeMutableBufferPointer { mp in
         inv.withUnsafeMutableBufferPointer { ip in
-            let S = src.baseAddress!, M = mp.baseAddress!, INV = ip.baseAddress!
+        meanD.withUnsafeMutableBufferPointer { mdp in
+        invD.withUnsafeMutableBufferPointer { idp in
+            let S = src.baseAddress!, M = mp.baseAddress!, INV = ip.baseAddress!, MD = mdp.baseAddress!, ID = idp.baseAddress!
             parallelFor(max(0, h - 2), minPerThread: 8) { rows in
                 for cy in rows.lowerBound + 1 ..< rows.upperBound + 1 {
                     for cx in 1..<(w - 1) {
@@ -54,10 +69,16 @@ public struct MattingLaplacian: Sendable {
                         q[0] = Float(A / det); q[1] = Float(B / det); q[2] = Float(C / det)
                         q[3] = Float(B / det); q[4] = Float(E / det); q[5] = Float(F / det)
                         q[6] = Float(C / det); q[7] = Float(F / det); q[8] = Float(I / det)
+                        MD[3 * k] = m.0; MD[3 * k + 1] = m.1; MD[3 * k + 2] = m.2
+                        let qd = ID + 9 * k
+                        qd[0] = A / det; qd[1] = B / det; qd[2] = C / det
+                        qd[3] = B / det; qd[4] = E / det; qd[5] = F / det
+                        qd[6] = C / det; qd[7] = F / det; qd[8] = I / det
                     }
                 }
             }
-        }}}
+        }}}}}
+        windowMean = meanD; windowInverse = invD
         var bands = [Float](repeating: 0, count: n * 25)
         // an image under 3×3 has no window: L = 0
         if w >= 3 && h >= 3 {
@@ -132,27 +153,102 @@ public struct MattingLaplacian: Sendable {
 
 /// Luan et al.'s photorealism term λ·Σ_c V_cᵀ L V_c on the result's channels (0...1),
 /// gradient 2λ·L·V_c.
+///
+/// Evaluated in Levin et al.'s equivalent form rather than through the stored bands:
+/// VᵀLV = Σ_k min_{a,b} Σ_{i∈w_k} (v_i − aᵀI_i − b)² + ε‖a‖², a ridge fit of V against the
+/// content's colours in every 3×3 window, and (envelope theorem) ∂/∂v_i = 2 Σ_{k∋i} r_i^k,
+/// the residuals of those fits. A sum of squares cannot go negative; the float bands can:
+/// on flat, 8-bit-quantised areas (Σ_k ≈ ε/9, entries of L in the thousands) their
+/// rounding made L indefinite and L-BFGS ran off to −2e9 on a video frame (measured).
 public struct PhotorealismLoss: Sendable {
     public let laplacian: MattingLaplacian
     public let weight: Float
     public init(laplacian: MattingLaplacian, weight: Float) { self.laplacian = laplacian; self.weight = weight }
 
     public func evaluate(_ image: Tensor, gradient: inout Tensor) -> Double {
-        precondition(image.width == laplacian.width && image.height == laplacian.height,
-                     "PhotorealismLoss: image \(image.shapeDescription) vs Laplacian \(laplacian.width)×\(laplacian.height)")
-        let n = image.plane
+        let L = laplacian
+        precondition(image.width == L.width && image.height == L.height,
+                     "PhotorealismLoss: image \(image.shapeDescription) vs Laplacian \(L.width)×\(L.height)")
+        let w = L.width, h = L.height, n = w * h
+        guard w >= 3 && h >= 3 else { return 0 }
+        let eps = Double(L.epsilon)
+        let guide = L.guide
         var total = 0.0
-        var lv = [Float](repeating: 0, count: n)
+        // per window: the fit's slope (3) and the window's mean of v; then each pixel
+        // gathers its residuals from the windows that contain it
+        var fit = [Double](repeating: 0, count: n * 4)
+        var rowEnergy = [Double](repeating: 0, count: h)
         for c in 0..<image.channels {
-            image.storage.withUnsafeBufferPointer { xp in
-                lv.withUnsafeMutableBufferPointer { laplacian.multiply(xp.baseAddress! + c * n, into: $0.baseAddress!) }
-            }
-            var e = 0.0
-            for i in 0..<n {
-                e += Double(image.storage[c * n + i]) * Double(lv[i])
-                gradient.storage[c * n + i] += 2 * weight * lv[i]
-            }
-            total += e
+            image.storage.withUnsafeBufferPointer { vp in
+            guide.withUnsafeBufferPointer { gp in
+            L.windowMean.withUnsafeBufferPointer { mp in
+            L.windowInverse.withUnsafeBufferPointer { ip in
+            fit.withUnsafeMutableBufferPointer { fp in
+            rowEnergy.withUnsafeMutableBufferPointer { ep in
+                let V = vp.baseAddress! + c * n, G = gp.baseAddress!, M = mp.baseAddress!, INV = ip.baseAddress!
+                let FIT = fp.baseAddress!, E = ep.baseAddress!
+                parallelFor(h - 2, minPerThread: 8) { rows in
+                    for cy in rows.lowerBound + 1 ..< rows.upperBound + 1 {
+                        var e = 0.0
+                        for cx in 1..<(w - 1) {
+                            let k = cy * w + cx
+                            var vm = 0.0
+                            for dy in -1...1 { for dx in -1...1 { vm += Double(V[k + dy * w + dx]) } }
+                            vm /= 9
+                            let mu = (M[3 * k], M[3 * k + 1], M[3 * k + 2])
+                            var cv = (0.0, 0.0, 0.0)
+                            for dy in -1...1 { for dx in -1...1 {
+                                let p = k + dy * w + dx
+                                let dv = Double(V[p]) - vm
+                                cv.0 += (Double(G[3 * p]) - mu.0) * dv
+                                cv.1 += (Double(G[3 * p + 1]) - mu.1) * dv
+                                cv.2 += (Double(G[3 * p + 2]) - mu.2) * dv
+                            }}
+                            cv = (cv.0 / 9, cv.1 / 9, cv.2 / 9)
+                            let q = INV + 9 * k
+                            let a = (q[0] * cv.0 + q[1] * cv.1 + q[2] * cv.2,
+                                     q[3] * cv.0 + q[4] * cv.1 + q[5] * cv.2,
+                                     q[6] * cv.0 + q[7] * cv.1 + q[8] * cv.2)
+                            FIT[4 * k] = a.0; FIT[4 * k + 1] = a.1; FIT[4 * k + 2] = a.2; FIT[4 * k + 3] = vm
+                            for dy in -1...1 { for dx in -1...1 {
+                                let p = k + dy * w + dx
+                                let r = (Double(V[p]) - vm) - (a.0 * (Double(G[3 * p]) - mu.0) + a.1 * (Double(G[3 * p + 1]) - mu.1)
+                                                              + a.2 * (Double(G[3 * p + 2]) - mu.2))
+                                e += r * r
+                            }}
+                            e += eps * (a.0 * a.0 + a.1 * a.1 + a.2 * a.2)
+                        }
+                        E[cy] = e
+                    }
+                }
+            }}}}}}
+            for y in 1..<(h - 1) { total += rowEnergy[y] }
+            let scale = Double(2 * weight)
+            image.storage.withUnsafeBufferPointer { vp in
+            guide.withUnsafeBufferPointer { gp in
+            L.windowMean.withUnsafeBufferPointer { mp in
+            fit.withUnsafeBufferPointer { fp in
+            gradient.storage.withUnsafeMutableBufferPointer { op in
+                let V = vp.baseAddress! + c * n, G = gp.baseAddress!, M = mp.baseAddress!, FIT = fp.baseAddress!
+                let OUT = op.baseAddress! + c * n
+                parallelFor(h, minPerThread: 8) { rows in
+                    for y in rows {
+                        for x in 0..<w {
+                            let i = y * w + x
+                            var g = 0.0
+                            for cy in max(1, y - 1)...min(h - 2, y + 1) {
+                                for cx in max(1, x - 1)...min(w - 2, x + 1) {
+                                    let k = cy * w + cx
+                                    g += (Double(V[i]) - FIT[4 * k + 3])
+                                        - (FIT[4 * k] * (Double(G[3 * i]) - M[3 * k]) + FIT[4 * k + 1] * (Double(G[3 * i + 1]) - M[3 * k + 1])
+                                           + FIT[4 * k + 2] * (Double(G[3 * i + 2]) - M[3 * k + 2]))
+                                }
+                            }
+                            OUT[i] += Float(scale * g)
+                        }
+                    }
+                }
+            }}}}}
         }
         return Double(weight) * total
     }
