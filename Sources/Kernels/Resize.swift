@@ -3,7 +3,7 @@
 /// pyramid and for masks; photos are scaled with swscale in VideoIO.
 public enum Resize {
     /// Source taps (i0, i1, weight of i1) of each destination index along one axis.
-    static func taps(src: Int, dst: Int) -> [(Int, Int, Float)] {
+    public static func taps(src: Int, dst: Int) -> [(Int, Int, Float)] {
         let scale = Float(src) / Float(dst)
         return (0..<dst).map { d in
             var s = (Float(d) + 0.5) * scale - 0.5

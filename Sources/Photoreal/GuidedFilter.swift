@@ -99,21 +99,39 @@ public enum GuidedFilter {
         return boxMean(coef, radius: r)
     }
 
-    /// Applies averaged coefficients (from `coefficients`, at any size: they are resized
-    /// bilinearly to the guide's) to a guide.
+    /// Applies averaged coefficients (from `coefficients`, at any size: they are
+    /// interpolated bilinearly to the guide's, as `Resize.bilinear` would, but pixel by
+    /// pixel, so a full-size photo never holds 12 full-size coefficient planes).
     public static func apply(coefficients coef: Tensor, guide I: Tensor) -> Tensor {
         precondition(I.channels == 3 && coef.channels % 4 == 0, "GuidedFilter.apply: guide \(I.shapeDescription), coefficients \(coef.shapeDescription)")
-        let c = (coef.width == I.width && coef.height == I.height) ? coef : Resize.bilinear(coef, height: I.height, width: I.width)
-        let k = coef.channels / 4, n = I.plane
-        var out = Tensor(channels: k, height: I.height, width: I.width)
-        for ch in 0..<k {
-            for i in 0..<n {
-                out.storage[ch * n + i] = c.storage[4 * ch * n + i] * I.storage[i]
-                    + c.storage[(4 * ch + 1) * n + i] * I.storage[n + i]
-                    + c.storage[(4 * ch + 2) * n + i] * I.storage[2 * n + i]
-                    + c.storage[(4 * ch + 3) * n + i]
+        let k = coef.channels / 4, n = I.plane, w = I.width, h = I.height
+        let cw = coef.width, ch = coef.height, cn = coef.plane
+        let ty = Resize.taps(src: ch, dst: h), tx = Resize.taps(src: cw, dst: w)
+        var out = Tensor(channels: k, height: h, width: w)
+        coef.storage.withUnsafeBufferPointer { cp in
+        I.storage.withUnsafeBufferPointer { ip in
+        out.storage.withUnsafeMutableBufferPointer { op in
+            let C = cp.baseAddress!, G = ip.baseAddress!, O = op.baseAddress!
+            parallelFor(h, minPerThread: 16) { rows in
+                for y in rows {
+                    let (y0, y1, fy) = ty[y]
+                    for x in 0..<w {
+                        let (x0, x1, fx) = tx[x]
+                        let i = y * w + x
+                        @inline(__always) func sample(_ plane: Int) -> Float {
+                            let p = C + plane * cn
+                            let top = p[y0 * cw + x0] + fx * (p[y0 * cw + x1] - p[y0 * cw + x0])
+                            let bot = p[y1 * cw + x0] + fx * (p[y1 * cw + x1] - p[y1 * cw + x0])
+                            return top + fy * (bot - top)
+                        }
+                        for c in 0..<k {
+                            O[c * n + i] = sample(4 * c) * G[i] + sample(4 * c + 1) * G[n + i]
+                                + sample(4 * c + 2) * G[2 * n + i] + sample(4 * c + 3)
+                        }
+                    }
+                }
             }
-        }
+        }}}
         return out
     }
 
