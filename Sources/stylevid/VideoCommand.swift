@@ -95,11 +95,14 @@ struct VideoJob {
     let options: StyleOptions
     let video: VideoOptions
     var chain: String? = nil
+    /// `stylevid photo` on a video: the photoreal defaults, frame by frame with the
+    /// temporal term.
+    var photo = false
 
     func run() throws {
         let input = paths[0], output = paths[paths.count - 1]
         let positional = Array(paths[1..<(paths.count - 1)])
-        let settings = try RunSettings(config: try options.makeConfig(styleCount: max(1, positional.count), video: true),
+        let settings = try RunSettings(config: try options.makeConfig(styleCount: max(1, positional.count), video: true, photo: photo),
                                        temporal: try video.temporalConfig(), passes: video.passes,
                                        positional: positional, chain: chain, masks: options)
         var config = settings.config

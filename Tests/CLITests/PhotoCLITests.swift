@@ -50,6 +50,18 @@ final class PhotoCLITests: XCTestCase {
         XCTAssertLessThan(try metrics(rh)["lab_distance"] ?? 99, 5)
     }
 
+    /// A video relit with the photo defaults (matting term per frame + temporal term).
+    func testPhotoOnAVideo() throws {
+        let clip = StylevidPaths.data + "/carphone_pristine.mp4"
+        let out = dir + "/relit.mp4"
+        let r = runStylevid(["photo", clip, dune, out, "--frames", "0-2", "--size", "64", "--iterations", "5", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let probe = runStylevid(["probe", out])
+        XCTAssert(probe.stdout.contains("64×52") || probe.stdout.contains("64x52"), probe.stdout)
+        let rh = runStylevid(["photo", clip, dune, dir + "/x.mp4", "--method", "reinhard"])
+        XCTAssert(rh.stderr.contains("--method reinhard is for photos"), rh.stderr)
+    }
+
     func testMaskErrorsAreOneLineAndWriteNothing() throws {
         let red = try solid("red.png", "red"), blue = try solid("blue.png", "blue")
         let out = dir + "/out.png"
