@@ -110,7 +110,11 @@ struct Bench: ParsableCommand {
         let y = x.map { $0 + Float.random(in: -0.1...0.1, using: &rng) }
         var iterations = 0
         let solve = timed("solve") { iterations = L!.solve(y, mu: 0.01, tolerance: 1e-4, maxIterations: 2000).iterations }
-        print(String(format: "{\"kernel\":\"laplacian\",\"size\":\"%dx%d\",\"threads\":%d,\"build_ms\":%.1f,\"product_ms\":%.1f,\"solve_ms\":%.1f,\"cg_iterations\":%d}",
-                     w, h, kernelThreads, build, product, solve, iterations))
+        // the photorealism term as the optimiser calls it: value + gradient, 3 channels
+        let term = PhotorealismLoss(laplacian: L!, weight: 1)
+        let v = texture(w, h, seed: 3)
+        let evaluate = timed("term") { var g = Tensor.zeros(like: v); _ = term.evaluate(v, gradient: &g) }
+        print(String(format: "{\"kernel\":\"laplacian\",\"size\":\"%dx%d\",\"threads\":%d,\"build_ms\":%.1f,\"product_ms\":%.1f,\"solve_ms\":%.1f,\"cg_iterations\":%d,\"term_ms\":%.1f}",
+                     w, h, kernelThreads, build, product, solve, iterations, evaluate))
     }
 }
