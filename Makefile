@@ -6,7 +6,7 @@ export STYLEVID_HOME ?= $(HOME)/.cache/stylevid
 DATA := $(STYLEVID_HOME)/data
 SWIFT_FLAGS := -c release
 
-.PHONY: setup build plugin install-frei0r demo test bench clean
+.PHONY: setup build plugin install-frei0r demo demo-photo test bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -32,6 +32,12 @@ demo: build
 	.build/release/stylevid $(DATA)/astronaut.png $(DATA)/mate/abstract/Elephants.jpg out/demo.png \
 		--size 384 --iterations 100
 	@echo "demo: wrote out/demo.png"
+
+# Photo-to-photo relighting of the sample coffee photo with a stormy-sky photo.
+demo-photo: build
+	@mkdir -p out
+	.build/release/stylevid photo $(DATA)/coffee.png $(DATA)/mate/nature/Storm.jpg out/relit.png
+	@echo "demo-photo: wrote out/relit.png"
 
 # Release build: the numeric tests are far too slow unoptimised. Tests use only the
 # public API, so no -enable-testing is needed.
