@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # libFuzzer targets built with `swiftc -sanitize=fuzzer`:
-#   scripts/fuzz.sh TARGET [SECONDS]      TARGET: flo
+#   scripts/fuzz.sh TARGET [SECONDS]      TARGET: flo | mask
 # The target's sources and their dependencies are compiled into one instrumented
 # module (their `import` lines of sibling modules removed), the corpus lives in
 # .build/fuzz/TARGET/corpus (seeded with a valid file), and the run prints libFuzzer's
@@ -22,10 +22,20 @@ w, h = 3, 2
 open(sys.argv[1], "wb").write(struct.pack("<fii", 202021.25, w, h) + struct.pack("<12f", *[0.5 * i for i in range(12)]))
 PY
     ;;
-  *) echo "fuzz.sh: unknown target '$target' (known: flo)" >&2; exit 2 ;;
+  mask)
+    srcs=("$root"/Sources/Kernels/*.swift "$root/Sources/Photoreal/SegmentationMask.swift")
+    flags=(-I "$root/Sources/CBLAS" -lopenblas)
+    # a 4×2 colour-coded mask (red, blue, white, red…) and a map
+    python3 - "$work/corpus/seed" <<'PY'
+import sys
+px = [255,0,0, 0,0,255, 255,255,255, 250,5,5, 0,0,0, 0,0,255, 128,128,128, 255,0,255]
+open(sys.argv[1], "wb").write(bytes([3, 1] + px) + b"red=blue,white=red")
+PY
+    ;;
+  *) echo "fuzz.sh: unknown target '$target' (known: flo, mask)" >&2; exit 2 ;;
 esac
 cp "${srcs[@]}" "$work/src/"
-sed -i -e '/^import Kernels$/d' -e '/^import Temporal$/d' "$work/src/"*.swift
+sed -i -e '/^import Kernels$/d' -e '/^import Temporal$/d' -e '/^import Photoreal$/d' "$work/src/"*.swift
 cp "$root/Fuzz/$target.swift" "$work/src/FuzzEntry.swift"
 swiftc -sanitize=fuzzer -parse-as-library -O -module-name Kernels "${flags[@]}" "$work/src/"*.swift -o "$work/fuzz-$target"
 cd "$work"

@@ -5,10 +5,15 @@ import XCTest
 final class FuzzTests: XCTestCase {
     var root: String { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path }
 
-    func testFloReaderSurvivesFuzzing() throws {
-        let r = runShell("d=$(mktemp -d); FUZZ_DIR=\"$d\" '\(root)/scripts/fuzz.sh' flo 3 2>&1; rc=$?; rm -rf \"$d\"; exit $rc")
-        XCTAssertEqual(r.status, 0, String(r.stdout.suffix(2000)))
-        XCTAssert(r.stdout.contains("Done "), String(r.stdout.suffix(500)))
-        XCTAssertFalse(r.stdout.contains("ERROR: libFuzzer"), String(r.stdout.suffix(2000)))
+    func fuzz(_ target: String, file: StaticString = #filePath, line: UInt = #line) {
+        let r = runShell("d=$(mktemp -d); FUZZ_DIR=\"$d\" '\(root)/scripts/fuzz.sh' \(target) 3 2>&1; rc=$?; rm -rf \"$d\"; exit $rc")
+        XCTAssertEqual(r.status, 0, String(r.stdout.suffix(2000)), file: file, line: line)
+        XCTAssert(r.stdout.contains("Done "), String(r.stdout.suffix(500)), file: file, line: line)
+        XCTAssertFalse(r.stdout.contains("ERROR: libFuzzer"), String(r.stdout.suffix(2000)), file: file, line: line)
     }
+
+    func testFloReaderSurvivesFuzzing() { fuzz("flo") }
+
+    /// The segmentation-mask reader, pairing and --mask-map parser (Fuzz/mask.swift).
+    func testMaskReaderSurvivesFuzzing() { fuzz("mask") }
 }
