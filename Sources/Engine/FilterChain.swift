@@ -212,7 +212,7 @@ public enum FilterChain {
             options: [FilterOption("mode", .choice(["transfer", "preserve"]), default: "transfer", "what happens to the colours")],
             apply: { s, v in s.style.preserveColors = v["mode"]?.string == "preserve" }),
         FilterDefinition(
-            name: "photoreal", help: "Photorealistic relighting: the matting-Laplacian term keeps the result a photograph (Luan et al.); masks restrict each region's style to the matching region of the reference.",
+            name: "photoreal", help: "Photorealistic relighting: the matting-Laplacian term keeps the result a photograph (Luan et al.); masks restrict each region's style to the matching region of the reference. Add --init reinhard (what --photoreal and `stylevid photo` start from) so the colours reach the reference's.",
             options: [FilterOption("lambda", .float(0...1e9), default: FilterOption.format(Double(StyleConfig.defaultPhotorealWeight)), "weight of the photorealism term"),
                       FilterOption("mask", .string, default: nil, "content segmentation mask (9-colour or integer labels)"),
                       FilterOption("refmask", .string, default: nil, "reference segmentation mask")],

@@ -35,7 +35,7 @@ struct StyleOptions: ParsableArguments {
     var styleBlend: String?
     @Option(help: "Style image size relative to the result (default \(defaults.styleScale)).")
     var styleScale: Float = defaults.styleScale
-    @Option(help: "Initial image: content, random, reinhard (the content with the style's Lab colour statistics) or an image path (default content; `stylevid photo`: reinhard).")
+    @Option(help: "Initial image: content, random, reinhard (the content with the style's Lab colour statistics) or an image path (default content; with --photoreal and in `stylevid photo`: reinhard).")
     var `init`: String?
     @Option(help: "Optimizer: lbfgs or adam (default lbfgs).")
     var optimizer: String = defaults.optimizer.rawValue
@@ -95,7 +95,9 @@ struct StyleOptions: ParsableArguments {
         c.styleLayerWeights = try styleLayerWeights.map { try floats($0, "style-layer-weights") }
         c.styleBlend = try styleBlend.map { try floats($0, "style-blend") }
         c.styleScale = styleScale
-        guard let im = InitMode(argument: `init` ?? (photo ? "reinhard" : "content")) else {
+        // relighting starts from the reference's palette (measured: from the content the
+        // term stops the colours long before they reach the reference's)
+        guard let im = InitMode(argument: `init` ?? (photo || (photoreal ?? 0) > 0 ? "reinhard" : "content")) else {
             throw ValidationError("--init: expected content, random, reinhard or a path")
         }
         c.initMode = im
