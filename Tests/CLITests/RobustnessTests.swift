@@ -85,9 +85,16 @@ func runShell(_ line: String) -> RunResult {
     let err = Pipe(), out = Pipe()
     p.standardError = err; p.standardOutput = out
     try! p.run()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
+    // both pipes drained at once: reading one to its end while the other fills past the
+    // pipe buffer (64 KB) would block the child forever (a fuzzer's log did)
+    final class Box: @unchecked Sendable { var data = Data() }
+    let eBox = Box(), oBox = Box()
+    let group = DispatchGroup()
+    group.enter(); DispatchQueue.global().async { eBox.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    group.enter(); DispatchQueue.global().async { oBox.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    group.wait()
     p.waitUntilExit()
+    let e = eBox.data, o = oBox.data
     return RunResult(status: p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus,
                      stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
 }
