@@ -228,7 +228,7 @@ public final class Stylizer {
             let tv = TotalVariationLoss(weight: config.tvWeight)
             let imageLosses: [ImageLoss] = li >= firstFull ? extraLosses : []
             let matting: PhotorealismLoss? = phase.matting
-                ? PhotorealismLoss(laplacian: MattingLaplacian(image: contentT), weight: config.photorealWeight) : nil
+                ? PhotorealismLoss(laplacian: MattingLaplacian(image: contentT, bands: false), weight: config.photorealWeight) : nil
 
             // starting image
             var start0: Tensor

@@ -124,6 +124,12 @@ extension MattingLaplacianTests {
             }
         }
         assertClose(2 * expected, e, tolerance: 1e-6)
+        // the optimiser's bands-free build gives the same term
+        let lean = PhotorealismLoss(laplacian: MattingLaplacian(image: content, epsilon: 1e-4, bands: false), weight: 2)
+        var g2 = Tensor.zeros(like: v)
+        XCTAssertEqual(lean.evaluate(v, gradient: &g2), e)
+        XCTAssertEqual(g2, g)
+        XCTAssertTrue(lean.laplacian.bands.isEmpty)
     }
 
     /// A flat, 8-bit-quantised area (what a video frame of a grey road is) makes L stiff
