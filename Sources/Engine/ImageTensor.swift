@@ -1,4 +1,5 @@
 import Kernels
+import Photoreal
 import VideoIO
 
 extension Tensor {
@@ -55,21 +56,7 @@ public enum ColorOps {
     /// `image` with each channel's mean and standard deviation moved to `reference`'s
     /// (a per-channel RGB colour transfer), clamped to 0...1. Sizes may differ.
     public static func matchStatistics(_ image: Tensor, to reference: Tensor) -> Tensor {
-        func stats(_ t: Tensor, _ c: Int) -> (mean: Double, std: Double) {
-            let n = t.plane
-            var s = 0.0, s2 = 0.0
-            for i in 0..<n { let v = Double(t.storage[c * n + i]); s += v; s2 += v * v }
-            let m = s / Double(n)
-            return (m, max(0, s2 / Double(n) - m * m).squareRoot())
-        }
-        var out = image
-        let n = image.plane
-        for c in 0..<min(3, image.channels) {
-            let a = stats(image, c), b = stats(reference, c)
-            let scale = Float(a.std > 1e-6 ? b.std / a.std : 1)
-            let am = Float(a.mean), bm = Float(b.mean)
-            for i in 0..<n { out.storage[c * n + i] = (image.storage[c * n + i] - am) * scale + bm }
-        }
+        var out = ColorMetrics.matchMoments(image, to: reference)
         out.clamp(0, 1)
         return out
     }

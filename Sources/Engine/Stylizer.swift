@@ -118,14 +118,19 @@ public final class Stylizer {
         if [style] != cachedStyles { targetCache = [:]; maskedCache = [:]; cachedStyles = [style] }
         let key = "\(w)x\(h)"
         if let t = maskedCache[key] { return t }
-        let longest = max(16, Int((Float(max(w, h)) * config.styleScale).rounded()))
-        let (sw, sh) = Stylizer.fitSize(width: style.width, height: style.height, longest: longest)
-        let acts = network.forward(Tensor(image: try ImageIO.scale(style, width: sw, height: sh)), through: styleIndices.max()!)
+        let acts = try styleActivations(style, width: w, height: h)
         let t = styleIndices.map { li in
             MaskedStyleLoss.targets(features: acts[li], masks: pairing.referenceMasks(width: acts[li].width, height: acts[li].height))
         }
         maskedCache[key] = t
         return t
+    }
+
+    /// The network's activations for a style image scaled for a w×h result (--style-scale).
+    func styleActivations(_ style: RGBImage, width w: Int, height h: Int) throws -> [Tensor] {
+        let longest = max(16, Int((Float(max(w, h)) * config.styleScale).rounded()))
+        let (sw, sh) = Stylizer.fitSize(width: style.width, height: style.height, longest: longest)
+        return network.forward(Tensor(image: try ImageIO.scale(style, width: sw, height: sh)), through: styleIndices.max()!)
     }
 
     func computeStyleTargets(_ styles: [RGBImage], width w: Int, height h: Int) throws -> [[Float]] {
@@ -136,10 +141,7 @@ public final class Stylizer {
         }()
         var targets: [[Float]] = styleIndices.map { [Float](repeating: 0, count: network.convs[$0].outChannels * network.convs[$0].outChannels) }
         for (k, style) in styles.enumerated() where blend[k] > 0 {
-            let longest = max(16, Int((Float(max(w, h)) * config.styleScale).rounded()))
-            let (sw, sh) = Stylizer.fitSize(width: style.width, height: style.height, longest: longest)
-            let scaled = try ImageIO.scale(style, width: sw, height: sh)
-            let acts = network.forward(Tensor(image: scaled), through: styleIndices.max()!)
+            let acts = try styleActivations(style, width: w, height: h)
             for (t, li) in styleIndices.enumerated() {
                 let g = gramMatrix(acts[li])
                 for i in 0..<g.count { targets[t][i] += blend[k] * g[i] }

@@ -67,17 +67,23 @@ public enum ColorMetrics {
         return sqrt(s)
     }
 
+    /// Every channel (up to 3) of `t` shifted and scaled to `reference`'s mean and
+    /// standard deviation (a flat channel is only shifted). Sizes may differ.
+    public static func matchMoments(_ t: Tensor, to reference: Tensor) -> Tensor {
+        var out = t
+        let mc = moments(t), mr = moments(reference)
+        let n = t.plane
+        for c in 0..<min(3, t.channels, reference.channels) {
+            let s = mc[c].std > 1e-6 ? mr[c].std / mc[c].std : 1
+            for i in 0..<n { out.storage[c * n + i] = Float((Double(t.storage[c * n + i]) - mc[c].mean) * s + mr[c].mean) }
+        }
+        return out
+    }
+
     /// Reinhard, Ashikhmin, Gooch & Shirley's colour transfer, in CIE Lab: every channel
     /// shifted and scaled to the reference's mean and standard deviation.
     public static func reinhard(_ content: Tensor, reference: Tensor) -> Tensor {
-        var l = lab(content)
-        let mc = moments(l), mr = moments(lab(reference))
-        let n = l.plane
-        for c in 0..<3 {
-            let s = mc[c].std > 1e-6 ? mr[c].std / mc[c].std : 1
-            for i in 0..<n { l.storage[c * n + i] = Float((Double(l.storage[c * n + i]) - mc[c].mean) * s + mr[c].mean) }
-        }
-        return rgb(fromLab: l)
+        rgb(fromLab: matchMoments(lab(content), to: lab(reference)))
     }
 
     /// Rec. 601 luma of an RGB tensor, as one W×H plane.

@@ -155,14 +155,22 @@ public struct MaskPairing: Sendable, Equatable {
 /// Masked Gram matrix G = (F⊙M)(F⊙M)ᵀ / (C·H·W·mean(M)) of a C×H×W feature map and one
 /// H×W mask plane; nil when the mask is (numerically) empty at this resolution.
 public func maskedGram(_ f: Tensor, mask: UnsafePointer<Float>) -> [Float]? {
+    var fm = [Float](repeating: 0, count: f.count)
+    return maskedProduct(f, mask: mask, into: &fm)?.gram
+}
+
+/// F⊙M into `fm` (C×H×W), and the masked Gram with the mask's mean; nil when the mask is
+/// (numerically) empty. Shared by the targets and the loss.
+func maskedProduct(_ f: Tensor, mask: UnsafePointer<Float>, into fm: inout [Float]) -> (gram: [Float], mean: Double)? {
     let c = f.channels, n = f.plane
     var m = 0.0
     for i in 0..<n { m += Double(mask[i]) }
     m /= Double(max(1, n))
     guard m > 1e-6 else { return nil }
-    var fm = f.storage
-    fm.withUnsafeMutableBufferPointer { p in
-        for ch in 0..<c { for i in 0..<n { p[ch * n + i] *= mask[i] } }
+    f.storage.withUnsafeBufferPointer { fp in
+        fm.withUnsafeMutableBufferPointer { p in
+            for ch in 0..<c { for i in 0..<n { p[ch * n + i] = fp[ch * n + i] * mask[i] } }
+        }
     }
     var g = [Float](repeating: 0, count: c * c)
     fm.withUnsafeBufferPointer { fp in
@@ -171,7 +179,7 @@ public func maskedGram(_ f: Tensor, mask: UnsafePointer<Float>) -> [Float]? {
                  a: fp.baseAddress!, lda: n, b: fp.baseAddress!, ldb: n, c: gp.baseAddress!, ldc: c)
         }
     }
-    return g
+    return (g, m)
 }
 
 /// Luan et al.'s segmented style loss on one layer: for every label l,
@@ -212,20 +220,8 @@ public struct MaskedStyleLoss: Sendable {
             precondition(target.count == c * c, "MaskedStyleLoss: target of \(target.count) values for \(c) channels")
             masks.storage.withUnsafeBufferPointer { mp in
                 let M = mp.baseAddress! + l * n
-                var mean = 0.0
-                for i in 0..<n { mean += Double(M[i]) }
-                mean /= Double(max(1, n))
-                guard mean > 1e-6 else { return }
-                f.storage.withUnsafeBufferPointer { fp in
-                    for ch in 0..<c { for i in 0..<n { fm[ch * n + i] = fp[ch * n + i] * M[i] } }
-                }
-                var d = [Float](repeating: 0, count: c * c)
-                fm.withUnsafeBufferPointer { p in
-                    d.withUnsafeMutableBufferPointer { dp in
-                        gemm(transB: true, m: c, n: c, k: n, alpha: Float(1 / (Double(c * n) * mean)),
-                             a: p.baseAddress!, lda: n, b: p.baseAddress!, ldb: n, c: dp.baseAddress!, ldc: c)
-                    }
-                }
+                guard let (gram, mean) = maskedProduct(f, mask: M, into: &fm) else { return }
+                var d = gram
                 var sum = 0.0
                 for i in 0..<d.count { d[i] -= target[i]; sum += Double(d[i] * d[i]) }
                 let a = areas[l] * Double(weight)
