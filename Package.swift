@@ -36,5 +36,7 @@ let package = Package(
         .testTarget(name: "PhotorealTests", dependencies: ["Photoreal", "Kernels", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "VideoIO", "Photoreal", "CHDF5", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Engine", "Kernels", "VideoIO", "CHDF5", "TestSupport"]),
+        // bad inputs, interrupts, kill/resume and the libFuzzer runs, through the real binary
+        .testTarget(name: "RobustnessTests", dependencies: ["TestSupport"]),
     ]
 )

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # libFuzzer targets built with `swiftc -sanitize=fuzzer`:
-#   scripts/fuzz.sh TARGET [SECONDS]      TARGET: flo | mask
+#   scripts/fuzz.sh TARGET [SECONDS]      TARGET: flo | mask | chain | safetensors
 # The target's sources and their dependencies are compiled into one instrumented
 # module (their `import` lines of sibling modules removed), the corpus lives in
 # .build/fuzz/TARGET/corpus (seeded with a valid file), and the run prints libFuzzer's
@@ -32,11 +32,36 @@ px = [255,0,0, 0,0,255, 255,255,255, 250,5,5, 0,0,0, 0,0,255, 128,128,128, 255,0
 open(sys.argv[1], "wb").write(bytes([3, 1] + px) + b"red=blue,white=red")
 PY
     ;;
-  *) echo "fuzz.sh: unknown target '$target' (known: flo, mask)" >&2; exit 2 ;;
+  chain|safetensors)
+    # both live in Engine: the engine and every library under it become one module
+    srcs=("$root"/Sources/{Kernels,VideoIO,Temporal,Photoreal,Engine}/*.swift)
+    flags=(-I "$root/Sources/CBLAS" -I "$root/Sources/CFFmpeg" -I "$root/Sources/CHDF5"
+           $(pkg-config --cflags-only-I hdf5 | sed 's/-I/-Xcc -I/g') $(pkg-config --libs hdf5)
+           -lopenblas $(pkg-config --libs libavformat libavcodec libswscale libswresample libavutil))
+    if [ "$target" = chain ]; then
+      printf '%s' "scale=640:-2,style='a.jpg':0.5,temporal=200:frames=1|10,photoreal=1e4,smooth=4:0.01" > "$work/corpus/seed"
+      printf '%s' "crop=320:180:10:20,style=s.png,iterations=100:10" > "$work/corpus/seed2"
+    else
+      # a valid file: one F32, one F16 and one BF16 tensor
+      python3 - "$work/corpus/seed" <<'PY'
+import json, struct, sys
+h = {"a": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]},
+     "b": {"dtype": "F16", "shape": [3], "data_offsets": [16, 22]},
+     "c": {"dtype": "BF16", "shape": [1, 1], "data_offsets": [22, 24]},
+     "__metadata__": {"format": "pt"}}
+j = json.dumps(h).encode()
+body = struct.pack("<4f", 1, -2, 0.5, 3) + struct.pack("<3e", 1, 2, -1) + b"\x80\x3f"
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(j)) + j + body)
+PY
+    fi
+    ;;
+  *) echo "fuzz.sh: unknown target '$target' (known: flo, mask, chain, safetensors)" >&2; exit 2 ;;
 esac
 cp "${srcs[@]}" "$work/src/"
-sed -i -e '/^import Kernels$/d' -e '/^import Temporal$/d' -e '/^import Photoreal$/d' "$work/src/"*.swift
+sed -i -e '/^import Kernels$/d' -e '/^import Temporal$/d' -e '/^import Photoreal$/d' -e '/^import VideoIO$/d' -e '/^import Engine$/d' "$work/src/"*.swift
 cp "$root/Fuzz/$target.swift" "$work/src/FuzzEntry.swift"
 swiftc -sanitize=fuzzer -parse-as-library -O -module-name Kernels "${flags[@]}" "$work/src/"*.swift -o "$work/fuzz-$target"
 cd "$work"
-"./fuzz-$target" -max_total_time="$secs" -print_final_stats=1 -max_len=4096 corpus
+dict=()
+[ -f "$root/Fuzz/$target.dict" ] && dict=(-dict="$root/Fuzz/$target.dict")
+"./fuzz-$target" "${dict[@]}" -max_total_time="$secs" -print_final_stats=1 -max_len=4096 corpus

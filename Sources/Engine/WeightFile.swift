@@ -123,8 +123,12 @@ public enum WeightFile {
                 if o { throw bad("entry '\(name)' is too large") }
                 count = m
             }
-            if elem > 0 && count * elem != e - b {
-                throw bad("entry '\(name)': \(count) \(dtype) values need \(count * elem) bytes, offsets give \(e - b)")
+            if elem > 0 {
+                let (bytes, o) = count.multipliedReportingOverflow(by: elem)
+                if o { throw bad("entry '\(name)' is too large") }
+                if bytes != e - b {
+                    throw bad("entry '\(name)': \(count) \(dtype) values need \(bytes) bytes, offsets give \(e - b)")
+                }
             }
             entries.append(SafetensorsEntry(name: name, dtype: dtype, shape: shape, begin: b, end: e))
         }
@@ -135,6 +139,13 @@ public enum WeightFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw EngineError.weightsNotFound(path: path, hint: "")
         }
+        return try decodeSafetensors(data, path: path, where: filter)
+    }
+
+    /// Decodes a whole safetensors file held in memory (the reader's core; also the
+    /// libFuzzer target `scripts/fuzz.sh safetensors`). Every length, offset and dtype is
+    /// checked before a byte is read.
+    public static func decodeSafetensors(_ data: Data, path: String, where filter: ([Int]) -> Bool = { _ in true }) throws -> [NamedArray] {
         guard data.count >= 8 else { throw EngineError.weightsUnreadable(path: path, reason: "file too short") }
         let n = data.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian
         guard n <= UInt64(data.count - 8) else {
@@ -143,12 +154,18 @@ public enum WeightFile {
         let headerEnd = 8 + Int(n)
         let entries: [SafetensorsEntry]
         do {
-            entries = try parseSafetensorsHeader(data.subdata(in: 8..<headerEnd), dataSize: data.count - headerEnd)
+            entries = try parseSafetensorsHeader(data.subdata(in: data.startIndex + 8..<data.startIndex + headerEnd),
+                                                 dataSize: data.count - headerEnd)
         } catch let EngineError.weightsUnreadable(_, reason) {
             throw EngineError.weightsUnreadable(path: path, reason: reason)
         }
         var out: [NamedArray] = []
         for e in entries where filter(e.shape) {
+            // the header parser checked the byte count of every dtype it knows; any other
+            // dtype is refused before its (unchecked) extent is touched
+            guard ["F32", "F64", "BF16", "F16"].contains(e.dtype) else {
+                throw EngineError.weightsUnreadable(path: path, reason: "tensor '\(e.name)' has unsupported dtype \(e.dtype)")
+            }
             let count = e.shape.reduce(1, *)
             var values = [Float](repeating: 0, count: count)
             data.withUnsafeBytes { raw in
@@ -161,9 +178,6 @@ public enum WeightFile {
                     default: values[i] = Float(Float16(bitPattern: UInt16(littleEndian: (base + 2 * i).loadUnaligned(as: UInt16.self))))
                     }
                 }
-            }
-            if !["F32", "F64", "BF16", "F16"].contains(e.dtype) {
-                throw EngineError.weightsUnreadable(path: path, reason: "tensor '\(e.name)' has unsupported dtype \(e.dtype)")
             }
             out.append(NamedArray(name: e.name, shape: e.shape, values: values))
         }

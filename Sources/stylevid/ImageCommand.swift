@@ -198,6 +198,14 @@ func checkOutputLocation(_ output: String, inputs: [String]) throws {
         throw CLIError("\(output): output folder \(dir) does not exist")
     }
     guard access(dir, W_OK) == 0 else { throw CLIError("\(output): output folder \(dir) is not writable") }
+    // access() says yes to root everywhere; a read-only or special file system only
+    // refuses the create, so try one (the temporary's own kind of name) before any work
+    let probe = dir + "/.stylevid-probe-\(getpid())"
+    let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+    guard fd >= 0 else {
+        throw CLIError("\(output): output folder \(dir) is not writable (\(String(cString: strerror(errno))))")
+    }
+    close(fd); unlink(probe)
     if FileManager.default.fileExists(atPath: output, isDirectory: &isDir), isDir.boolValue {
         throw CLIError("\(output): is a folder")
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `stylevid photo` and `stylevid photo-metrics` as a user runs them, with the bundled
@@ -20,16 +21,6 @@ final class PhotoCLITests: XCTestCase {
         let m = runStylevid(["photo-metrics", result, coffee, dune])
         XCTAssertEqual(m.status, 0, m.stderr)
         return try JSONSerialization.jsonObject(with: Data(m.stdout.utf8)) as? [String: Double] ?? [:]
-    }
-
-    /// A solid-colour PNG made by ffmpeg (an independent encoder).
-    func solid(_ name: String, _ color: String, _ size: String = "60x40") throws -> String {
-        let path = dir + "/" + name
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
-        p.arguments = ["-v", "error", "-f", "lavfi", "-i", "color=c=\(color):s=\(size)", "-frames:v", "1", path]
-        try p.run(); p.waitUntilExit()
-        return path
     }
 
     /// Processing at 96 px, the result comes back at the photo's 600×400 (guided
@@ -60,27 +51,5 @@ final class PhotoCLITests: XCTestCase {
         XCTAssert(probe.stdout.contains("64×52") || probe.stdout.contains("64x52"), probe.stdout)
         let rh = runStylevid(["photo", clip, dune, dir + "/x.mp4", "--method", "reinhard"])
         XCTAssert(rh.stderr.contains("--method reinhard is for photos"), rh.stderr)
-    }
-
-    func testMaskErrorsAreOneLineAndWriteNothing() throws {
-        let red = try solid("red.png", "red"), blue = try solid("blue.png", "blue")
-        let out = dir + "/out.png"
-        func fails(_ args: [String], _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
-            let r = runStylevid(["photo", coffee, dune, out, "--size", "48", "--iterations", "2", "--quiet"] + args)
-            XCTAssertNotEqual(r.status, 0, file: file, line: line)
-            XCTAssert(r.stderr.contains(expected), r.stderr, file: file, line: line)
-            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr, file: file, line: line)
-            XCTAssertFalse(FileManager.default.fileExists(atPath: out), file: file, line: line)
-        }
-        fails(["--content-mask", red, "--style-mask", blue], "label red of the content mask is missing from the reference mask (it has blue); map it with --mask-map red=blue")
-        fails(["--content-mask", red], "--content-mask and --style-mask go together")
-        fails(["--content-mask", red, "--style-mask", dir + "/nope.png"], "nope.png")
-        fails(["--content-mask", red, "--style-mask", blue, "--mask-map", "red"], "--mask-map: 'red' is not CONTENT_LABEL=REFERENCE_LABEL")
-        fails(["--content-mask", red, "--style-mask", blue, "--mask-map", "green=blue"], "the content mask has no label green")
-        // mapped explicitly it runs; the mask's own size (60×40) is stretched to the photo's
-        let r = runStylevid(["photo", coffee, dune, out, "--size", "48", "--iterations", "2", "--quiet",
-                             "--content-mask", red, "--style-mask", blue, "--mask-map", "red=blue"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssert(FileManager.default.fileExists(atPath: out))
     }
 }

@@ -171,6 +171,28 @@ final class WeightLoaderTests: TemporaryDirectoryTestCase {
         XCTAssertThrowsError(try parse(#"{"a":{"dtype":"F32","shape":[2,3],"data_offsets":[80,104]}}"#)) // past the end
         XCTAssertThrowsError(try parse(#"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#))
         XCTAssertThrowsError(try parse(#"{"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,4]}}"#))
+        // 2^62 elements fit an Int, their 2^64 bytes do not: this trapped
+        XCTAssertThrowsError(try parse(#"{"a":{"dtype":"F32","shape":[1073741824,1073741824,4],"data_offsets":[0,0]}}"#)) {
+            XCTAssert("\($0)".contains("too large"), "\($0)")
+        }
+    }
+
+    /// A whole file in memory: an unknown dtype is refused before its extent (which the
+    /// header parser cannot check) is read. The reader used to decode it as F16 first,
+    /// reading a million bytes past a 2-byte tensor.
+    func testSafetensorsUnknownDtypeIsRefusedBeforeReading() {
+        func file(_ header: String, body: [UInt8]) -> Data {
+            let j = Data(header.utf8)
+            var d = Data(withUnsafeBytes(of: UInt64(j.count).littleEndian) { Array($0) })
+            d.append(j); d.append(contentsOf: body)
+            return d
+        }
+        let bad = file(#"{"a":{"dtype":"I8","shape":[1000000],"data_offsets":[0,2]}}"#, body: [1, 2])
+        XCTAssertThrowsError(try WeightFile.decodeSafetensors(bad, path: "x.safetensors")) {
+            XCTAssert("\($0)".contains("unsupported dtype I8") && "\($0)".contains("x.safetensors"), "\($0)")
+        }
+        let good = file(#"{"a":{"dtype":"BF16","shape":[1],"data_offsets":[0,2]}}"#, body: [0x80, 0x3f])
+        XCTAssertEqual(try WeightFile.decodeSafetensors(good, path: "x").first?.values, [1])
     }
 
     func testNaturalOrder() {

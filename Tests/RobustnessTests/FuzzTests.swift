@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// A short run of each libFuzzer target (longer runs: BENCHMARKS.md, "Fuzzing").
@@ -16,4 +17,10 @@ final class FuzzTests: XCTestCase {
 
     /// The segmentation-mask reader, pairing and --mask-map parser (Fuzz/mask.swift).
     func testMaskReaderSurvivesFuzzing() { fuzz("mask") }
+
+    /// The -vf chain parser (Fuzz/chain.swift), with the engine compiled in.
+    func testFilterChainParserSurvivesFuzzing() { fuzz("chain") }
+
+    /// The safetensors reader, header and tensor data (Fuzz/safetensors.swift).
+    func testSafetensorsReaderSurvivesFuzzing() { fuzz("safetensors") }
 }

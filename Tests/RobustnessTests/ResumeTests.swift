@@ -1,0 +1,144 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// Interrupted video runs resume from their checkpoints and give the same frames as an
+/// uninterrupted run.
+final class ResumeTests: TemporaryDirectoryTestCase {
+    var args: [String] { [StylevidPaths.data + "/bikes.mp4", StylevidPaths.data + "/mate/abstract/Elephants.jpg"] }
+    let opts = ["--size", "64", "--iterations", "8", "--pyramid", "1", "--frames", "0-6", "--quiet"]
+
+    /// Starts a run and SIGKILLs it once `afterFrames` checkpoints exist.
+    func killRun(_ arguments: [String], afterFrames: Int, checkpoints: String) throws {
+        try killRun(arguments) {
+            ((try? FileManager.default.contentsOfDirectory(atPath: checkpoints))?.filter { $0.hasPrefix("frame-") }.count ?? 0) >= afterFrames
+        }
+    }
+
+    /// Starts a run and SIGKILLs it once `ready()` holds.
+    func killRun(_ arguments: [String], when ready: () -> Bool) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: StylevidPaths.binary)
+        p.arguments = arguments
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline && p.isRunning && !ready() { usleep(20_000) }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+    }
+
+    func rawFrames(_ path: String) -> Data {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
+        p.arguments = ["-v", "error", "-i", path, "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
+        let pipe = Pipe(); p.standardOutput = pipe
+        try! p.run()
+        let d = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return d
+    }
+
+    /// --passes 3: the later passes change the frames and make them steadier; a run killed
+    /// inside pass 2 and resumed gives the frames of an uninterrupted run.
+    func testMultiPassResumesInsideAPass() throws {
+        let one = dir + "/one.mp4", full = dir + "/full.mp4"
+        XCTAssertEqual(runStylevid(args + [one] + opts).status, 0)
+        let r0 = runStylevid(args + [full] + opts + ["--passes", "3"])
+        XCTAssertEqual(r0.status, 0, r0.stderr)
+        let reference = rawFrames(full)
+        XCTAssertEqual(reference.count, 7 * 64 * 28 * 3)
+        XCTAssertNotEqual(reference, rawFrames(one))
+        func stability(_ p: String) -> Double {
+            let r = runStylevid(["stability", p, args[0]])
+            return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["warping_error"] as? Double ?? .infinity
+        }
+        XCTAssertLessThan(stability(full), stability(one))
+        let out = dir + "/part.mp4", progress = dir + "/.part.mp4.stylevid-frames/passes"
+        try killRun(args + [out] + opts + ["--passes", "3"]) {
+            (try? String(contentsOfFile: progress, encoding: .utf8)).map { $0.hasPrefix("2 ") && $0 != "2 2" } ?? false
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        let r = runStylevid(args + [out] + opts + ["--passes", "3", "--resume"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(rawFrames(out), reference)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".") }, [])
+    }
+
+    /// SIGKILL after 1, 3 and 5 finished frames, then --resume: identical frames, no
+    /// checkpoint folder and no stale temporary file left.
+    func testKillAndResumeGivesTheSameFrames() throws {
+        let full = dir + "/full.mp4"
+        XCTAssertEqual(runStylevid(args + [full] + opts).status, 0)
+        let reference = rawFrames(full)
+        XCTAssertEqual(reference.count, 7 * 64 * 28 * 3)
+        for killAfter in [1, 3, 5] {
+            let out = dir + "/part\(killAfter).mp4"
+            let frames = dir + "/.part\(killAfter).mp4.stylevid-frames"
+            try killRun(args + [out] + opts, afterFrames: killAfter, checkpoints: frames)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out), "a killed run must not leave an output")
+            let r = runStylevid(args + [out] + opts + ["--resume"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(rawFrames(out), reference, "resumed after \(killAfter) frames")
+            XCTAssertFalse(FileManager.default.fileExists(atPath: frames))
+        }
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".") }
+        XCTAssertEqual(left, [], "stale temporary files")
+    }
+
+    /// Ctrl-C and SIGTERM during a video: exit 130 / 143 with a line saying how many
+    /// frames are saved and to run again with --resume; no output; the resumed run gives
+    /// the frames of an uninterrupted one.
+    func testInterruptSaysHowToResumeAndResumes() throws {
+        let full = dir + "/full.mp4"
+        XCTAssertEqual(runStylevid(args + [full] + opts).status, 0)
+        let reference = rawFrames(full)
+        for (sig, code, after) in [(SIGINT, Int32(130), 2), (SIGTERM, Int32(143), 4)] {
+            let out = dir + "/int\(sig).mp4", frames = dir + "/.int\(sig).mp4.stylevid-frames"
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: StylevidPaths.binary)
+            p.arguments = args + [out] + opts
+            let err = Pipe(); p.standardError = err
+            try p.run()
+            let deadline = Date().addingTimeInterval(120)
+            while Date() < deadline && p.isRunning
+                    && ((try? FileManager.default.contentsOfDirectory(atPath: frames))?.filter { $0.hasPrefix("frame-") }.count ?? 0) < after {
+                usleep(20_000)
+            }
+            kill(p.processIdentifier, sig)
+            p.waitUntilExit()
+            let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            XCTAssertEqual(p.terminationReason, .exit, message)
+            XCTAssertEqual(p.terminationStatus, code, message)
+            XCTAssert(message.contains("frame(s) are saved; run the same command with --resume to continue"), message)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+            let r = runStylevid(args + [out] + opts + ["--resume"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(rawFrames(out), reference, "resumed after signal \(sig)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".") }, [])
+    }
+
+    func testResumeNeedsMatchingCheckpoints() throws {
+        let out = dir + "/o.mp4"
+        var r = runStylevid(args + [out] + opts + ["--resume"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssert(r.stderr.contains("nothing to resume"), r.stderr)
+        // checkpoints made with other settings are not trusted
+        let frames = dir + "/.o.mp4.stylevid-frames"
+        try FileManager.default.createDirectory(atPath: frames, withIntermediateDirectories: true)
+        try "other settings".write(toFile: frames + "/settings", atomically: true, encoding: .utf8)
+        r = runStylevid(args + [out] + opts + ["--resume"])
+        XCTAssert(r.stderr.contains("made with other settings"), r.stderr)
+        // a corrupt checkpoint is redone, not trusted: kill a real run after 2 frames,
+        // damage its first frame, resume
+        try FileManager.default.removeItem(atPath: frames)
+        let full = dir + "/full.mp4"
+        XCTAssertEqual(runStylevid(args + [full] + opts).status, 0)
+        try killRun(args + [out] + opts, afterFrames: 2, checkpoints: frames)
+        try "garbage".write(toFile: frames + "/frame-000000.png", atomically: false, encoding: .utf8)
+        r = runStylevid(args + [out] + opts + ["--resume"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(rawFrames(out), rawFrames(full))
+    }
+}
