@@ -46,7 +46,7 @@ test: setup
 	swift test $(SWIFT_FLAGS) --skip-build
 
 bench: build
-	bash scripts/bench.sh
+	bash scripts/bench.sh suite
 
 clean:
 	rm -rf .build out

@@ -17,6 +17,14 @@ public struct Conv2D: Sendable {
     public private(set) var weights: [Float]      // [out][in][k][k]
     public private(set) var bias: [Float]         // [out]
     private var flippedTransposed: [Float]        // [in][out][k][k], spatially flipped
+    /// Winograd transforms of `weights` and `flippedTransposed` (3×3 kernels only).
+    private var winogradForward: [Float] = []
+    private var winogradBackward: [Float] = []
+
+    /// How a convolution is computed: banded im2col + GEMM, or Winograd F(4×4, 3×3).
+    public enum Algorithm: String, Sendable, CaseIterable {
+        case im2col, winograd
+    }
 
     public init(inChannels: Int, outChannels: Int, kernel: Int = 3, weights: [Float], bias: [Float]) {
         precondition(kernel % 2 == 1 && kernel > 0, "Conv2D: kernel must be odd, got \(kernel)")
@@ -38,20 +46,46 @@ public struct Conv2D: Sendable {
             }
         }
         self.flippedTransposed = ft
+        if kernel == 3 {
+            winogradForward = Winograd.transformWeights(weights, outChannels: outChannels, inChannels: inChannels)
+            winogradBackward = Winograd.transformWeights(ft, outChannels: inChannels, inChannels: outChannels)
+        }
     }
 
+    /// The algorithm `forward`/`inputGradient` use for `cin`→`cout` channels at h×w.
+    public func preferredAlgorithm(inChannels cin: Int, outChannels cout: Int, height h: Int, width w: Int) -> Algorithm {
+        if kernel != 3 { return .im2col }
+        if let forced = Conv2D.forcedAlgorithm { return forced }
+        // with 3 input channels (conv1_1 on the image) the 36 GEMMs have k = 3 and the
+        // transforms dominate: im2col is ~2× faster there (bench --kernel conv)
+        return cin < 8 ? .im2col : .winograd
+    }
+
+    /// STYLEVID_CONV=im2col|winograd forces one path (benchmarks and comparisons).
+    static let forcedAlgorithm: Algorithm? = getenvString("STYLEVID_CONV").flatMap(Algorithm.init(rawValue:))
+
     /// y = conv(x) + b, optionally followed by ReLU (fused into the write-back).
-    public func forward(_ input: Tensor, relu: Bool = false) -> Tensor {
+    public func forward(_ input: Tensor, relu: Bool = false, algorithm: Algorithm? = nil) -> Tensor {
         precondition(input.channels == inChannels,
                      "Conv2D.forward: expected \(inChannels) input channels, got \(input.channels)")
+        let algo = algorithm ?? preferredAlgorithm(inChannels: inChannels, outChannels: outChannels,
+                                                   height: input.height, width: input.width)
+        if algo == .winograd && kernel == 3 {
+            return Winograd.convolve(input, u: winogradForward, outChannels: outChannels, bias: bias, relu: relu)
+        }
         return Conv2D.sameConvolution(input, weights: weights, outChannels: outChannels,
                                       kernel: kernel, bias: bias, relu: relu)
     }
 
     /// dL/dx given dL/dy (dL/dy must already include the ReLU mask, if any).
-    public func inputGradient(_ outputGradient: Tensor) -> Tensor {
+    public func inputGradient(_ outputGradient: Tensor, algorithm: Algorithm? = nil) -> Tensor {
         precondition(outputGradient.channels == outChannels,
                      "Conv2D.inputGradient: expected \(outChannels) channels, got \(outputGradient.channels)")
+        let algo = algorithm ?? preferredAlgorithm(inChannels: outChannels, outChannels: inChannels,
+                                                   height: outputGradient.height, width: outputGradient.width)
+        if algo == .winograd && kernel == 3 {
+            return Winograd.convolve(outputGradient, u: winogradBackward, outChannels: inChannels, bias: nil, relu: false)
+        }
         return Conv2D.sameConvolution(outputGradient, weights: flippedTransposed, outChannels: inChannels,
                                       kernel: kernel, bias: nil, relu: false)
     }

@@ -6,10 +6,15 @@ import Glibc
 import Darwin
 #endif
 
+/// OpenBLAS runs single-threaded; stylevid splits GEMMs over its own threads. OpenBLAS's
+/// pthread workers spin (up to 2²⁸ cycles) after every call, and between the calls of a
+/// Winograd layer that spinning took a core from the transforms running on our threads
+/// (perf: ~15% of an iteration in sched_yield). Set once, before the first GEMM.
+private let blasSingleThreaded: Void = { openblas_set_num_threads(1) }()
+
 /// Single-precision matrix multiply, row-major: C = alpha·op(A)·op(B) + beta·C, with
-/// op(A) m×k and op(B) k×n. The one place in stylevid that calls `cblas_sgemm`
-/// (OpenBLAS, multi-threaded by its own pool).
-@inline(__always)
+/// op(A) m×k and op(B) k×n. Large products are split into column (or row) blocks over
+/// the kernel threads, each one single-threaded `cblas_sgemm` call.
 public func gemm(transA: Bool = false, transB: Bool = false,
                  m: Int, n: Int, k: Int, alpha: Float = 1,
                  a: UnsafePointer<Float>, lda: Int,
@@ -17,6 +22,46 @@ public func gemm(transA: Bool = false, transB: Bool = false,
                  beta: Float = 0,
                  c: UnsafeMutablePointer<Float>, ldc: Int) {
     precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=\(m) n=\(n) k=\(k)")
+    if m == 0 || n == 0 { return }
+    let threads = kernelThreads
+    // below ~4 MFLOP a dispatch costs more than it saves
+    if threads <= 1 || m * n * Swift.max(k, 1) < 1 << 21 {
+        gemmSerial(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        return
+    }
+    if n >= m {
+        // column blocks (multiples of 16): B's columns and C's columns
+        let chunk = ((n + threads - 1) / threads + 15) / 16 * 16
+        parallelFor((n + chunk - 1) / chunk) { range in
+            for part in range {
+                let j0 = part * chunk, cols = Swift.min(chunk, n - j0)
+                gemmSerial(transA: transA, transB: transB, m: m, n: cols, k: k, alpha: alpha, a: a, lda: lda,
+                           b: transB ? b + j0 * ldb : b + j0, ldb: ldb, beta: beta, c: c + j0, ldc: ldc)
+            }
+        }
+    } else {
+        // row blocks (multiples of 8): A's rows and C's rows
+        let chunk = ((m + threads - 1) / threads + 7) / 8 * 8
+        parallelFor((m + chunk - 1) / chunk) { range in
+            for part in range {
+                let i0 = part * chunk, rows = Swift.min(chunk, m - i0)
+                gemmSerial(transA: transA, transB: transB, m: rows, n: n, k: k, alpha: alpha,
+                           a: transA ? a + i0 : a + i0 * lda, lda: lda, b: b, ldb: ldb, beta: beta, c: c + i0 * ldc, ldc: ldc)
+            }
+        }
+    }
+}
+
+/// `gemm` on the calling thread only: for callers that run several products in parallel
+/// themselves. The one place in stylevid that calls `cblas_sgemm` (OpenBLAS).
+@inline(__always)
+public func gemmSerial(transA: Bool = false, transB: Bool = false,
+                       m: Int, n: Int, k: Int, alpha: Float = 1,
+                       a: UnsafePointer<Float>, lda: Int,
+                       b: UnsafePointer<Float>, ldb: Int,
+                       beta: Float = 0,
+                       c: UnsafeMutablePointer<Float>, ldc: Int) {
+    _ = blasSingleThreaded
     if m == 0 || n == 0 { return }
     cblas_sgemm(CblasRowMajor,
                 transA ? CblasTrans : CblasNoTrans,

@@ -9,9 +9,9 @@ import Temporal
 /// up to relu5_1 (random weights: timing does not depend on them).
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Time a kernel: VGG forward + input-gradient backward, optical flow, or the matting Laplacian (prints JSON as the last line).")
+        abstract: "Time a kernel: VGG forward + input-gradient backward, optical flow, the matting Laplacian, or each convolution by algorithm (prints JSON as the last line).")
 
-    @Option(help: "What to time: vgg (forward + input gradient to relu5_1), flow (one optical flow between two frames) or laplacian (matting Laplacian build, one product, one CG solve) (default vgg).")
+    @Option(help: "What to time: vgg (forward + input gradient to relu5_1), flow (one optical flow between two frames) laplacian (matting Laplacian build, one product, one CG solve), conv (every convolution up to relu5_1, forward and input gradient, im2col vs Winograd; a JSON line per layer) or suite (VGG16/19 at 512x288 and 1280x720, flow at 512x288, Laplacian at 700x466: the BENCHMARKS.md figures, a JSON line each) (default vgg).")
     var kernel: String = "vgg"
     @Option(help: "vgg16 or vgg19 (default vgg19).")
     var model: String = "vgg19"
@@ -31,34 +31,37 @@ struct Bench: ParsableCommand {
         guard reps >= 1 else { throw ValidationError("--reps must be at least 1") }
         let (w, h) = (parts[0], parts[1])
         switch kernel.lowercased() {
-        case "vgg": break
-        case "flow": return try benchFlow(w, h)
-        case "laplacian": return try benchLaplacian(w, h)
-        default: throw ValidationError("--kernel: '\(kernel)' is not one of vgg, flow, laplacian")
+        case "vgg": benchVGG(arch, w, h)
+        case "flow": try benchFlow(w, h)
+        case "laplacian": try benchLaplacian(w, h)
+        case "conv": try benchConv(arch, w, h)
+        case "suite":
+            // the project's figures (BENCHMARKS.md), one JSON line each; --size/--model ignored
+            for size in [(512, 288), (1280, 720)] {
+                for a in [VGGArchitecture.vgg16, .vgg19] { benchVGG(a, size.0, size.1) }
+            }
+            try benchFlow(512, 288)
+            try benchLaplacian(700, 466)
+        default: throw ValidationError("--kernel: '\(kernel)' is not one of vgg, flow, laplacian, conv, suite")
         }
+    }
+
+    /// One forward + input-gradient pass up to relu5_1 (random weights: timing does not
+    /// depend on them), the median of `reps`.
+    func benchVGG(_ arch: VGGArchitecture, _ w: Int, _ h: Int) {
         // up to relu5_1: all convs of blocks 1–4 plus the first of block 5
         let count = arch.blocks.prefix(4).reduce(0) { $0 + $1.count } + 1
         let net = VGG.random(blocks: arch.blocks, upTo: count)
         var rng = SplitMix64(seed: 7)
         let x = Tensor.random(channels: 3, height: h, width: w, in: 0...1, generator: &rng)
-        func step() {
+        let median = timed("\(arch.rawValue) \(w)x\(h)") {
             let acts = net.forward(x, through: count - 1)
             // d/dy of mean(y²), as the PyTorch reference does
             var g = acts[count - 1]
             g.scale(by: 2 / Float(g.count))
             _ = net.backward(activations: acts, gradients: [count - 1: g])
         }
-        step()
-        var times: [Double] = []
-        for r in 0..<reps {
-            let t = Date()
-            step()
-            times.append(Date().timeIntervalSince(t) * 1000)
-            FileHandle.standardError.write(String(format: "rep %d: %.1f ms\n", r + 1, times.last!).data(using: .utf8)!)
-        }
-        times.sort()
-        let median = times[times.count / 2]
-        print(String(format: "{\"model\":\"%@\",\"size\":\"%dx%d\",\"threads\":%d,\"ms_per_iteration\":%.1f}",
+        print(String(format: "{\"kernel\":\"vgg\",\"model\":\"%@\",\"size\":\"%dx%d\",\"threads\":%d,\"ms_per_iteration\":%.1f}",
                      arch.rawValue, w, h, kernelThreads, median))
     }
 
@@ -96,6 +99,39 @@ struct Bench: ParsableCommand {
         for y in 12..<max(12, h - 12) { for x in 12..<max(12, w - 12) { interior[y * w + x] = true } }
         print(String(format: "{\"kernel\":\"flow\",\"size\":\"%dx%d\",\"threads\":%d,\"ms\":%.1f,\"epe\":%.4f}",
                      w, h, kernelThreads, ms, flow.endPointError(to: truth, mask: interior)))
+    }
+
+    /// Each convolution of the network up to relu5_1 at the size it runs at, forward and
+    /// input gradient, by both algorithms (interleaved), one JSON line per layer; the last
+    /// line sums them.
+    func benchConv(_ arch: VGGArchitecture, _ w: Int, _ h: Int) throws {
+        let count = arch.blocks.prefix(4).reduce(0) { $0 + $1.count } + 1
+        let net = VGG.random(blocks: arch.blocks, upTo: count)
+        var rng = SplitMix64(seed: 7)
+        var sums: [Conv2D.Algorithm: Double] = [:]
+        var cw = w, ch = h, layer = 0
+        for (b, block) in arch.blocks.enumerated() {
+            for _ in block where layer < count {
+                let conv = net.convs[layer]
+                let x = Tensor.random(channels: conv.inChannels, height: ch, width: cw, generator: &rng)
+                let g = Tensor.random(channels: conv.outChannels, height: ch, width: cw, generator: &rng)
+                var ms: [Conv2D.Algorithm: (Double, Double)] = [:]
+                for algo in Conv2D.Algorithm.allCases {
+                    let f = timed("conv\(layer) \(algo) forward") { _ = conv.forward(x, relu: true, algorithm: algo) }
+                    let bw = timed("conv\(layer) \(algo) gradient") { _ = conv.inputGradient(g, algorithm: algo) }
+                    ms[algo] = (f, bw)
+                    sums[algo, default: 0] += f + bw
+                }
+                print(String(format: "{\"layer\":\"%@\",\"in\":%d,\"out\":%d,\"size\":\"%dx%d\",\"im2col_forward_ms\":%.2f,\"im2col_gradient_ms\":%.2f,\"winograd_forward_ms\":%.2f,\"winograd_gradient_ms\":%.2f,\"preferred\":\"%@\"}",
+                             VGG.layerNames(blocks: arch.blocks)[layer].replacingOccurrences(of: "relu", with: "conv"), conv.inChannels, conv.outChannels, cw, ch,
+                             ms[.im2col]!.0, ms[.im2col]!.1, ms[.winograd]!.0, ms[.winograd]!.1,
+                             conv.preferredAlgorithm(inChannels: conv.inChannels, outChannels: conv.outChannels, height: ch, width: cw).rawValue))
+                layer += 1
+            }
+            if b < 4 { cw /= 2; ch /= 2 }
+        }
+        print(String(format: "{\"kernel\":\"conv\",\"model\":\"%@\",\"size\":\"%dx%d\",\"threads\":%d,\"im2col_ms\":%.1f,\"winograd_ms\":%.1f}",
+                     arch.rawValue, w, h, kernelThreads, sums[.im2col]!, sums[.winograd]!))
     }
 
     func benchLaplacian(_ w: Int, _ h: Int) throws {
