@@ -24,8 +24,10 @@ struct VideoOptions: ParsableArguments {
     var laterIterations: Int?
     @Option(help: "Earlier frames the temporal term looks back to, comma-separated offsets (default \(TemporalConfig().frames.map(String.init).joined(separator: ","))).")
     var temporalFrames: String = TemporalConfig().frames.map(String.init).joined(separator: ",")
-    @Option(help: "Later frames stop once the loss improves by less than this fraction over \(TemporalConfig().stopWindow) evaluations (0 = use the whole budget; default \(TemporalConfig().stopTolerance)).")
+    @Option(help: "Later frames stop once the loss improves by less than this fraction over --stop-window evaluations (0 = use the whole budget; default \(TemporalConfig().stopTolerance)).")
     var stopTolerance: Double = TemporalConfig().stopTolerance
+    @Option(help: "Evaluations the early stop looks back over (default \(TemporalConfig().stopWindow); Ruder et al.'s schedule: --stop-tolerance 1e-4 --stop-window 50).")
+    var stopWindow: Int = TemporalConfig().stopWindow
     @Option(help: "Soften the consistency weights over this radius, so trust tapers toward occlusions and motion boundaries (default 0 = off).")
     var smoothWeights: Int = 0
     @Option(help: "Folder of precomputed .flo files (backward_T_S.flo and forward_S_T.flo, frames numbered from 1 in the processed range); missing ones are computed.")
@@ -67,6 +69,7 @@ struct VideoOptions: ParsableArguments {
             return j
         }
         t.stopTolerance = stopTolerance
+        t.stopWindow = stopWindow
         t.weightSmoothing = smoothWeights
         do { try t.validate() } catch let e as EngineError { throw ValidationError(e.description) }
         return t

@@ -123,6 +123,7 @@ final class InputErrorTests: CLITestCase {
         fails([bunny, painting, out, "--temporal-frames", "10,20", "--size", "32"], "--temporal-frames must include 1")
         fails([bunny, painting, out, "--temporal-frames", "1,x", "--size", "32"], "'x' is not a frame offset")
         fails([bunny, painting, out, "--flow-dir", dir + "/nowhere"], "/nowhere: no such folder")
+        fails([bunny, painting, out, "--stop-window", "0"], "its window ≥ 1")
         fails([bunny, painting, bunny], "would overwrite the input")
         fails([bunny, painting, out, "--start", "100", "--size", "32", "--iterations", "1"], "--start 100 s is past the end of")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["notes.mp4"])
