@@ -43,6 +43,14 @@ public enum Winograd {
         return u
     }
 
+    /// Bᵀ·d for one column (or row) d of a 6×6 input patch.
+    @inline(__always)
+    static func bT(_ a0: Float, _ a1: Float, _ a2: Float, _ a3: Float, _ a4: Float, _ a5: Float)
+        -> (Float, Float, Float, Float, Float, Float) {
+        (4 * a0 - 5 * a2 + a4, -4 * (a1 + a2) + a3 + a4, 4 * (a1 - a2) - a3 + a4,
+         2 * (a3 - a1) - a2 + a4, 2 * (a1 - a3) - a2 + a4, 4 * a1 - 5 * a3 + a5)
+    }
+
     /// Floats of V plus M per block (64 MiB; 2, 6 and 32 Mi floats measured slower:
     /// bigger blocks mean bigger GEMMs and fewer calls).
     public static let blockBudget = 16 << 20
@@ -98,13 +106,7 @@ public enum Winograd {
                             let t0 = vt, t1 = vt + pw, t2 = vt + 2 * pw, t3 = vt + 3 * pw, t4 = vt + 4 * pw, t5 = vt + 5 * pw
                             // Bᵀ down the columns, along the whole padded row
                             for x in 0..<pw {
-                                let a0 = d0[x], a1 = d1[x], a2 = d2[x], a3 = d3[x], a4 = d4[x], a5 = d5[x]
-                                t0[x] = 4 * a0 - 5 * a2 + a4
-                                t1[x] = -4 * (a1 + a2) + a3 + a4
-                                t2[x] = 4 * (a1 - a2) - a3 + a4
-                                t3[x] = 2 * (a3 - a1) - a2 + a4
-                                t4[x] = 2 * (a1 - a3) - a2 + a4
-                                t5[x] = 4 * a1 - 5 * a3 + a5
+                                (t0[x], t1[x], t2[x], t3[x], t4[x], t5[x]) = bT(d0[x], d1[x], d2[x], d3[x], d4[x], d5[x])
                             }
                             // B across each tile's 6 columns
                             let tileBase = r * tw
@@ -118,13 +120,7 @@ public enum Winograd {
                                 let o5 = vp + ((i * 6 + 5) * c + ch) * tiles + tileBase
                                 for tx in 0..<tw {
                                     let q = ti + 4 * tx
-                                    let a0 = q[0], a1 = q[1], a2 = q[2], a3 = q[3], a4 = q[4], a5 = q[5]
-                                    o0[tx] = 4 * a0 - 5 * a2 + a4
-                                    o1[tx] = -4 * (a1 + a2) + a3 + a4
-                                    o2[tx] = 4 * (a1 - a2) - a3 + a4
-                                    o3[tx] = 2 * (a3 - a1) - a2 + a4
-                                    o4[tx] = 2 * (a1 - a3) - a2 + a4
-                                    o5[tx] = 4 * a1 - 5 * a3 + a5
+                                    (o0[tx], o1[tx], o2[tx], o3[tx], o4[tx], o5[tx]) = bT(q[0], q[1], q[2], q[3], q[4], q[5])
                                 }
                             }
                         }
