@@ -25,10 +25,11 @@ public enum Winograd {
             let ub = up.baseAddress!
             weights.withUnsafeBufferPointer { wp in
                 parallelFor(kc, minPerThread: 256) { range in
+                    // t = G·w (6×3), then u = t·Gᵀ (6×6); one scratch per thread
+                    let t = UnsafeMutablePointer<Double>.allocate(capacity: 18)
+                    defer { t.deallocate() }
                     for pair in range {
                         let w = wp.baseAddress! + pair * 9
-                        // t = G·w (6×3), then u = t·Gᵀ (6×6)
-                        var t = [Double](repeating: 0, count: 18)
                         for i in 0..<6 { for j in 0..<3 {
                             t[i * 3 + j] = g[i][0] * Double(w[j]) + g[i][1] * Double(w[3 + j]) + g[i][2] * Double(w[6 + j])
                         } }
@@ -178,13 +179,15 @@ public enum Winograd {
                                     q[0] = y0; q[1] = y1; q[2] = y2; q[3] = y3
                                 }
                                 if fullTiles < tw {
+                                    // the last, partial tile: its first w − 4·tx pixels
                                     let tx = fullTiles
                                     let a1 = r1[tx], a2 = r2[tx], a3 = r3[tx], a4 = r4[tx]
                                     let p12 = a1 + a2, d12 = a1 - a2, p34 = a3 + a4, d34 = a3 - a4
-                                    let ys = [r0[tx] + p12 + p34, d12 + 2 * d34, p12 + 4 * p34, d12 + 8 * d34 + r5[tx]]
-                                    for e in 0..<(w - 4 * tx) {
-                                        dst[4 * tx + e] = relu ? Swift.max(ys[e] + b, 0) : ys[e] + b
-                                    }
+                                    let ys = (r0[tx] + p12 + p34, d12 + 2 * d34, p12 + 4 * p34, d12 + 8 * d34 + r5[tx])
+                                    let q = dst + 4 * tx, left = w - 4 * tx
+                                    q[0] = relu ? Swift.max(ys.0 + b, 0) : ys.0 + b
+                                    if left > 1 { q[1] = relu ? Swift.max(ys.1 + b, 0) : ys.1 + b }
+                                    if left > 2 { q[2] = relu ? Swift.max(ys.2 + b, 0) : ys.2 + b }
                                 }
                             }
                         }
