@@ -52,8 +52,9 @@ public struct Conv2D: Sendable {
         }
     }
 
-    /// The algorithm `forward`/`inputGradient` use for `cin`→`cout` channels at h×w.
-    public func preferredAlgorithm(inChannels cin: Int, outChannels cout: Int, height h: Int, width w: Int) -> Algorithm {
+    /// The algorithm `forward` (cin = inChannels) and `inputGradient` (cin = outChannels)
+    /// use: it depends only on the channels going in.
+    public func preferredAlgorithm(inputChannels cin: Int) -> Algorithm {
         if kernel != 3 { return .im2col }
         if let forced = Conv2D.forcedAlgorithm { return forced }
         // with 3 input channels (conv1_1 on the image) the 36 GEMMs have k = 3 and the
@@ -68,8 +69,7 @@ public struct Conv2D: Sendable {
     public func forward(_ input: Tensor, relu: Bool = false, algorithm: Algorithm? = nil) -> Tensor {
         precondition(input.channels == inChannels,
                      "Conv2D.forward: expected \(inChannels) input channels, got \(input.channels)")
-        let algo = algorithm ?? preferredAlgorithm(inChannels: inChannels, outChannels: outChannels,
-                                                   height: input.height, width: input.width)
+        let algo = algorithm ?? preferredAlgorithm(inputChannels: inChannels)
         if algo == .winograd && kernel == 3 {
             return Winograd.convolve(input, u: winogradForward, outChannels: outChannels, bias: bias, relu: relu)
         }
@@ -81,8 +81,7 @@ public struct Conv2D: Sendable {
     public func inputGradient(_ outputGradient: Tensor, algorithm: Algorithm? = nil) -> Tensor {
         precondition(outputGradient.channels == outChannels,
                      "Conv2D.inputGradient: expected \(outChannels) channels, got \(outputGradient.channels)")
-        let algo = algorithm ?? preferredAlgorithm(inChannels: outChannels, outChannels: inChannels,
-                                                   height: outputGradient.height, width: outputGradient.width)
+        let algo = algorithm ?? preferredAlgorithm(inputChannels: outChannels)
         if algo == .winograd && kernel == 3 {
             return Winograd.convolve(outputGradient, u: winogradBackward, outChannels: inChannels, bias: nil, relu: false)
         }

@@ -125,7 +125,7 @@ struct Bench: ParsableCommand {
                 print(String(format: "{\"layer\":\"%@\",\"in\":%d,\"out\":%d,\"size\":\"%dx%d\",\"im2col_forward_ms\":%.2f,\"im2col_gradient_ms\":%.2f,\"winograd_forward_ms\":%.2f,\"winograd_gradient_ms\":%.2f,\"preferred\":\"%@\"}",
                              VGG.layerNames(blocks: arch.blocks)[layer].replacingOccurrences(of: "relu", with: "conv"), conv.inChannels, conv.outChannels, cw, ch,
                              ms[.im2col]!.0, ms[.im2col]!.1, ms[.winograd]!.0, ms[.winograd]!.1,
-                             conv.preferredAlgorithm(inChannels: conv.inChannels, outChannels: conv.outChannels, height: ch, width: cw).rawValue))
+                             conv.preferredAlgorithm(inputChannels: conv.inChannels).rawValue))
                 layer += 1
             }
             if b < 4 { cw /= 2; ch /= 2 }
