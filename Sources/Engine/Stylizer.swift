@@ -102,9 +102,14 @@ public final class Stylizer {
     private var maskedCache: [String: [[[Float]?]]] = [:]
     private var cachedStyles: [RGBImage] = []
 
+    /// Both target caches hold for one set of style images; other images empty them.
+    private func useStyles(_ styles: [RGBImage]) {
+        if styles != cachedStyles { targetCache = [:]; maskedCache = [:]; cachedStyles = styles }
+    }
+
     /// Blended Gram targets for every style layer, at a result size of w×h.
     func styleTargets(_ styles: [RGBImage], width w: Int, height h: Int) throws -> [[Float]] {
-        if styles != cachedStyles { targetCache = [:]; maskedCache = [:]; cachedStyles = styles }
+        useStyles(styles)
         let key = "\(w)x\(h)"
         if let t = targetCache[key] { return t }
         let t = try computeStyleTargets(styles, width: w, height: h)
@@ -115,7 +120,7 @@ public final class Stylizer {
     /// Per style layer, per label pair: the reference's masked Gram target (nil where the
     /// label's reference mask vanishes at that layer).
     func maskedTargets(_ style: RGBImage, pairing: MaskPairing, width w: Int, height h: Int) throws -> [[[Float]?]] {
-        if [style] != cachedStyles { targetCache = [:]; maskedCache = [:]; cachedStyles = [style] }
+        useStyles([style])
         let key = "\(w)x\(h)"
         if let t = maskedCache[key] { return t }
         let acts = try styleActivations(style, width: w, height: h)
