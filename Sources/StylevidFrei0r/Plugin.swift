@@ -33,7 +33,7 @@ enum Parameter: Int, CaseIterable {
         case .iterations: return "Optimizer evaluations for the first frame (default 100)"
         case .laterIterations: return "Optimizer evaluations for each later frame (default 10)"
         case .size: return "Processing size, longest side in pixels (default 384)"
-        case .photoreal: return "Photorealism weight lambda of the matting-Laplacian term (0 = off; 100 for photo-to-photo relighting)"
+        case .photoreal: return "Photorealism weight lambda of the matting-Laplacian term (0 = off; \(Int(StyleConfig.defaultPhotorealWeight)) for photo-to-photo relighting)"
         }
     }
     var defaultValue: Double {
