@@ -50,6 +50,9 @@ public final class Stylizer {
     /// Evaluations spent at the last level of the last call (less than the budget when
     /// it stopped early).
     public private(set) var lastEvaluations = 0
+    /// L-BFGS curvature carried into the next call's final level and updated by it (nil:
+    /// each call starts afresh). A video's later frames pass it on from frame to frame.
+    public var carriedCurvature: LBFGS.Memory?
 
     /// `network` may hold more layers than needed; only those up to the deepest loss
     /// layer are run.
@@ -155,6 +158,52 @@ public final class Stylizer {
         return targets
     }
 
+    /// The content and style losses of a w×h result (the content tensor's size).
+    func featureLosses(content contentT: Tensor, styles: [RGBImage]) throws -> [FeatureLoss] {
+        let (w, h) = (contentT.width, contentT.height)
+        let contentActs = contentIndices.isEmpty ? [] : network.forward(contentT, through: contentIndices.max()!)
+        let contentLosses = contentIndices.map {
+            ContentLoss(layer: $0, target: contentActs[$0], weight: config.contentWeight)
+        }
+        let layerW = config.styleLayerWeights ?? [Float](repeating: 1, count: styleIndices.count)
+        let styleLosses: [FeatureLoss]
+        if let pairing = segmentation {
+            let targets = try maskedTargets(styles[0], pairing: pairing, width: w, height: h)
+            styleLosses = styleIndices.enumerated().map { t, li in
+                let size = network.outputSize(of: li, width: w, height: h)
+                return SegmentedStyleLoss(layer: li, loss: MaskedStyleLoss(
+                    masks: pairing.contentMasks(width: size.width, height: size.height), targets: targets[t],
+                    areas: pairing.areas, weight: config.styleWeight * layerW[t]))
+            }
+        } else {
+            let grams = try styleTargets(styles, width: w, height: h)
+            styleLosses = zip(styleIndices, zip(grams, layerW)).map {
+                StyleLoss(layer: $0.0, targetGram: $0.1.0, weight: config.styleWeight * $0.1.1)
+            }
+        }
+        return contentLosses + styleLosses
+    }
+
+    /// The content, style and total-variation losses of a finished `result` (as written:
+    /// 8-bit, in range) against `content` scaled to its size: what a stylisation delivered,
+    /// as opposed to the optimiser's last figure.
+    public func measure(_ result: RGBImage, content: RGBImage, styles: [RGBImage]) throws -> LossBreakdown {
+        precondition(!styles.isEmpty, "Stylizer.measure: no style image")
+        let img = Tensor(image: result)
+        let contentT = Tensor(image: try ImageIO.scale(content, width: result.width, height: result.height))
+        let losses = try featureLosses(content: contentT, styles: styles)
+        let acts = network.forward(img, through: deepest)
+        var b = LossBreakdown()
+        for loss in losses {
+            var g = Tensor.zeros(like: acts[loss.layer])
+            let v = loss.evaluate(acts[loss.layer], gradient: &g)
+            if loss is ContentLoss { b.content += v } else { b.style += v }
+        }
+        var gi = Tensor.zeros(like: img)
+        b.tv = TotalVariationLoss(weight: config.tvWeight).evaluate(img, gradient: &gi)
+        return b
+    }
+
     /// Stylises `content` with `styles`. `initImage` is used when config.initMode is
     /// `.image`. `progress` is called after every evaluation; `snapshot` (if given) gets
     /// the current image every `snapshotEvery` evaluations.
@@ -211,27 +260,7 @@ public final class Stylizer {
             let contentImg = try ImageIO.scale(content, width: w, height: h)
             let contentT = Tensor(image: contentImg)
             contentFinal = contentT
-            let contentActs = contentIndices.isEmpty ? [] : network.forward(contentT, through: contentIndices.max()!)
-            let contentLosses = contentIndices.map {
-                ContentLoss(layer: $0, target: contentActs[$0], weight: config.contentWeight)
-            }
-            let layerW = config.styleLayerWeights ?? [Float](repeating: 1, count: styleIndices.count)
-            let styleLosses: [FeatureLoss]
-            if let pairing = segmentation {
-                let targets = try maskedTargets(styles[0], pairing: pairing, width: w, height: h)
-                styleLosses = styleIndices.enumerated().map { t, li in
-                    let size = network.outputSize(of: li, width: w, height: h)
-                    return SegmentedStyleLoss(layer: li, loss: MaskedStyleLoss(
-                        masks: pairing.contentMasks(width: size.width, height: size.height), targets: targets[t],
-                        areas: pairing.areas, weight: config.styleWeight * layerW[t]))
-                }
-            } else {
-                let grams = try styleTargets(styles, width: w, height: h)
-                styleLosses = zip(styleIndices, zip(grams, layerW)).map {
-                    StyleLoss(layer: $0.0, targetGram: $0.1.0, weight: config.styleWeight * $0.1.1)
-                }
-            }
-            let featureLosses: [FeatureLoss] = contentLosses + styleLosses
+            let featureLosses = try self.featureLosses(content: contentT, styles: styles)
             let tv = TotalVariationLoss(weight: config.tvWeight)
             let imageLosses: [ImageLoss] = li >= firstFull ? extraLosses : []
             let matting: PhotorealismLoss? = phase.matting
@@ -256,7 +285,9 @@ public final class Stylizer {
                 }
             }
             let shape = start0
-            var breakdown = LossBreakdown()
+            // the breakdown of the last evaluation, and of the point the optimiser holds
+            // (a rejected line-search trial is evaluated too, and must not be reported)
+            var breakdown = LossBreakdown(), held = LossBreakdown()
             let deepest = self.deepest
             let objective: Objective = { [network] values in
                 let img = Tensor(channels: 3, height: h, width: w, storage: values)
@@ -282,6 +313,7 @@ public final class Stylizer {
             var best: [Double] = []
             let cb: OptimizerCallback = { it, loss, current in
                 globalEval += 1
+                if loss == breakdown.total { held = breakdown }
                 best.append(min(best.last ?? .infinity, loss))
                 let frac = (doneCost + levelCost * Double(it) / Double(budget)) / totalCost
                 progress(StyleProgress(level: li, levels: phases.count, levelSize: (w, h), iteration: it,
@@ -293,18 +325,26 @@ public final class Stylizer {
                 if let e = earlyStop, e.shouldStop(best) { return false }
                 return !shouldStop()
             }
+            // the image is written clamped to 0...1: optimise that image, not one the
+            // clamp would change afterwards (LBFGS.bounds)
+            let box: ClosedRange<Float> = 0...1
             switch config.optimizer {
             case .lbfgs:
-                let opt = LBFGS(history: config.lbfgsHistory, learningRate: config.learningRate ?? 1)
-                opt.minimize(&values, evaluations: budget, objective: objective, callback: cb)
+                let opt = LBFGS(history: config.lbfgsHistory, learningRate: config.learningRate ?? 1, bounds: box)
+                if li == phases.count - 1, var mem = carriedCurvature {
+                    opt.minimize(&values, evaluations: budget, memory: &mem, objective: objective, callback: cb)
+                    carriedCurvature = mem
+                } else {
+                    opt.minimize(&values, evaluations: budget, objective: objective, callback: cb)
+                }
             case .adam:
-                let opt = Adam(learningRate: config.learningRate ?? 0.02)
+                let opt = Adam(learningRate: config.learningRate ?? 0.02, bounds: box)
                 opt.minimize(&values, evaluations: budget, objective: objective, callback: cb)
             }
             var result = Tensor(channels: 3, height: h, width: w, storage: values)
             result.clamp(0, 1)
             x = result
-            lastBreakdown = breakdown
+            lastBreakdown = held
             lastEvaluations = best.count
             doneCost += levelCost
             if shouldStop() { break }

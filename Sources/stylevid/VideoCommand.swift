@@ -28,6 +28,8 @@ struct VideoOptions: ParsableArguments {
     var stopTolerance: Double = TemporalConfig().stopTolerance
     @Option(help: "Evaluations the early stop looks back over (default \(TemporalConfig().stopWindow); Ruder et al.'s schedule: --stop-tolerance 1e-4 --stop-window 50).")
     var stopWindow: Int = TemporalConfig().stopWindow
+    @Flag(help: "Start every later frame's optimiser afresh (Ruder et al.), instead of with the L-BFGS curvature learnt on the frames before it.")
+    var freshOptimizer = false
     @Option(help: "Soften the consistency weights over this radius, so trust tapers toward occlusions and motion boundaries (default 0 = off).")
     var smoothWeights: Int = 0
     @Option(help: "Folder of precomputed .flo files (backward_T_S.flo and forward_S_T.flo, frames numbered from 1 in the processed range); missing ones are computed.")
@@ -71,6 +73,7 @@ struct VideoOptions: ParsableArguments {
         t.stopTolerance = stopTolerance
         t.stopWindow = stopWindow
         t.weightSmoothing = smoothWeights
+        t.carryCurvature = !freshOptimizer
         do { try t.validate() } catch let e as EngineError { throw ValidationError(e.description) }
         return t
     }
@@ -191,6 +194,7 @@ struct VideoJob {
                 let styled: RGBImage
                 if let saved = checkpoints.load(frameNumber, width: procW, height: procH) {
                     try temporal.restore(frame: frame.image, result: saved)
+                    temporal.curvature = checkpoints.loadCurvature(after: frameNumber)
                     styled = saved
                 } else {
                     // the next frame's flows are computed meanwhile, unless it is checkpointed
@@ -201,7 +205,11 @@ struct VideoJob {
                     if frameNumber > 0 { laterEvaluations += temporal.lastEvaluations; laterFrames += 1 }
                     if ProcessInfo.processInfo.environment["STYLEVID_DEBUG"] != nil { FileHandle.standardError.write("frame \(frameNumber): coverage \(temporal.lastCoverage), evaluations \(temporal.lastEvaluations), loss \(stylizer.lastBreakdown)\n".data(using: .utf8)!) }
                     if multiPass { try checkpoints.saveInput(frame.image, frameNumber) }
+                    // the curvature first and the older one removed last: a kill at any
+                    // point leaves each saved frame with the curvature that followed it
+                    try checkpoints.saveCurvature(temporal.curvature, after: frameNumber)
                     try checkpoints.save(styled, frameNumber)
+                    checkpoints.removeCurvature(after: frameNumber - 1)
                     interruptMessage.value = "\(frameNumber + 1) frame(s) are saved; run the same command with --resume to continue"
                 }
                 return multiPass ? styled : try ImageIO.scale(styled, width: outW, height: outH)
@@ -338,6 +346,19 @@ final class Checkpoints {
 
     func save(_ img: RGBImage, _ n: Int) throws { try ImageIO.write(img, to: path(n)) }
 
+    /// The optimiser's curvature after frame n (only the newest is kept), so a resumed run
+    /// continues exactly as an uninterrupted one would.
+    func curvaturePath(_ n: Int) -> String { folder + String(format: "/curvature-%06d.bin", n) }
+    func saveCurvature(_ memory: LBFGS.Memory?, after n: Int) throws {
+        if let m = memory { try m.serialized().write(to: URL(fileURLWithPath: curvaturePath(n)), options: .atomic) }
+    }
+    func removeCurvature(after n: Int) {
+        if n >= 0 { try? FileManager.default.removeItem(atPath: curvaturePath(n)) }
+    }
+    func loadCurvature(after n: Int) -> LBFGS.Memory? {
+        (try? Data(contentsOf: URL(fileURLWithPath: curvaturePath(n)))).flatMap { LBFGS.Memory(serialized: $0) }
+    }
+
     /// The processing-size input frames, kept for the later passes of --passes.
     func inputPath(_ n: Int) -> String { folder + String(format: "/input-%06d.png", n) }
     func saveInput(_ img: RGBImage, _ n: Int) throws { try ImageIO.write(img, to: inputPath(n)) }
@@ -401,10 +422,21 @@ struct Stability: ParsableCommand {
     @Argument(help: "The input video it was made from.") var input: String
     @Option(help: "Only frames A-B (0-based, inclusive) of the stylized video; the input is matched by time.") var frames: String?
     @Flag(help: "Also count pairs across a shot change (where the input's flow connects fewer than 10% of the pixels); they are left out by default.") var keepCuts = false
+    @Option(help: "Also measure style strength: the style loss of every output frame against this style image (default layers and weights), and the content loss against the input frame; the means are added to the JSON line (lower style loss = stronger style).") var style: String?
+    @Option(help: "Model for --style: vgg16, vgg19 or a .h5/.safetensors path (default: vgg19 if installed, else vgg16).") var model: String?
 
     func run() throws {
         let out = try VideoReader(path: output)
         let w = out.info.width, h = out.info.height
+        var strength: (stylizer: Stylizer, style: RGBImage)? = nil
+        if let sp = style {
+            let styleImage = try ImageIO.read(sp)
+            var config = StyleConfig()
+            config.size = max(w, h)
+            let network = try ModelLoader.load(path: try ModelLoader.resolve(model), for: config)
+            strength = (try Stylizer(network: network, config: config), styleImage)
+        }
+        var styleLosses: [Double] = [], contentLosses: [Double] = []
         let inp = try VideoReader(path: input, longestSide: max(w, h))
         let range = try VideoOptions.parse(frames.map { ["--frames", $0] } ?? []).range()
         var firstIn: Double? = nil
@@ -421,6 +453,10 @@ struct Stability: ParsableCommand {
             guard let match = f else { break }
             let current = (input: Tensor(image: try ImageIO.scale(match.image, width: w, height: h)), output: Tensor(image: o.image))
             count += 1
+            if let m = strength {
+                let b = try m.stylizer.measure(o.image, content: match.image, styles: [m.style])
+                styleLosses.append(b.style); contentLosses.append(b.content)
+            }
             if let p = previous {
                 let e = WarpingError(previousInput: p.input, input: current.input, previousOutput: p.output, output: current.output)
                 if e.coverage >= WarpingError.cutThreshold || keepCuts { total += e.error; pairs += 1 } else { cuts += 1 }
@@ -429,6 +465,13 @@ struct Stability: ParsableCommand {
         }
         guard count >= 2 else { throw CLIError("need at least 2 frames to measure flicker, found \(count)") }
         guard pairs >= 1 else { throw CLIError("every pair of frames is a shot change; nothing to measure (--keep-cuts counts them)") }
-        print(String(format: "{\"frames\":%d,\"pairs\":%d,\"shot_changes_skipped\":%d,\"warping_error\":%.6f}", count, pairs, cuts, total / Double(pairs)))
+        var json = String(format: "{\"frames\":%d,\"pairs\":%d,\"shot_changes_skipped\":%d,\"warping_error\":%.6f", count, pairs, cuts, total / Double(pairs))
+        if !styleLosses.isEmpty {
+            let mean = { (v: [Double]) in v.reduce(0, +) / Double(v.count) }
+            json += String(format: ",\"style_loss\":%.4f,\"style_loss_max\":%.4f,\"content_loss\":%.4f,\"style_loss_per_frame\":[",
+                           mean(styleLosses), styleLosses.max()!, mean(contentLosses))
+            json += styleLosses.map { String(format: "%.3f", $0) }.joined(separator: ",") + "]"
+        }
+        print(json + "}")
     }
 }

@@ -37,6 +37,21 @@ final class VideoCLITests: TemporaryDirectoryTestCase {
         let obj = try JSONSerialization.jsonObject(with: Data(we.stdout.utf8)) as? [String: Any]
         XCTAssertEqual(obj?["frames"] as? Int, 5)
         XCTAssertLessThan(obj?["warping_error"] as? Double ?? 1, 0.05)
+        // --style measures style strength: the stylized frames are far nearer the
+        // painting's Gram statistics than the input's own frames at the same size
+        func strength(_ video: String) throws -> (mean: Double, frames: [Double]) {
+            let r = runStylevid(["stability", video, bunny, "--style", painting, "--frames", "0-4"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let o = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+            return (o?["style_loss"] as? Double ?? .nan, o?["style_loss_per_frame"] as? [Double] ?? [])
+        }
+        let unstyled = dir + "/plain.mp4"
+        XCTAssertEqual(runStylevid([bunny, painting, unstyled, "--size", "64", "--iterations", "1", "--pyramid", "1",
+                                    "--start", "1", "--duration", "0.2", "--temporal-weight", "0", "--quiet"]).status, 0)
+        let styledLoss = try strength(out), plainLoss = try strength(unstyled)
+        XCTAssertEqual(styledLoss.frames.count, 5)
+        XCTAssertLessThan(styledLoss.mean, plainLoss.mean / 2, "stylized \(styledLoss) vs 1 evaluation \(plainLoss)")
+        try FileManager.default.removeItem(atPath: unstyled)
         // the stylized frame is not the input frame
         let styled = try readPNGViaTool(out, size: 32)
         XCTAssertGreaterThan(meanColorDistance(styled, try readPNGViaTool(bunny, size: 32)), 1)

@@ -44,6 +44,93 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(opt.effectiveHistory(for: 10_000_000), 3)   // never below 3
     }
 
+    /// A quadratic whose unconstrained minimum (2, −1, 0.5, 0.3) lies partly outside
+    /// [0, 1]: with the box, the result is the box's nearest point (1, 0, 0.5, 0.3) (the
+    /// Hessian is diagonal, so clamping the minimum is the constrained minimum), and no
+    /// trial point the objective sees ever leaves the box.
+    func boxedQuadratic(_ seen: UnsafeMutablePointer<Bool>) -> Objective {
+        let c: [Float] = [2, -1, 0.5, 0.3], a: [Float] = [1, 3, 10, 0.5]
+        return { x in
+            if x.contains(where: { $0 < 0 || $0 > 1 }) { seen.pointee = true }
+            var f = 0.0, g = [Float](repeating: 0, count: 4)
+            for i in 0..<4 { let d = x[i] - c[i]; f += Double(a[i] * d * d); g[i] = 2 * a[i] * d }
+            return (f, g)
+        }
+    }
+
+    func testLBFGSWithBoundsStaysInsideAndFindsTheConstrainedMinimum() {
+        var outside = false
+        var x: [Float] = [0.5, 0.5, 0.9, 0.1]
+        LBFGS(history: 5, bounds: 0...1).minimize(&x, evaluations: 60, objective: boxedQuadratic(&outside))
+        XCTAssertFalse(outside)
+        for (v, e) in zip(x, [Float](arrayLiteral: 1, 0, 0.5, 0.3)) { XCTAssertEqual(v, e, accuracy: 1e-4) }
+        // without the box the same run goes outside (the test can fail)
+        var free: [Float] = [0.5, 0.5, 0.9, 0.1]
+        LBFGS(history: 5).minimize(&free, evaluations: 60, objective: boxedQuadratic(&outside))
+        XCTAssertTrue(outside)
+        XCTAssertEqual(free[0], 2, accuracy: 1e-3)
+        // a start outside the box is projected first
+        var y: [Float] = [5, -5, 3, -1]
+        var seen = false
+        LBFGS(bounds: 0...1).minimize(&y, evaluations: 60, objective: boxedQuadratic(&seen))
+        XCTAssertFalse(seen)
+        XCTAssertEqual(y[2], 0.5, accuracy: 1e-4)
+        var z: [Float] = [0.5, 0.5, 0.9, 0.1]
+        Adam(learningRate: 0.05, bounds: 0...1).minimize(&z, evaluations: 400, objective: boxedQuadratic(&seen))
+        XCTAssertFalse(seen)
+        XCTAssertEqual(z[0], 1, accuracy: 1e-6); XCTAssertEqual(z[1], 0, accuracy: 1e-6)
+    }
+
+    /// A badly scaled quadratic family f_k(x) = Σ a_i (x_i − c_i − k·0.01)²: the curvature
+    /// learnt on one member lets the next reach a far lower loss in the same few
+    /// evaluations than a fresh start (the first step is no longer a tiny probe along −g).
+    func testCarriedCurvatureSpeedsUpTheNextSimilarProblem() {
+        let n = 40
+        let a = (0..<n).map { Float(1 + 30 * ($0 % 7)) }
+        func problem(_ k: Int) -> Objective {
+            { x in
+                var f = 0.0, g = [Float](repeating: 0, count: n)
+                for i in 0..<n { let d = x[i] - Float(i % 5) * 0.2 - Float(k) * 0.01; f += Double(a[i] * d * d); g[i] = 2 * a[i] * d }
+                return (f, g)
+            }
+        }
+        let opt = LBFGS(history: 20)
+        var memory = LBFGS.Memory()
+        var x = [Float](repeating: 0, count: n)
+        opt.minimize(&x, evaluations: 30, memory: &memory, objective: problem(0))
+        XCTAssertGreaterThan(memory.pairs, 5)
+        var warm = x, fresh = x
+        let fw = opt.minimize(&warm, evaluations: 4, memory: &memory, objective: problem(1))
+        let ff = opt.minimize(&fresh, evaluations: 4, objective: problem(1))
+        XCTAssertLessThan(fw, ff * 0.1, "warm \(fw) vs fresh \(ff)")
+        // memory of another size is dropped, not misused
+        var other: [Float] = [1, 2, 3]
+        var m2 = memory
+        opt.minimize(&other, evaluations: 3, memory: &m2) { x in (Double(x.map { $0 * $0 }.reduce(0, +)), x.map { 2 * $0 }) }
+        XCTAssertEqual(m2.count, 3)
+    }
+
+    func testCurvatureSurvivesSerialisationExactlyAndRejectsGarbage() throws {
+        var memory = LBFGS.Memory()
+        var x: [Float] = [-1.2, 1, -1.2, 1]
+        LBFGS(history: 6).minimize(&x, evaluations: 25, memory: &memory, objective: rosenbrock)
+        XCTAssertEqual(memory.pairs, 6)
+        let data = memory.serialized()
+        XCTAssertEqual(LBFGS.Memory(serialized: data), memory)
+        XCTAssertEqual(LBFGS.Memory(serialized: LBFGS.Memory().serialized()), LBFGS.Memory())
+        XCTAssertNil(LBFGS.Memory(serialized: data.dropLast()))
+        XCTAssertNil(LBFGS.Memory(serialized: Data("LBFGSMEM".utf8) + Data(repeating: 0xff, count: 40)))
+        XCTAssertNil(LBFGS.Memory(serialized: Data()))
+        // continuing from the restored memory gives the same iterates as from the original
+        var a = x, b = x, ma = memory, mb = LBFGS.Memory(serialized: data)!
+        LBFGS(history: 6).minimize(&a, evaluations: 10, memory: &ma, objective: rosenbrock)
+        LBFGS(history: 6).minimize(&b, evaluations: 10, memory: &mb, objective: rosenbrock)
+        XCTAssertEqual(a, b)
+        XCTAssertEqual(ma, mb)
+        memory.trim(to: 2)
+        XCTAssertEqual(memory.pairs, 2)
+    }
+
     func testAdamMinimisesAQuadratic() {
         var x: [Float] = [3, -2, 0.5]
         let target: [Float] = [1, 1, 1]
@@ -115,6 +202,23 @@ final class StylizerTests: XCTestCase {
             checked += 1
         }
         XCTAssertGreaterThan(checked, o.plane / 2)
+    }
+
+    /// The optimiser works on the image it delivers: the loss `measure` finds on the
+    /// written (clamped, 8-bit) result is the optimiser's own last figure, up to 8-bit
+    /// rounding. (Without the box a style far outside the content's range pushed pixels
+    /// out of 0...1 and the clamp raised the style loss of the written image.)
+    func testDeliveredImageHasTheLossTheOptimiserReports() throws {
+        let content = pattern(40, 40, seed: 12)
+        // a style with saturated, high-contrast texture
+        var style = pattern(40, 40, seed: 13)
+        style.pixels = style.pixels.map { $0 > 127 ? 255 : 0 }
+        let s = try Stylizer(network: tiny, config: config { $0.iterations = 40 })
+        let out = try s.stylize(content: content, styles: [style])
+        let reported = s.lastBreakdown
+        let measured = try s.measure(out, content: content, styles: [style])
+        XCTAssertEqual(measured.style, reported.style, accuracy: 0.02 * reported.style + 1e-3)
+        XCTAssertEqual(measured.content, reported.content, accuracy: 0.02 * reported.content + 1e-3)
     }
 
     func testStyleBlendAndOptionValidation() throws {

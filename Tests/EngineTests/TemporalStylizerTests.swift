@@ -75,6 +75,43 @@ final class TemporalStylizerTests: XCTestCase {
         XCTAssertEqual(warpingError(inputs: ins, outputs: outs), within.reduce(0, +) / Double(within.count), accuracy: 1e-12)
     }
 
+    /// Later frames pass the L-BFGS curvature on (at most `carriedPairs` pairs, of the
+    /// frame's size); a shot change forgets it; restoring it reproduces the next frame
+    /// exactly (what --resume relies on), and starting that frame afresh gives another.
+    func testCurvatureIsCarriedForgottenAtACutAndRestorable() throws {
+        let input = frames(4)
+        let ts = try stylizer(200, frames: [1])
+        XCTAssertNil(ts.curvature)
+        _ = try ts.next(input[0], styles: [style])
+        XCTAssertNil(ts.curvature)                       // a first frame learns nothing to carry
+        _ = try ts.next(input[1], styles: [style])
+        let carried = try XCTUnwrap(ts.curvature)
+        XCTAssertGreaterThan(carried.pairs, 0)
+        XCTAssertLessThanOrEqual(carried.pairs, TemporalConfig.carriedPairs)
+        XCTAssertEqual(carried.count, 3 * 48 * 40)
+        let third = try ts.next(input[2], styles: [style])
+
+        // a second stylizer restored to after frame 1, with and without the curvature
+        func restored(_ memory: LBFGS.Memory?) throws -> RGBImage {
+            let r = try stylizer(200, frames: [1])
+            let first = try r.next(input[0], styles: [style])
+            let second = try r.next(input[1], styles: [style])
+            let fresh = try stylizer(200, frames: [1])
+            try fresh.restore(frame: input[0], result: first)
+            try fresh.restore(frame: input[1], result: second)
+            fresh.curvature = memory
+            return try fresh.next(input[2], styles: [style])
+        }
+        XCTAssertEqual(try restored(LBFGS.Memory(serialized: carried.serialized())), third)
+        XCTAssertNotEqual(try restored(nil), third)
+
+        var off = TemporalConfig(); off.weight = 200; off.frames = [1]; off.carryCurvature = false
+        var c = StyleConfig(); c.size = 48; c.iterations = 20; c.pyramidLevels = 1; c.styleWeight = 1000
+        let plain = TemporalStylizer(stylizer: try Stylizer(network: tiny, config: c), config: off)
+        for f in input.prefix(3) { _ = try plain.next(f, styles: [style]) }
+        XCTAssertNil(plain.curvature)
+    }
+
     /// Long-term weights: each pixel goes to the nearest frame that saw it.
     func testClosestFirstWeights() {
         let c1: [Float] = [1, 0, 0, 1, 0], c10: [Float] = [1, 1, 0, 0, 0], c20: [Float] = [1, 1, 1, 0, 0]
