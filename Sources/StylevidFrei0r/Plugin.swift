@@ -31,7 +31,7 @@ enum Parameter: Int, CaseIterable {
         case .styleWeight: return "Style loss weight (default 100)"
         case .temporalWeight: return "Temporal consistency weight (default 200; 0 = independent frames)"
         case .iterations: return "Optimizer evaluations for the first frame (default 100)"
-        case .laterIterations: return "Optimizer evaluations for each later frame (default 10)"
+        case .laterIterations: return "Optimizer evaluations for each later frame (default \(TemporalConfig.defaultLaterIterations))"
         case .size: return "Processing size, longest side in pixels (default 384)"
         case .photoreal: return "Photorealism weight lambda of the matting-Laplacian term (0 = off; \(Int(StyleConfig.defaultPhotorealWeight)) for photo-to-photo relighting)"
         }
