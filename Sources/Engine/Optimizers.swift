@@ -96,6 +96,16 @@ public struct LBFGS: Sendable {
             let drop = max(0, s.count - k)
             s.removeFirst(drop); y.removeFirst(drop); rho.removeFirst(drop)
         }
+        /// Drops the pairs and the scale (a restart); `learnt` is settled when the run ends.
+        mutating func forget() {
+            s.removeAll(); y.removeAll(); rho.removeAll(); hDiag = 1
+        }
+        /// Adds a pair, dropping the oldest beyond `limit`; the scale follows the newest.
+        mutating func add(s sv: [Float], y yv: [Float], ys: Double, limit: Int) {
+            if s.count == limit { s.removeFirst(); y.removeFirst(); rho.removeFirst() }
+            s.append(sv); y.append(yv); rho.append(1 / ys)
+            hDiag = ys / dot(yv, yv)
+        }
     }
 
     @discardableResult
@@ -125,8 +135,8 @@ public struct LBFGS: Sendable {
         return q
     }
 
-    /// Minimises starting from the curvature in `memory` (which must be for the same
-    /// number of unknowns, or empty) and leaves the curvature learnt in it.
+    /// Minimises starting from the curvature in `memory` (pairs for another number of
+    /// unknowns are dropped) and leaves the curvature learnt in it.
     @discardableResult
     public func minimize(_ x: inout [Float], evaluations maxEvals: Int, memory: inout Memory, objective f: Objective,
                          callback: OptimizerCallback = { _, _, _ in true }) -> Double {
@@ -136,20 +146,15 @@ public struct LBFGS: Sendable {
         var (loss, g) = f(x)
         var evals = 1
         if !callback(evals, loss, x) { return loss }
-        if memory.s.first.map({ $0.count != n }) ?? false { memory = Memory() }
-        memory.trim(to: m)
-        var s = memory.s, y = memory.y, rho = memory.rho
-        var hDiag = memory.hDiag
-        defer { memory = Memory(s: s, y: y, rho: rho, hDiag: hDiag, learnt: memory.learnt || !s.isEmpty) }
-        var d: [Float], t: Float
-        if memory.learnt {
-            d = direction(g, memory)
-            t = learningRate
-        } else {
-            d = g.map { -$0 }
+        var mem = memory.pairs == 0 || memory.count == n ? memory : Memory()
+        mem.trim(to: m)
+        defer { mem.learnt = mem.learnt || mem.pairs > 0; memory = mem }
+        // a fresh start probes along −g with a step of 1/‖g‖₁ (the scale is unknown)
+        func probe() -> (d: [Float], t: Float) {
             let g1 = g.reduce(0.0) { $0 + Double(abs($1)) }
-            t = Float(min(1, 1 / max(g1, 1e-30))) * learningRate
+            return (g.map { -$0 }, Float(min(1, 1 / max(g1, 1e-30))) * learningRate)
         }
+        var (d, t) = mem.learnt ? (direction(g, mem), learningRate) : probe()
         var xNew = x
         while evals < maxEvals {
             // coordinates held at a bound by a gradient pushing outward do not move
@@ -160,7 +165,7 @@ public struct LBFGS: Sendable {
                 if let b = bounds { freeze(&steepest, at: x, gradient: g, b) }
                 let gs = dot(g, steepest)
                 if !(gs < 0) { break }  // zero (projected) gradient: converged, keep what was learnt
-                s.removeAll(); y.removeAll(); rho.removeAll(); hDiag = 1
+                mem.forget()
                 d = steepest; gtd = gs
             }
             var lossNew = 0.0, gNew: [Float] = []
@@ -185,11 +190,9 @@ public struct LBFGS: Sendable {
             if !accepted {
                 // with a box, a direction can point out of it everywhere while the
                 // projected gradient does not: retry once along −g before giving up
-                if bounds != nil && !s.isEmpty && evals < maxEvals {
-                    s.removeAll(); y.removeAll(); rho.removeAll(); hDiag = 1
-                    d = g.map { -$0 }
-                    let g1 = g.reduce(0.0) { $0 + Double(abs($1)) }
-                    t = Float(min(1, 1 / max(g1, 1e-30))) * learningRate
+                if bounds != nil && mem.pairs > 0 && evals < maxEvals {
+                    mem.forget()
+                    (d, t) = probe()
                     continue
                 }
                 break
@@ -198,16 +201,12 @@ public struct LBFGS: Sendable {
             var sv = [Float](repeating: 0, count: n), yv = [Float](repeating: 0, count: n)
             for i in 0..<n { sv[i] = xNew[i] - x[i]; yv[i] = gNew[i] - g[i] }
             let ys = dot(yv, sv)
-            if ys > 1e-10 {
-                if s.count == m { s.removeFirst(); y.removeFirst(); rho.removeFirst() }
-                s.append(sv); y.append(yv); rho.append(1 / ys)
-                hDiag = ys / dot(yv, yv)
-            }
+            if ys > 1e-10 { mem.add(s: sv, y: yv, ys: ys, limit: m) }
             swap(&x, &xNew)
             g = gNew
             loss = lossNew
             if !callback(evals, loss, x) { return loss }
-            d = direction(g, Memory(s: s, y: y, rho: rho, hDiag: hDiag))
+            d = direction(g, mem)
             t = learningRate
         }
         return loss

@@ -47,7 +47,9 @@ struct StyleOptions: ParsableArguments {
     var preserveColors = false
     @Option(help: "Pooling in the network: max or average (default max).")
     var pooling: String = "max"
-    @Option(help: "Model: vgg16, vgg19 or a .h5/.safetensors path (default: vgg19 if installed, else vgg16).")
+    /// The --model values, for every command that loads a network.
+    static let modelChoices = "vgg16, vgg19 or a .h5/.safetensors path (default: vgg19 if installed, else vgg16)"
+    @Option(help: "Model: \(StyleOptions.modelChoices).")
     var model: String?
     @Option(help: "Random seed (default \(defaults.seed)).")
     var seed: UInt64 = defaults.seed

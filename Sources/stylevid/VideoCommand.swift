@@ -423,7 +423,7 @@ struct Stability: ParsableCommand {
     @Option(help: "Only frames A-B (0-based, inclusive) of the stylized video; the input is matched by time.") var frames: String?
     @Flag(help: "Also count pairs across a shot change (where the input's flow connects fewer than 10% of the pixels); they are left out by default.") var keepCuts = false
     @Option(help: "Also measure style strength: the style loss of every output frame against this style image (default layers and weights), and the content loss against the input frame; the means are added to the JSON line (lower style loss = stronger style).") var style: String?
-    @Option(help: "Model for --style: vgg16, vgg19 or a .h5/.safetensors path (default: vgg19 if installed, else vgg16).") var model: String?
+    @Option(help: "Model for --style: \(StyleOptions.modelChoices).") var model: String?
 
     func run() throws {
         let out = try VideoReader(path: output)
