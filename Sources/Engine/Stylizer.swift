@@ -24,17 +24,37 @@ public struct LossBreakdown: Sendable, Equatable {
 }
 
 /// Stop an optimisation once the best loss improved by less than `tolerance` (relative)
-/// over the last `window` evaluations (Ruder et al. stop at 1e-4 over 50 iterations).
+/// over the last `window` steps (Ruder et al. stop at 1e-4 over 50 iterations).
 public struct EarlyStop: Sendable, Equatable {
     public var tolerance: Double
     public var window: Int
     public init(tolerance: Double, window: Int) { self.tolerance = tolerance; self.window = window }
 
-    /// `best[k]`: the lowest loss after k + 1 evaluations.
+    /// `best[k]`: the lowest loss after k + 1 steps.
     public func shouldStop(_ best: [Double]) -> Bool {
         guard window > 0, best.count > window else { return false }
         let then = best[best.count - 1 - window], now = best[best.count - 1]
         return (then - now) <= tolerance * abs(now)
+    }
+
+    /// Applies the rule to the losses an optimiser reports after each evaluation. A line
+    /// search's rejected trial reports again the loss of the point it still holds: such a
+    /// repeat is not a step and does not count toward the window (counted, two or three
+    /// backtracking trials in a row looked like convergence and ended a video frame after
+    /// 4 of its 60 evaluations).
+    public struct Monitor {
+        public let rule: EarlyStop
+        private var best: [Double] = []
+        private var last: Double?
+        public init(_ rule: EarlyStop) { self.rule = rule }
+
+        /// Records the loss reported after an evaluation; true when the optimisation should stop.
+        public mutating func shouldStop(after loss: Double) -> Bool {
+            defer { last = loss }
+            if loss == last { return false }
+            best.append(Swift.min(best.last ?? .infinity, loss))
+            return rule.shouldStop(best)
+        }
     }
 }
 
@@ -311,6 +331,7 @@ public final class Stylizer {
             let budget = iterations ?? config.iterations
             let levelCost = costs[li]
             var best: [Double] = []
+            var monitor = earlyStop.map(EarlyStop.Monitor.init)
             let cb: OptimizerCallback = { it, loss, current in
                 globalEval += 1
                 if loss == breakdown.total { held = breakdown }
@@ -322,7 +343,7 @@ public final class Stylizer {
                 if snapshotEvery > 0, let snap = snapshot, globalEval % snapshotEvery == 0 {
                     snap(Tensor(channels: 3, height: h, width: w, storage: current).rgbImage(), globalEval)
                 }
-                if let e = earlyStop, e.shouldStop(best) { return false }
+                if monitor?.shouldStop(after: loss) == true { return false }
                 return !shouldStop()
             }
             // the image is written clamped to 0...1: optimise that image, not one the

@@ -132,6 +132,24 @@ final class TemporalStylizerTests: XCTestCase {
         XCTAssertTrue(EarlyStop(tolerance: 0, window: 2).shouldStop([10, 10, 10]))
     }
 
+    /// The rule counts steps, not evaluations: L-BFGS reports the held loss again after
+    /// each rejected line-search trial, and backtracking is not convergence.
+    func testEarlyStopIgnoresRejectedTrials() {
+        var monitor = EarlyStop.Monitor(EarlyStop(tolerance: 1e-3, window: 3))
+        // a start, then three rejected trials (the held loss again) and a large step
+        for loss in [196.7, 196.7, 196.7, 196.7] { XCTAssertFalse(monitor.shouldStop(after: loss)) }
+        XCTAssertFalse(monitor.shouldStop(after: 105.2))
+        XCTAssertFalse(monitor.shouldStop(after: 105.19))
+        XCTAssertFalse(monitor.shouldStop(after: 105.18))
+        XCTAssertFalse(monitor.shouldStop(after: 105.18))        // rejected: still 2 steps in the window
+        XCTAssertTrue(monitor.shouldStop(after: 105.17))         // 3 steps, 0.03% better: converged
+        // Adam-like reports (every evaluation moves, the loss may rise) use the best so far
+        var adam = EarlyStop.Monitor(EarlyStop(tolerance: 1e-3, window: 2))
+        XCTAssertFalse(adam.shouldStop(after: 10))
+        XCTAssertFalse(adam.shouldStop(after: 12))
+        XCTAssertTrue(adam.shouldStop(after: 11))                // no better than 10 over 2 steps
+    }
+
     /// Flow files: used when present (a wrong flow changes the result), resampled when
     /// made at another size, computed when missing, and a corrupt one is an error naming it.
     func testFlowDirectory() throws {
