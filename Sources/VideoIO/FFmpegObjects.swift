@@ -15,6 +15,14 @@ final class Frame {
         ptr.pointee.width = Int32(width)
         ptr.pointee.height = Int32(height)
         try check(av_frame_get_buffer(ptr, 0)) { MediaError.encodeFailed(path: "", reason: "frame allocation: \($0)") }
+        // Zeroed: a row is padded to the line alignment, and swscale's vector code reads
+        // past the last pixel into that padding. Left as malloc returned it, the garbage
+        // there changed the last column of every scaled image from one run to the next.
+        withUnsafeBytes(of: ptr.pointee.buf) { refs in
+            for ref in refs.bindMemory(to: UnsafeMutablePointer<AVBufferRef>?.self) {
+                if let r = ref { r.pointee.data.initialize(repeating: 0, count: r.pointee.size) }
+            }
+        }
     }
     deinit { var p: UnsafeMutablePointer<AVFrame>? = ptr; av_frame_free(&p) }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import TestSupport
 import VideoIO
 import XCTest
@@ -85,5 +86,34 @@ final class ImageIOTests: TemporaryDirectoryTestCase {
             XCTAssertLessThanOrEqual(maxDiff(s, RGBImage(width: w, height: h, fill: (200, 100, 50))), 2)
         }
         XCTAssertThrowsError(try ImageIO.scale(flat, width: 0, height: 3))
+    }
+
+    /// Scaling depends on the image only, not on what the allocator hands back: swscale
+    /// reads past the last pixel of a row into the line padding, which once held whatever
+    /// the heap had there (the same command then gave different pixels on every run).
+    func testScaleIgnoresLeftoverHeapContents() throws {
+        let img = gradient(97, 61)
+        for (w, h) in [(40, 25), (96, 64), (150, 90)] {
+            let clean = try ImageIO.scale(img, width: w, height: h)
+            for fill: Int32 in [0xFF, 0x7F, 0x01] {
+                // blocks of the sizes a frame of either image takes, filled and freed, so
+                // the next frames are carved from them
+                var blocks: [UnsafeMutableRawPointer] = []
+                let lines: [Int] = [97 * 3, w * 3].map { ($0 + 63) / 64 * 64 }
+                var sizes: [Int] = []
+                for l in lines { sizes += [l * 61, l * h, l * (h + 1) + 64] }
+                for size in sizes {
+                    for _ in 0..<8 {
+                        var p: UnsafeMutableRawPointer?
+                        guard posix_memalign(&p, 64, size + 128) == 0, let q = p else { continue }
+                        memset(q, fill, size + 128)
+                        blocks.append(q)
+                    }
+                }
+                blocks.forEach { free($0) }
+                let again = try ImageIO.scale(img, width: w, height: h)
+                XCTAssertEqual(maxDiff(clean, again), 0, "\(w)×\(h) after freeing blocks of \(fill)")
+            }
+        }
     }
 }
