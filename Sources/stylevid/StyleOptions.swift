@@ -45,7 +45,7 @@ struct StyleOptions: ParsableArguments {
     var pyramid: Int = defaults.pyramidLevels
     @Flag(help: "Keep the content's colours: transfer luminance only.")
     var preserveColors = false
-    @Option(help: "Pooling in the network: max or average (default max).")
+    @Option(help: "Pooling in the network: max, average or max-blur (max at stride 1, then a blur at stride 2: shift-robust; experimental) (default max).")
     var pooling: String = "max"
     /// The --model values, for every command that loads a network.
     static let modelChoices = "vgg16, vgg19 or a .h5/.safetensors path (default: vgg19 if installed, else vgg16)"
@@ -113,7 +113,8 @@ struct StyleOptions: ParsableArguments {
         switch pooling.lowercased() {
         case "max": c.pooling = .max
         case "avg", "average": c.pooling = .average
-        default: throw ValidationError("--pooling: '\(pooling)' is not one of max, average")
+        case "max-blur": c.pooling = .maxBlur
+        default: throw ValidationError("--pooling: '\(pooling)' is not one of max, average, max-blur")
         }
         c.seed = seed
         c.photorealWeight = photoreal ?? (photo ? StyleConfig.defaultPhotorealWeight : 0)

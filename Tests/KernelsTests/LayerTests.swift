@@ -30,6 +30,47 @@ final class LayerTests: XCTestCase {
         XCTAssertEqual(dx[0, 4, 0], 0, "the dropped odd row gets no gradient")
     }
 
+    /// Max-blur pooling: a hand-computed value, the gradient against finite differences on
+    /// odd and even sizes, and what it is for: a one-pixel shift of the input changes its
+    /// output far less than max pooling's.
+    func testMaxBlurPool() {
+        var x = Tensor(channels: 1, height: 2, width: 4)
+        x.storage = [1, 5, 2, 0,
+                     3, 4, 8, 6]
+        // stride-1 max (clamped): row 0 [5 8 8 6], row 1 [4 8 8 6]; rows −1…2 clamp to 0 0 1 1,
+        // so the row blur is their mean [4.5 8 8 6]; columns −1…2 and 1…4 clamp likewise
+        let y = Layers.pool2x2(x, .maxBlur)
+        XCTAssertEqual(y.shape, [1, 1, 2])
+        assertClose(0.5 * 4.5 + 0.375 * 8 + 0.125 * 8, Double(y.storage[0]), tolerance: 1e-6)
+        assertClose(0.5 * 8 + 0.5 * 6, Double(y.storage[1]), tolerance: 1e-6)
+        var rng = SplitMix64(seed: 3)
+        for (h, w) in [(6, 7), (5, 4), (9, 9), (2, 3)] {
+            // distinct values at least 1/count apart: steps of 1e-3 keep every window's
+            // argmax, so the function is linear there and central differences are exact
+            var xr = Tensor(channels: 2, height: h, width: w)
+            xr.storage = (0..<xr.count).map { Float($0) / Float(xr.count) }.shuffled(using: &rng)
+            let g = Tensor.random(channels: 2, height: h / 2, width: w / 2, generator: &rng)
+            XCTAssertEqual(Layers.pool2x2(xr, .maxBlur).shape, Layers.pool2x2(xr, .max).shape)
+            let dx = Layers.pool2x2Backward(g, input: xr, .maxBlur)
+            let err = directionalCheck(at: xr, gradient: dx, steps: [1e-3]) { Layers.pool2x2($0, .maxBlur).dot(g) }
+            XCTAssertLessThan(err, 1e-3, "\(h)×\(w)")
+        }
+        // a fine texture and the same texture one pixel to the right
+        let n = 32
+        var a = Tensor(channels: 1, height: n, width: n), b = a
+        for yy in 0..<n { for xx in 0..<n {
+            func f(_ u: Int) -> Float { Float(((u * 37 + yy * 11) % 17)) / 17 }
+            a[0, yy, xx] = f(xx); b[0, yy, xx] = f(xx + 1)
+        }}
+        func change(_ kind: Layers.Pooling) -> Double {
+            let pa = Layers.pool2x2(a, kind), pb = Layers.pool2x2(b, kind)
+            var d = 0.0, s = 0.0
+            for i in 0..<pa.count { d += Double((pa.storage[i] - pb.storage[i]) * (pa.storage[i] - pb.storage[i])); s += Double(pa.storage[i] * pa.storage[i]) }
+            return d / s
+        }
+        XCTAssertLessThan(change(.maxBlur), change(.max) / 2, "max-blur \(change(.maxBlur)) vs max \(change(.max))")
+    }
+
     func testReluBackwardMasksByOutput() {
         var g = Tensor(channels: 1, height: 1, width: 4, storage: [1, 2, 3, 4])
         Layers.reluBackward(&g, output: Tensor(channels: 1, height: 1, width: 4, storage: [0, 0.5, 0, 2]))
