@@ -100,11 +100,15 @@ final class LossGradientTests: XCTestCase {
                 let (_, grad) = objective(img)
                 XCTAssertGreaterThan(grad.maxAbs, 0)
                 // Caffe preprocessing multiplies by 255: the same kinks lie 255× closer
-                let steps: [Float] = prep == .caffe ? [1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6] : [1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4]
+                var steps: [Float] = prep == .caffe ? [1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6] : [1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4]
+                // max-blur's windows overlap (stride 1): about 4× the kinks of max pooling,
+                // so smaller steps; its error too shrinks with the step (139% at 1e-1, 0.9%
+                // at 1e-4), a kink's signature, and LayerTests checks the layer exactly
+                if pooling == .maxBlur { steps += [1e-4, 3e-5] }
                 let err = directionalCheck(at: img, gradient: grad, steps: steps) { objective($0).0 }
                 // (Caffe's residual error shrinks with the step, 12% → 0.5% over the range: kinks,
                 // not a wrong gradient; its preprocessing is checked exactly above)
-                XCTAssertLessThan(err, prep == .caffe ? 1e-2 : 1e-3, "pooling \(pooling) preprocessing \(prep)")
+                XCTAssertLessThan(err, prep == .caffe || pooling == .maxBlur ? 1e-2 : 1e-3, "pooling \(pooling) preprocessing \(prep)")
             }
         }
     }
