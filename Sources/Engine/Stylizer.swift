@@ -330,12 +330,12 @@ public final class Stylizer {
             var values = shape.storage
             let budget = iterations ?? config.iterations
             let levelCost = costs[li]
-            var best: [Double] = []
+            var evaluations = 0
             var monitor = earlyStop.map(EarlyStop.Monitor.init)
             let cb: OptimizerCallback = { it, loss, current in
                 globalEval += 1
                 if loss == breakdown.total { held = breakdown }
-                best.append(min(best.last ?? .infinity, loss))
+                evaluations += 1
                 let frac = (doneCost + levelCost * Double(it) / Double(budget)) / totalCost
                 progress(StyleProgress(level: li, levels: phases.count, levelSize: (w, h), iteration: it,
                                        iterations: budget, loss: loss, elapsed: Date().timeIntervalSince(startedAt),
@@ -366,7 +366,7 @@ public final class Stylizer {
             result.clamp(0, 1)
             x = result
             lastBreakdown = held
-            lastEvaluations = best.count
+            lastEvaluations = evaluations
             doneCost += levelCost
             if shouldStop() { break }
         }

@@ -68,11 +68,7 @@ public enum Layers {
                                 let q = 0.25 * gv
                                 dst[i0] = q; dst[i0 + 1] = q; dst[i0 + w] = q; dst[i0 + w + 1] = q
                             } else {
-                                var best = i0
-                                if src[i0 + 1] > src[best] { best = i0 + 1 }
-                                if src[i0 + w] > src[best] { best = i0 + w }
-                                if src[i0 + w + 1] > src[best] { best = i0 + w + 1 }
-                                dst[best] = gv
+                                dst[windowArgmax(src, 2 * y, 2 * xx, h, w)] = gv
                             }
                         }
                     }
@@ -85,7 +81,8 @@ public enum Layers {
     /// The blur's taps: output i reads rows 2i − 1 … 2i + 2 (clamped to the image).
     static let blurTaps: (Float, Float, Float, Float) = (0.125, 0.375, 0.375, 0.125)
 
-    /// Index of the first maximal element of the (clamped) 2×2 window at (y, x) of a plane.
+    /// Index of the first maximal element (row-major, as PyTorch) of the 2×2 window at
+    /// (y, x) of a plane, clamped to the plane at its last row and column.
     @inline(__always)
     static func windowArgmax(_ p: UnsafePointer<Float>, _ y: Int, _ x: Int, _ h: Int, _ w: Int) -> Int {
         let y1 = Swift.min(y + 1, h - 1), x1 = Swift.min(x + 1, w - 1)
