@@ -59,7 +59,7 @@ public struct StyleConfig: Sendable, Equatable {
     public var pyramidLevels: Int = 2
     /// Keep the content's colours (luminance-only transfer). Default off.
     public var preserveColors: Bool = false
-    /// Pooling inside the network. Default max.
+    /// Pooling inside the network. Default max (videos: `TemporalConfig.defaultPooling`).
     public var pooling: Layers.Pooling = .max
     /// Seed for random initialisation. Default 0.
     public var seed: UInt64 = 0

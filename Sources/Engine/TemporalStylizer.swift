@@ -37,9 +37,18 @@ public struct TemporalConfig: Sendable, Equatable {
     public var flow = FlowOptions()
     public init() {}
 
-    /// 20: with the carried curvature, later frames hold at 1.14× the published schedule's
-    /// style loss at 9.0 s/frame on 2 cores at 384 px (10: 1.37×, 6.1 s; BENCHMARKS.md).
+    /// 20: with the carried curvature and max-blur pooling, later frames reach 1.025× the
+    /// published schedule's style loss at 8.8 s/frame on 2 cores at 384 px (max pooling:
+    /// 1.15×; 10 evaluations: 6.1 s; BENCHMARKS.md).
     public static let defaultLaterIterations = 20
+    /// Pooling of the network for videos (images keep max pooling, the published
+    /// default): max-blur. Max pooling ties a converged frame to its alignment with the
+    /// pooling grid, so a warped start that moved by 1-3 px has 2.5x the content loss and
+    /// later frames spend their evaluations re-aligning; with max-blur the default schedule
+    /// is within 2.5% of the published schedule's style loss on bikes.mp4 (max: 1.15x;
+    /// BENCHMARKS.md); frames looked at on three clip/style pairs and `stylevid photo` look
+    /// as they do with max pooling.
+    public static let defaultPooling: Layers.Pooling = .maxBlur
     /// Curvature pairs carried from frame to frame (and checkpointed for --resume).
     public static let carriedPairs = 20
 

@@ -84,6 +84,7 @@ final class Instance {
         if let t = temporal, builtFor == values, builtStyle == stylePath { return t }
         guard !stylePath.isEmpty else { throw EngineError.invalidOption("no style image: set the 'style' parameter to an image path") }
         var config = StyleConfig()
+        config.pooling = TemporalConfig.defaultPooling
         config.photorealWeight = Float(max(0, values[Parameter.photoreal.rawValue]))
         config.styleWeight = Float(values[Parameter.styleWeight.rawValue])
         config.iterations = max(1, Int(values[Parameter.iterations.rawValue]))

@@ -146,7 +146,7 @@ struct ImageJob {
         let reporter = ProgressReporter(quiet: options.quiet)
         let (fw, fh) = Stylizer.fitSize(width: contentImage.width, height: contentImage.height, longest: config.size)
         let levels = stylizer.levelSizes(width: fw, height: fh).map { "\($0.0)×\($0.1)" }
-        var plan = "model \(network.name); \(config.iterations) iterations at \(levels.joined(separator: ", then "))"
+        var plan = "model \(network.name), \(config.pooling.rawValue) pooling; \(config.iterations) iterations at \(levels.joined(separator: ", then "))"
         if config.photorealWeight > 0 {
             plan += config.photorealTwoStage ? ", then \(config.iterations) with the photorealism term (λ \(config.photorealWeight))"
                                              : "; photorealism term λ \(config.photorealWeight)"

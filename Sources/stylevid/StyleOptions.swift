@@ -45,8 +45,8 @@ struct StyleOptions: ParsableArguments {
     var pyramid: Int = defaults.pyramidLevels
     @Flag(help: "Keep the content's colours: transfer luminance only.")
     var preserveColors = false
-    @Option(help: "Pooling in the network: max, average or max-blur (max at stride 1, then a blur at stride 2: shift-robust; experimental) (default max).")
-    var pooling: String = "max"
+    @Option(help: "Pooling in the network: max, average or max-blur (max at stride 1, then a blur at stride 2: robust to small shifts, which lets each video frame build on the previous one) (default max for images, \(TemporalConfig.defaultPooling.rawValue) for videos).")
+    var pooling: String?
     /// The --model values, for every command that loads a network.
     static let modelChoices = "vgg16, vgg19 or a .h5/.safetensors path (default: vgg19 if installed, else vgg16)"
     @Option(help: "Model: \(StyleOptions.modelChoices).")
@@ -71,6 +71,16 @@ struct StyleOptions: ParsableArguments {
     var saveEvery: Int = 0
     @Flag(help: "No progress output.")
     var quiet = false
+
+    /// Parses a --pooling value.
+    static func pooling(_ s: String) throws -> Layers.Pooling {
+        switch s.lowercased() {
+        case "max": return .max
+        case "avg", "average": return .average
+        case "max-blur", "maxblur": return .maxBlur
+        default: throw ValidationError("--pooling: '\(s)' is not one of max, average, max-blur")
+        }
+    }
 
     func floats(_ s: String, _ name: String) throws -> [Float] {
         try s.split(separator: ",").map {
@@ -110,12 +120,7 @@ struct StyleOptions: ParsableArguments {
         c.learningRate = learningRate
         c.pyramidLevels = pyramid
         c.preserveColors = preserveColors
-        switch pooling.lowercased() {
-        case "max": c.pooling = .max
-        case "avg", "average": c.pooling = .average
-        case "max-blur": c.pooling = .maxBlur
-        default: throw ValidationError("--pooling: '\(pooling)' is not one of max, average, max-blur")
-        }
+        c.pooling = try pooling.map(StyleOptions.pooling) ?? (video ? TemporalConfig.defaultPooling : c.pooling)
         c.seed = seed
         c.photorealWeight = photoreal ?? (photo ? StyleConfig.defaultPhotorealWeight : 0)
         c.photorealTwoStage = twoStage

@@ -151,10 +151,10 @@ struct VideoJob {
         if let f = range.frames, let n = info.frameCount, f.lowerBound >= n {
             throw CLIError("--frames \(f.lowerBound)-\(f.upperBound) starts past the end of \(input) (\(n) frames)")
         }
-        reporter.note(String(format: "%@: %d×%d, %.3f fps, %@ → %d×%d; model %@",
+        reporter.note(String(format: "%@: %d×%d, %.3f fps, %@ → %d×%d; model %@, %@ pooling",
                              input, info.width, info.height, info.frameRate.value,
                              info.frameCount.map { "\($0) frames" } ?? "unknown length",
-                             procW, procH, network.name))
+                             procW, procH, network.name, config.pooling.rawValue))
         var encoding = VideoEncoding()
         encoding.crf = video.crf
         encoding.preset = video.preset
@@ -424,6 +424,7 @@ struct Stability: ParsableCommand {
     @Flag(help: "Also count pairs across a shot change (where the input's flow connects fewer than 10% of the pixels); they are left out by default.") var keepCuts = false
     @Option(help: "Also measure style strength: the style loss of every output frame against this style image (default layers and weights), and the content loss against the input frame; the means are added to the JSON line (lower style loss = stronger style).") var style: String?
     @Option(help: "Model for --style: \(StyleOptions.modelChoices).") var model: String?
+    @Option(help: "Pooling of the network for --style: max, average or max-blur (default \(TemporalConfig.defaultPooling.rawValue), the video default; measure with the pooling the video was made with).") var pooling: String = TemporalConfig.defaultPooling.rawValue
 
     func run() throws {
         let out = try VideoReader(path: output)
@@ -433,6 +434,7 @@ struct Stability: ParsableCommand {
             let styleImage = try ImageIO.read(sp)
             var config = StyleConfig()
             config.size = max(w, h)
+            config.pooling = try StyleOptions.pooling(pooling)
             let network = try ModelLoader.load(path: try ModelLoader.resolve(model), for: config)
             strength = (try Stylizer(network: network, config: config), styleImage)
         }

@@ -25,8 +25,9 @@ final class CLITests: CLITestCase {
     func testStylizesARealPhoto() throws {
         try requireSampleData()
         let out = dir + "/styled.png"
-        let r = runStylevid([sample, painting, out, "--size", "64", "--iterations", "15", "--pyramid", "1", "--quiet"])
+        let r = runStylevid([sample, painting, out, "--size", "64", "--iterations", "15", "--pyramid", "1"])
         XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssert(r.stderr.contains(", max pooling;"), "images keep max pooling: \(r.stderr)")
         let png = try readPNGViaTool(out)
         XCTAssertEqual(png.width, 64); XCTAssertEqual(png.height, 64)
         let content = try readPNGViaTool(sample, size: 64)

@@ -26,6 +26,8 @@ final class VideoCLITests: TemporaryDirectoryTestCase {
                              "--start", "1", "--duration", "0.2"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssert(r.stderr.contains("frame 5/5"), r.stderr)
+        // videos default to max-blur pooling (images keep max; see testNoAudioAndFrameRange)
+        XCTAssert(r.stderr.contains("max-blur pooling"), r.stderr)
         XCTAssertEqual(ffprobe(out, "stream=codec_name,width,height,r_frame_rate"), "h264,64,36,25/1")
         XCTAssertEqual(ffprobe(out, "stream=nb_frames"), "5")
         XCTAssertEqual(ffprobe(out, "frame=pts_time").split(separator: "\n").map { Double($0.split(separator: ",")[0]) ?? -1 }, [0, 0.04, 0.08, 0.12, 0.16])
@@ -60,8 +62,9 @@ final class VideoCLITests: TemporaryDirectoryTestCase {
 
     func testNoAudioAndFrameRange() throws {
         let out = dir + "/silent.mkv"
-        let r = runStylevid([bunny, painting, out, "--size", "48", "--iterations", "2", "--pyramid", "1", "--frames", "3-5", "--no-audio", "--quiet"])
+        let r = runStylevid([bunny, painting, out, "--size", "48", "--iterations", "2", "--pyramid", "1", "--frames", "3-5", "--no-audio", "--pooling", "max"])
         XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssert(r.stderr.contains(", max pooling"), "--pooling max overrides the video default: \(r.stderr)")
         XCTAssertEqual(ffprobe(out, "stream=codec_type", stream: "a"), "")
         XCTAssertEqual(ffprobe(out, "frame=pts_time").split(separator: "\n").count, 3)
     }
