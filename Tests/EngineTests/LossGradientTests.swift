@@ -100,15 +100,19 @@ final class LossGradientTests: XCTestCase {
                 let (_, grad) = objective(img)
                 XCTAssertGreaterThan(grad.maxAbs, 0)
                 // Caffe preprocessing multiplies by 255: the same kinks lie 255× closer
-                var steps: [Float] = prep == .caffe ? [1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6] : [1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4]
-                // max-blur's windows overlap (stride 1): about 4× the kinks of max pooling,
-                // so smaller steps; its error too shrinks with the step (139% at 1e-1, 0.9%
-                // at 1e-4), a kink's signature, and LayerTests checks the layer exactly
-                if pooling == .maxBlur { steps += [1e-4, 3e-5] }
+                let steps: [Float] = prep == .caffe ? [1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6] : [1e-1, 3e-2, 1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5]
                 let err = directionalCheck(at: img, gradient: grad, steps: steps) { objective($0).0 }
-                // (Caffe's residual error shrinks with the step, 12% → 0.5% over the range: kinks,
-                // not a wrong gradient; its preprocessing is checked exactly above)
-                XCTAssertLessThan(err, prep == .caffe || pooling == .maxBlur ? 1e-2 : 1e-3, "pooling \(pooling) preprocessing \(prep)")
+                // The float32 network bounds what a finite difference can see: each direction's
+                // error falls with the step until the kinks (ReLU, pooling) stop being crossed,
+                // then rises again as float32 rounding takes over (caffe/max, this seed, over the
+                // six directions: 2-40% at 1e-3, 0.01-1.9% at 1e-4, 0.3-6.7% at 1e-5). The floor
+                // moves with the machine's rounding: on an AVX-512 EPYC caffe/max reached 1.6%
+                // and torchvision/max 0.14%, past the 1% and 0.1% bounds an earlier machine met;
+                // max-blur's overlapping windows cross about 4× the kinks of max pooling;
+                // a wrong gradient is off by tens of per cent (routing max pooling's gradient
+                // to the window's first element: 40-170% in every direction). Each layer's
+                // gradient is checked exactly in LayerTests, caffe's preprocessing above.
+                XCTAssertLessThan(err, prep == .caffe ? 3e-2 : pooling == .maxBlur ? 1e-2 : 3e-3, "pooling \(pooling) preprocessing \(prep)")
             }
         }
     }
