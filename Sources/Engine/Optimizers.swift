@@ -96,9 +96,11 @@ public struct LBFGS: Sendable {
             let drop = max(0, s.count - k)
             s.removeFirst(drop); y.removeFirst(drop); rho.removeFirst(drop)
         }
-        /// Drops the pairs and the scale (a restart); `learnt` is settled when the run ends.
+        /// Drops the pairs and the scale (a restart): a fresh memory again, so the next
+        /// problem probes unless pairs are learnt after this (`learnt` is settled when the
+        /// run ends).
         mutating func forget() {
-            s.removeAll(); y.removeAll(); rho.removeAll(); hDiag = 1
+            s.removeAll(); y.removeAll(); rho.removeAll(); hDiag = 1; learnt = false
         }
         /// Adds a pair, dropping the oldest beyond `limit`; the scale follows the newest.
         mutating func add(s sv: [Float], y yv: [Float], ys: Double, limit: Int) {

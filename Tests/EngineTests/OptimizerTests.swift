@@ -110,6 +110,40 @@ final class OptimizerTests: XCTestCase {
         XCTAssertEqual(m2.count, 3)
     }
 
+    /// A restart (the carried direction points uphill once the box freezes a coordinate)
+    /// drops the curvature; when no new pair follows before the budget ends, the next
+    /// problem must start with the fresh probe, not a unit step along −g at the forgotten
+    /// scale (which a frame with a large gradient spends its few evaluations halving).
+    func testRestartWithoutNewPairsLeavesAFreshMemory() {
+        // learn a strongly coupled curvature: the inverse Hessian's off-diagonal is positive
+        let coupled: Objective = { x in
+            let a = x[0] - x[1], b = x[0] + x[1]
+            return (Double(100 * a * a + b * b), [200 * a + 2 * b, -200 * a + 2 * b])
+        }
+        let opt = LBFGS(history: 5, bounds: 0...1)
+        var memory = LBFGS.Memory()
+        var x: [Float] = [0.9, 0.2]
+        opt.minimize(&x, evaluations: 12, memory: &memory, objective: coupled)
+        XCTAssertGreaterThan(memory.pairs, 0)
+        // a linear objective pushing x0 out of the box: frozen, the carried direction
+        // raises x1 while the gradient says lower it, so L-BFGS restarts along −g; a linear
+        // objective gives no curvature pair (yᵀs = 0)
+        let linear: Objective = { x in (Double(-10 * x[0] + 0.1 * x[1]), [-10, 0.1]) }
+        var y: [Float] = [1, 0.5]
+        opt.minimize(&y, evaluations: 3, memory: &memory, objective: linear)
+        XCTAssertLessThan(y[1], 0.5, "the restart went down the gradient")
+        XCTAssertEqual(memory, LBFGS.Memory(), "a forgotten memory is a fresh one")
+        // so the next problem starts exactly as a fresh optimiser does
+        let steep: Objective = { x in
+            let u = x[0] - 0.3, v = x[1] - 0.3
+            return (Double(500 * u * u + 5 * v * v), [1000 * u, 10 * v])
+        }
+        var a: [Float] = [0.9, 0.8], b = a
+        LBFGS(history: 5).minimize(&a, evaluations: 4, memory: &memory, objective: steep)
+        LBFGS(history: 5).minimize(&b, evaluations: 4, objective: steep)
+        XCTAssertEqual(a, b)
+    }
+
     func testCurvatureSurvivesSerialisationExactlyAndRejectsGarbage() throws {
         var memory = LBFGS.Memory()
         var x: [Float] = [-1.2, 1, -1.2, 1]
