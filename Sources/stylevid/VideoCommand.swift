@@ -158,7 +158,8 @@ struct VideoJob {
         var encoding = VideoEncoding()
         encoding.crf = video.crf
         encoding.preset = video.preset
-        let checkpoints = try Checkpoints(output: output, fingerprint: fingerprint(), resume: video.resume)
+        let checkpoints = try Checkpoints(output: output, fingerprint: fingerprint(config: config, temporal: tconfig, network: network.name),
+                                          resume: video.resume)
         if checkpoints.available > 0 { reporter.note("resuming: \(checkpoints.available) finished frame(s) found") }
         let pipeline = FramePipeline(reader: reader, range: range)
         var frameNumber = 0
@@ -292,11 +293,13 @@ extension VideoJob {
         }
     }
 
-    /// Everything that decides the frames: a resume with other settings is refused.
-    func fingerprint() -> String {
+    /// Everything that decides the frames: a resume with other settings is refused. The
+    /// command line, and the settings it came to (defaults included, which may change
+    /// between versions, and the model a default --model resolves to).
+    func fingerprint(config: StyleConfig, temporal: TemporalConfig, network: String) -> String {
         var args = CommandLine.arguments.dropFirst().filter { !["--resume", "--quiet"].contains($0) }
         if args.first == "run" { args.removeFirst() }
-        return args.joined(separator: "\u{1F}")
+        return args.joined(separator: "\u{1F}") + "\nmodel \(network)\n\(config)\n\(temporal)\n"
     }
 }
 
