@@ -148,6 +148,24 @@ public struct ChainSettings: Equatable, Sendable {
     }
 }
 
+extension ChainSettings {
+    /// The style images of a run and the style settings they imply: `positional` paths
+    /// (each weighing `style.styleWeight`) first, then the chain's style filters (each
+    /// weighing its own weight). Several images blend in proportion to their weights, and
+    /// the loss weight is their mean. A photorealism term without an explicit start image
+    /// (`explicitStart` false) starts from `Preset.start`. Throws `EngineError.invalidOption`.
+    public func resolved(positional: [String], explicitStart: Bool) throws -> (paths: [String], style: StyleConfig) {
+        var config = style
+        if !explicitStart { config.initMode = Preset.start(photorealWeight: config.photorealWeight) }
+        guard !styles.isEmpty else { return (positional, config) }
+        let weights = positional.map { _ in style.styleWeight } + styles.map(\.weight)
+        guard weights.contains(where: { $0 > 0 }) else { throw EngineError.invalidOption("every style weight is 0") }
+        config.styleWeight = weights.reduce(0, +) / Float(weights.count)
+        config.styleBlend = weights.count > 1 ? weights : nil
+        return (positional + styles.map(\.path), config)
+    }
+}
+
 /// One filter: its name, help, option table, and how its values fill the settings.
 public struct FilterDefinition: @unchecked Sendable {
     public let name: String
@@ -201,7 +219,7 @@ public enum FilterChain {
             }),
         FilterDefinition(
             name: "iterations", help: "Optimizer evaluations: for the first frame (per pyramid level) and for later frames.",
-            options: [FilterOption("first", .int(1...100_000), default: "100 (photos 200)", "first frame"),
+            options: [FilterOption("first", .int(1...100_000), default: "\(Preset.reducedIterations) (images: \(StyleConfig().iterations) per level)", "first frame"),
                       FilterOption("later", .int(1...100_000), default: String(TemporalConfig.defaultLaterIterations), "each later frame")],
             apply: { s, v in
                 if let f = v["first"]?.int { s.style.iterations = f }
@@ -212,7 +230,7 @@ public enum FilterChain {
             options: [FilterOption("mode", .choice(["transfer", "preserve"]), default: "transfer", "what happens to the colours")],
             apply: { s, v in s.style.preserveColors = v["mode"]?.string == "preserve" }),
         FilterDefinition(
-            name: "photoreal", help: "Photorealistic relighting: the matting-Laplacian term keeps the result a photograph (Luan et al.); masks restrict each region's style to the matching region of the reference. Add --init reinhard (what --photoreal and `stylevid photo` start from) so the colours reach the reference's.",
+            name: "photoreal", help: "Photorealistic relighting: the matting-Laplacian term keeps the result a photograph (Luan et al.); masks restrict each region's style to the matching region of the reference. Unless --init says otherwise, it starts from the content recoloured to the reference's palette (reinhard), as --photoreal and `stylevid photo` do.",
             options: [FilterOption("lambda", .float(0...1e9), default: FilterOption.format(Double(StyleConfig.defaultPhotorealWeight)), "weight of the photorealism term"),
                       FilterOption("mask", .string, default: nil, "content segmentation mask (9-colour or integer labels)"),
                       FilterOption("refmask", .string, default: nil, "reference segmentation mask")],

@@ -57,19 +57,12 @@ struct RunSettings {
         if (contentMask == nil) != (referenceMask == nil) {
             throw CLIError("-vf: photoreal needs both mask= and refmask= (or neither)")
         }
-        self.config = s.style
         self.temporal = s.temporal
         self.geometry = s.geometry
         self.passes = s.passes ?? passes
-        if !s.styles.isEmpty {
-            // each style weighs what its filter says (positional ones --style-weight);
-            // the Gram targets blend in proportion and the loss weight is their mean
-            let weights = positional.map { _ in config.styleWeight } + s.styles.map(\.weight)
-            guard weights.contains(where: { $0 > 0 }) else { throw CLIError("-vf: every style weight is 0") }
-            self.stylePaths = positional + s.styles.map(\.path)
-            self.config.styleWeight = weights.reduce(0, +) / Float(weights.count)
-            self.config.styleBlend = weights.count > 1 ? weights : nil
-        }
+        do {
+            (stylePaths, self.config) = try s.resolved(positional: positional, explicitStart: masks?.`init` != nil)
+        } catch let e as EngineError { throw CLIError("-vf: \(e.description)") }
         guard !stylePaths.isEmpty else { throw CLIError("no style image: give STYLE paths or a style= filter in -vf") }
         do {
             try self.config.validate(styleCount: stylePaths.count)

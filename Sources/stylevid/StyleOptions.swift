@@ -7,17 +7,9 @@ import Kernels
 struct StyleOptions: ParsableArguments {
     static let defaults = StyleConfig()
 
-    /// Videos get a smaller default size and first-frame budget: they have many frames.
-    static let videoSize = 384, videoIterations = 100
-    /// `stylevid photo`'s smoothing radius (measured, see BENCHMARKS.md).
-    static let photoSmooth = 0
-    /// `stylevid photo` works at 384 px and brings the result back to the photo's size by
-    /// guided upsampling; colour and tone need no more.
-    static let photoSize = 384, photoIterations = 100
-
-    @Option(help: "Longest side of the result, in pixels (default \(defaults.size) for images, \(videoSize) for videos; `stylevid photo`: \(photoSize), then guided upsampling to the photo's size).")
+    @Option(help: "Longest side of the result, in pixels (default \(defaults.size) for images, \(Preset.reducedSize) for videos; `stylevid photo`: \(Preset.reducedSize), then guided upsampling to the photo's size).")
     var size: Int?
-    @Option(help: "Optimizer evaluations per pyramid level (default \(defaults.iterations) for images, \(videoIterations) for a video's first frame and for `stylevid photo`).")
+    @Option(help: "Optimizer evaluations per pyramid level (default \(defaults.iterations) for images, \(Preset.reducedIterations) for a video's first frame and for `stylevid photo`).")
     var iterations: Int?
     @Option(help: "Content loss weight (default \(defaults.contentWeight)).")
     var contentWeight: Float = defaults.contentWeight
@@ -63,7 +55,7 @@ struct StyleOptions: ParsableArguments {
     var styleMask: String?
     @Option(help: "Map content labels to reference labels, e.g. red=blue,3=1 (default: labels match by name).")
     var maskMap: String?
-    @Option(help: "Smooth the result with a guided filter of this radius, the content as guide (default 0 = off; `stylevid photo`: \(StyleOptions.photoSmooth)).")
+    @Option(help: "Smooth the result with a guided filter of this radius, the content as guide (default 0 = off; `stylevid photo`: \(Preset.photoSmoothRadius)).")
     var smooth: Int?
     @Option(help: "Guided-filter ε for --smooth, in squared 0-1 colour units (default \(defaults.smoothEpsilon)).")
     var smoothEpsilon: Float = defaults.smoothEpsilon
@@ -96,9 +88,9 @@ struct StyleOptions: ParsableArguments {
     }
 
     func makeConfig(styleCount: Int, video: Bool = false, photo: Bool = false) throws -> StyleConfig {
-        var c = StyleConfig()
-        c.size = size ?? (video ? StyleOptions.videoSize : photo ? StyleOptions.photoSize : c.size)
-        c.iterations = iterations ?? (video ? StyleOptions.videoIterations : photo ? StyleOptions.photoIterations : c.iterations)
+        var c = (photo ? Preset.photo : video ? .video : .image).style(video: video)
+        c.size = size ?? c.size
+        c.iterations = iterations ?? c.iterations
         c.contentWeight = contentWeight
         c.styleWeight = styleWeight
         c.tvWeight = tvWeight
@@ -107,12 +99,13 @@ struct StyleOptions: ParsableArguments {
         c.styleLayerWeights = try styleLayerWeights.map { try floats($0, "style-layer-weights") }
         c.styleBlend = try styleBlend.map { try floats($0, "style-blend") }
         c.styleScale = styleScale
-        // relighting starts from the reference's palette (measured: from the content the
-        // term stops the colours long before they reach the reference's)
-        guard let im = InitMode(argument: `init` ?? (photo || (photoreal ?? 0) > 0 ? "reinhard" : "content")) else {
-            throw ValidationError("--init: expected content, random, reinhard or a path")
+        c.photorealWeight = photoreal ?? c.photorealWeight
+        if let i = `init` {
+            guard let im = InitMode(argument: i) else { throw ValidationError("--init: expected content, random, reinhard or a path") }
+            c.initMode = im
+        } else {
+            c.initMode = Preset.start(photorealWeight: c.photorealWeight)
         }
-        c.initMode = im
         guard let opt = OptimizerKind(rawValue: optimizer.lowercased()) else {
             throw ValidationError("--optimizer: '\(optimizer)' is not one of lbfgs, adam")
         }
@@ -120,11 +113,10 @@ struct StyleOptions: ParsableArguments {
         c.learningRate = learningRate
         c.pyramidLevels = pyramid
         c.preserveColors = preserveColors
-        c.pooling = try pooling.map(StyleOptions.pooling) ?? (video ? TemporalConfig.defaultPooling : c.pooling)
+        c.pooling = try pooling.map(StyleOptions.pooling) ?? c.pooling
         c.seed = seed
-        c.photorealWeight = photoreal ?? (photo ? StyleConfig.defaultPhotorealWeight : 0)
         c.photorealTwoStage = twoStage
-        c.smoothRadius = smooth ?? (photo ? StyleOptions.photoSmooth : 0)
+        c.smoothRadius = smooth ?? c.smoothRadius
         c.smoothEpsilon = smoothEpsilon
         if (contentMask == nil) != (styleMask == nil) {
             throw ValidationError("--content-mask and --style-mask go together: give both")
