@@ -14,16 +14,19 @@ setup:
 build: setup
 	swift build $(SWIFT_FLAGS) --product stylevid
 
-# The frei0r effect (FFmpeg's frei0r filter, Kdenlive, Shotcut), and its installation
-# where frei0r hosts look for a user's effects, under the name hosts ask for.
+# The frei0r effect (FFmpeg's frei0r filter, MLT: melt, Kdenlive, Shotcut; GStreamer's
+# frei0r elements), installed where frei0r hosts look for a user's effects under the name
+# hosts ask for, and Kdenlive's description of it where Kdenlive looks for user effects.
 plugin: setup
 	swift build $(SWIFT_FLAGS) --product stylevid-frei0r
 
 FREI0R_DIR ?= $(HOME)/.frei0r-1/lib
+KDENLIVE_EFFECTS ?= $(HOME)/.local/share/kdenlive/effects
 install-frei0r: plugin
-	mkdir -p $(FREI0R_DIR)
+	mkdir -p $(FREI0R_DIR) $(KDENLIVE_EFFECTS)
 	cp .build/release/libstylevid-frei0r.so $(FREI0R_DIR)/stylevid.so
-	@echo "installed $(FREI0R_DIR)/stylevid.so"
+	cp plugin/frei0r_stylevid.xml $(KDENLIVE_EFFECTS)/frei0r_stylevid.xml
+	@echo "installed $(FREI0R_DIR)/stylevid.so and $(KDENLIVE_EFFECTS)/frei0r_stylevid.xml"
 
 # A real photo in the colours and brush strokes of a real painting, with the default
 # model (VGG16 from HED unless a VGG19 is installed). About 4 minutes on 2 cores.

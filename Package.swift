@@ -28,13 +28,19 @@ let package = Package(
         .executableTarget(name: "stylevid", dependencies: [
             "Engine", "Temporal", "Photoreal", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .target(name: "StylevidFrei0r", dependencies: ["Engine", "CFrei0r"]),
+        // -z nodelete: hosts dlopen, dlclose and dlopen the plugin again (MLT scans every
+        // plugin at start-up, then loads the one a project uses). The Swift runtime keeps
+        // the sections of every Swift image it has seen registered, so an unmapped plugin
+        // leaves it reading freed memory; a plugin that is never unmapped is safe to reload.
+        .target(name: "StylevidFrei0r", dependencies: ["Engine", "CFrei0r"],
+                linkerSettings: [.unsafeFlags(["-Xlinker", "-z", "-Xlinker", "nodelete"])]),
         .target(name: "TestSupport", dependencies: ["Kernels"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "TestSupport"]),
         .testTarget(name: "TemporalTests", dependencies: ["Temporal", "Kernels", "TestSupport"]),
         .testTarget(name: "PhotorealTests", dependencies: ["Photoreal", "Kernels", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "VideoIO", "Photoreal", "CHDF5", "TestSupport"]),
+        .testTarget(name: "PluginTests", dependencies: ["StylevidFrei0r", "Engine"]),
         .testTarget(name: "CLITests", dependencies: ["Engine", "Kernels", "VideoIO", "CHDF5", "TestSupport"]),
         // bad inputs, interrupts, kill/resume and the libFuzzer runs, through the real binary
         .testTarget(name: "RobustnessTests", dependencies: ["TestSupport"]),

@@ -4,52 +4,15 @@ import Foundation
 import Temporal
 import VideoIO
 
-// stylevid as a frei0r 1.2 filter (RGBA8888): FFmpeg's `frei0r` filter, Kdenlive,
-// Shotcut and other hosts load it. Each instance keeps a TemporalStylizer, so every frame
-// starts from the previous result warped by optical flow and is held by the temporal
-// term, as in the CLI.
+// stylevid as a frei0r 1.2 filter (RGBA8888): FFmpeg's `frei0r` filter, MLT (melt,
+// Kdenlive, Shotcut) and GStreamer's frei0r elements load it. Every frame starts from the
+// previous result warped by optical flow and is held by the temporal term, as in the
+// CLI; the sequence of frames lives in a `FrameSequence` that every instance with the
+// same settings shares, so it survives hosts that render with one instance per thread.
+// The parameters are in Parameters.swift, the shared state in Shared.swift.
 
-/// The parameters, in frei0r index order (FFmpeg: filter_params=style|weight|…).
-enum Parameter: Int, CaseIterable {
-    case style, styleWeight, temporalWeight, iterations, laterIterations, size, photoreal
-
-    var name: String {
-        switch self {
-        case .style: return "style"
-        case .styleWeight: return "style weight"
-        case .temporalWeight: return "temporal weight"
-        case .iterations: return "iterations"
-        case .laterIterations: return "later iterations"
-        case .size: return "size"
-        case .photoreal: return "photoreal"
-        }
-    }
-    var type: Int32 { self == .style ? F0R_PARAM_STRING : F0R_PARAM_DOUBLE }
-    var explanation: String {
-        switch self {
-        case .style: return "Path of the style image"
-        case .styleWeight: return "Style loss weight (default 100)"
-        case .temporalWeight: return "Temporal consistency weight (default 200; 0 = independent frames)"
-        case .iterations: return "Optimizer evaluations for the first frame (default 100)"
-        case .laterIterations: return "Optimizer evaluations for each later frame (default \(TemporalConfig.defaultLaterIterations))"
-        case .size: return "Processing size, longest side in pixels (default 384)"
-        case .photoreal: return "Photorealism weight lambda of the matting-Laplacian term (0 = off; \(Int(StyleConfig.defaultPhotorealWeight)) for photo-to-photo relighting)"
-        }
-    }
-    var defaultValue: Double {
-        switch self {
-        case .style: return 0
-        case .styleWeight: return Double(StyleConfig().styleWeight)
-        case .temporalWeight: return Double(TemporalConfig().weight)
-        case .iterations: return 100
-        case .laterIterations: return Double(TemporalConfig.defaultLaterIterations)
-        case .size: return 384
-        case .photoreal: return 0
-        }
-    }
-}
-
-/// C strings that live as long as the library (the host keeps the pointers).
+/// C strings that live as long as the library (hosts keep the pointers, and call the info
+/// functions on every frame from several threads).
 enum CStrings {
     static let name = strdup("stylevid")!
     static let author = strdup("the stylevid authors")!
@@ -58,69 +21,64 @@ enum CStrings {
     static let paramExplanations = Parameter.allCases.map { strdup($0.explanation)! }
 }
 
+/// One host instance. Construction does no work (hosts construct instances only to read
+/// the defaults); the network and the style load on the first frame, once per process.
 final class Instance {
     let width: Int, height: Int
-    var values: [Double] = Parameter.allCases.map(\.defaultValue)
-    var stylePath: String = ""
-    var styleCString: UnsafeMutablePointer<CChar> = strdup("")!
-    var temporal: TemporalStylizer?
-    var styles: [RGBImage] = []
-    var builtFor: [Double] = []
-    var builtStyle = ""
-    var lastTime = -Double.infinity
-    var reported = false
-    /// Where the model comes from (tests point STYLEVID_HOME elsewhere).
-    init(width: Int, height: Int) { self.width = width; self.height = height }
-    deinit { free(styleCString) }
+    var settings = PluginSettings()
+    /// The strings as the host last set them, owned here (f0r_get_param_value hands them out).
+    var strings: [Parameter: UnsafeMutablePointer<CChar>] = [.style: strdup("")!, .chain: strdup("")!]
+    var sequence: FrameSequence?
+    /// One thread per instance, says the spec; MLT's frame slicing breaks that rule.
+    let lock = NSLock()
 
-    func report(_ message: String) {
-        guard !reported else { return }
-        reported = true
-        FileHandle.standardError.write("stylevid frei0r: \(message)\n".data(using: .utf8)!)
+    init(width: Int, height: Int) { self.width = width; self.height = height }
+    deinit {
+        strings.values.forEach { free($0) }
+        if let sequence { FrameSequences.release(sequence) }
     }
 
-    /// Builds (or rebuilds after a parameter change) the stylizer.
-    func stylizer() throws -> TemporalStylizer {
-        if let t = temporal, builtFor == values, builtStyle == stylePath { return t }
-        guard !stylePath.isEmpty else { throw EngineError.invalidOption("no style image: set the 'style' parameter to an image path") }
-        var config = StyleConfig()
-        config.pooling = TemporalConfig.defaultPooling
-        config.photorealWeight = Float(max(0, values[Parameter.photoreal.rawValue]))
-        config.styleWeight = Float(values[Parameter.styleWeight.rawValue])
-        config.iterations = max(1, Int(values[Parameter.iterations.rawValue]))
-        config.size = min(4096, max(32, Int(values[Parameter.size.rawValue])))
-        var tconfig = TemporalConfig()
-        tconfig.weight = Float(values[Parameter.temporalWeight.rawValue])
-        tconfig.laterIterations = max(1, Int(values[Parameter.laterIterations.rawValue]))
-        try tconfig.validate()
-        styles = [try ImageIO.read(stylePath)]
-        let network = try ModelLoader.load(path: try ModelLoader.resolve(nil), for: config)
-        let t = TemporalStylizer(stylizer: try Stylizer(network: network, config: config), config: tconfig)
-        temporal = t; builtFor = values; builtStyle = stylePath
-        return t
+    func set(_ p: Parameter, string: UnsafePointer<CChar>?) {
+        let s = string.map { String(cString: $0) } ?? ""
+        free(strings[p]!)
+        strings[p] = strdup(s)
+        if p == .style { settings.style = s } else { settings.chain = s }
+    }
+
+    /// The sequence these settings and this frame size belong to.
+    func sequenceFor(_ key: String) -> FrameSequence {
+        if let s = sequence, s.key == key { return s }
+        if let s = sequence { FrameSequences.release(s) }
+        let s = FrameSequences.acquire(key)
+        sequence = s
+        return s
     }
 
     func update(time: Double, input: UnsafePointer<UInt32>, output: UnsafeMutablePointer<UInt32>) {
+        lock.lock(); defer { lock.unlock() }
         let n = width * height
         // RGBA8888: bytes R, G, B, A in memory order
         let inBytes = UnsafeRawPointer(input).assumingMemoryBound(to: UInt8.self)
         let outBytes = UnsafeMutableRawPointer(output).assumingMemoryBound(to: UInt8.self)
         do {
-            // a jump back in time (a seek) starts a new sequence
-            if time < lastTime { temporal = nil }
-            lastTime = time
+            let (style, temporal, paths) = try settings.resolve()
+            let key = "\(style)|\(temporal)|\(paths)|\(width)x\(height)"
+            let styles = try paths.map(SharedResources.image)
             var rgb = [UInt8](repeating: 0, count: n * 3)
             for i in 0..<n { rgb[3 * i] = inBytes[4 * i]; rgb[3 * i + 1] = inBytes[4 * i + 1]; rgb[3 * i + 2] = inBytes[4 * i + 2] }
-            let t = try stylizer()
-            var styled = try t.next(RGBImage(width: width, height: height, pixels: rgb), styles: styles)
+            var styled = try sequenceFor(key).render(time: time, frame: RGBImage(width: width, height: height, pixels: rgb), styles: styles) {
+                TemporalStylizer(stylizer: try Stylizer(network: try SharedResources.network(), config: style), config: temporal)
+            }
             if styled.width != width || styled.height != height { styled = try ImageIO.scale(styled, width: width, height: height) }
             for i in 0..<n {
                 outBytes[4 * i] = styled.pixels[3 * i]; outBytes[4 * i + 1] = styled.pixels[3 * i + 1]
                 outBytes[4 * i + 2] = styled.pixels[3 * i + 2]; outBytes[4 * i + 3] = inBytes[4 * i + 3]
             }
+        } catch let e as FilterChainError {
+            SharedResources.report("chain: \(e.message) (at character \(e.position + 1))")
+            output.update(from: input, count: n)
         } catch {
-            // the host cannot be told: say it once, and pass the frame through
-            report("\(error); frames pass through unchanged")
+            SharedResources.report("\(error)")
             output.update(from: input, count: n)
         }
     }
@@ -150,7 +108,7 @@ public func stylevidF0rGetPluginInfo(_ info: UnsafeMutablePointer<f0r_plugin_inf
 public func stylevidF0rGetParamInfo(_ info: UnsafeMutablePointer<f0r_param_info_t>?, _ index: Int32) {
     guard let info, let p = Parameter(rawValue: Int(index)) else { return }
     info.pointee.name = UnsafePointer(CStrings.paramNames[p.rawValue])
-    info.pointee.type = p.type
+    info.pointee.type = p.isString ? F0R_PARAM_STRING : F0R_PARAM_DOUBLE
     info.pointee.explanation = UnsafePointer(CStrings.paramExplanations[p.rawValue])
 }
 
@@ -170,14 +128,13 @@ public func stylevidF0rDestruct(_ instance: UnsafeMutableRawPointer?) {
 public func stylevidF0rSetParamValue(_ instance: UnsafeMutableRawPointer?, _ param: UnsafeMutableRawPointer?, _ index: Int32) {
     guard let instance, let param, let p = Parameter(rawValue: Int(index)) else { return }
     let inst = Unmanaged<Instance>.fromOpaque(instance).takeUnretainedValue()
-    if p == .style {
-        guard let s = param.assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self).pointee else { return }
-        inst.stylePath = String(cString: s)
-        free(inst.styleCString)
-        inst.styleCString = strdup(s)
+    inst.lock.lock(); defer { inst.lock.unlock() }
+    if p.isString {
+        // a char** (the spec); the host's string lives only for this call
+        inst.set(p, string: param.assumingMemoryBound(to: UnsafePointer<CChar>?.self).pointee)
     } else {
         let v = param.assumingMemoryBound(to: Double.self).pointee
-        if v.isFinite { inst.values[p.rawValue] = v }
+        if v.isFinite { inst.settings.positions[p.rawValue] = min(1, max(0, v)) }
     }
 }
 
@@ -185,10 +142,11 @@ public func stylevidF0rSetParamValue(_ instance: UnsafeMutableRawPointer?, _ par
 public func stylevidF0rGetParamValue(_ instance: UnsafeMutableRawPointer?, _ param: UnsafeMutableRawPointer?, _ index: Int32) {
     guard let instance, let param, let p = Parameter(rawValue: Int(index)) else { return }
     let inst = Unmanaged<Instance>.fromOpaque(instance).takeUnretainedValue()
-    if p == .style {
-        param.assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self).pointee = inst.styleCString
+    inst.lock.lock(); defer { inst.lock.unlock() }
+    if p.isString {
+        param.assumingMemoryBound(to: UnsafeMutablePointer<CChar>?.self).pointee = inst.strings[p]
     } else {
-        param.assumingMemoryBound(to: Double.self).pointee = inst.values[p.rawValue]
+        param.assumingMemoryBound(to: Double.self).pointee = inst.settings.positions[p.rawValue]
     }
 }
 
