@@ -9,7 +9,9 @@ set -euo pipefail
 HOME_DIR="${STYLEVID_HOME:-$HOME/.cache/stylevid}"
 APT_PKGS=(libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libopenblas-dev libhdf5-dev pkg-config ffmpeg frei0r-plugins-dev
   # the frei0r hosts the tests run the plugin in: MLT's melt, GStreamer with its frei0r element
-  melt gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav)
+  melt gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-libav
+  # the scheduler the cluster tests submit to (scripts/slurm-cluster.sh starts a private one)
+  slurm-wlm munge)
 say() { printf 'setup: %s\n' "$*" >&2; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }

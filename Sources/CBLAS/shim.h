@@ -1,5 +1,8 @@
 #ifndef STYLEVID_CBLAS_SHIM_H
 #define STYLEVID_CBLAS_SHIM_H
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE     /* sched_getaffinity, CPU_COUNT */
+#endif
 #include <cblas.h>
 
 /* glibc allocator tuning for the kernels (malloc.h is not in Swift's Glibc module):
@@ -12,5 +15,17 @@ static inline void shim_keep_freed_memory(void) {
 }
 #else
 static inline void shim_keep_freed_memory(void) {}
+#endif
+/* The CPUs this process may run on: its affinity mask (what Slurm, taskset and
+   cgroup cpusets set), not the machine's core count. 0 where it cannot be read. */
+#if defined(__linux__)
+#include <sched.h>
+static inline int shim_allowed_cpus(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 0;
+    return CPU_COUNT(&set);
+}
+#else
+static inline int shim_allowed_cpus(void) { return 0; }
 #endif
 #endif

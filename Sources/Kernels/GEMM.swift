@@ -1,5 +1,6 @@
 import CBLAS
 import Dispatch
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -70,11 +71,31 @@ public func gemmSerial(transA: Bool = false, transB: Bool = false,
                 a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
 }
 
-/// Number of worker threads the kernels split their own (non-GEMM) loops over.
+/// Number of worker threads the kernels split their own (non-GEMM) loops over:
+/// $STYLEVID_THREADS if set, else the CPUs this process may run on (`allowedCPUs`).
 public let kernelThreads: Int = {
     if let s = getenvString("STYLEVID_THREADS"), let n = Int(s), n > 0 { return n }
-    return Swift.max(1, Int(openblas_get_num_procs()))
+    return allowedCPUs()
 }()
+
+/// The CPUs this process may actually use, not the node's core count: its affinity mask
+/// (Slurm, taskset and cgroup cpusets set it), the cgroup's CPU quota (containers,
+/// Kubernetes limits), and $SLURM_CPUS_PER_TASK, the smallest of those known. A 4-CPU
+/// task on a 64-core node gets 4 threads, not 64.
+public func allowedCPUs(cgroupFile: String = "/sys/fs/cgroup/cpu.max",
+                        environment: [String: String] = ProcessInfo.processInfo.environment) -> Int {
+    var n = Int(shim_allowed_cpus())
+    if n <= 0 { n = Swift.max(1, Int(openblas_get_num_procs())) }
+    // cgroup v2: "QUOTA PERIOD" or "max PERIOD"
+    if let text = try? String(contentsOfFile: cgroupFile, encoding: .utf8) {
+        let f = text.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        if f.count == 2, let quota = Double(f[0]), let period = Double(f[1]), quota > 0, period > 0 {
+            n = Swift.min(n, Swift.max(1, Int((quota / period).rounded(.up))))
+        }
+    }
+    if let s = environment["SLURM_CPUS_PER_TASK"], let c = Int(s), c > 0 { n = Swift.min(n, c) }
+    return n
+}
 
 func getenvString(_ name: String) -> String? {
     guard let p = getenv(name) else { return nil }

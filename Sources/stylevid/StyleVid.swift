@@ -20,7 +20,7 @@ struct StyleVid: ParsableCommand {
         `make setup` installs them.
         """,
         version: "0.1.0",
-        subcommands: [Run.self, ImageCommand.self, PhotoCommand.self, PhotoMetrics.self, FiltersCommand.self, Probe.self, FlowCommand.self, Stability.self, Bench.self],
+        subcommands: [Run.self, ImageCommand.self, PhotoCommand.self, PhotoMetrics.self, FiltersCommand.self, Probe.self, FlowCommand.self, Stability.self, Bench.self, PlanCommand.self, RenderCommand.self, JoinCommand.self, StatusCommand.self, SlurmCommand.self],
         defaultSubcommand: Run.self)
 
     static func main() {

@@ -106,6 +106,93 @@ struct VideoJob {
     var photo = false
 
     func run() throws {
+        let job = try prepare()
+        let reporter = ProgressReporter(quiet: options.quiet)
+        reporter.note(job.summary)
+        let checkpoints = try Checkpoints(output: job.output, fingerprint: job.fingerprint, resume: video.resume)
+        if checkpoints.available > 0 { reporter.note("resuming: \(checkpoints.available) finished frame(s) found") }
+        var written: (frames: Int, writer: VideoWriter?, secondsPerFrame: Double)
+        do {
+            // with several passes, the first only stylizes (inputs kept for the later
+            // passes) and the video is encoded from the checkpoints at the end
+            if job.passes > 1 {
+                let done = try stylizeFrames(job, into: checkpoints, reporter: reporter, writing: false, keepInputs: true)
+                reporter.finish()
+                try runLaterPasses(frames: done.frames, passes: job.passes, temporal: job.temporal, styles: job.styleImages,
+                                   checkpoints: checkpoints, width: job.processing.width, height: job.processing.height, reporter: reporter)
+                written = try encode(job, reporter: reporter) { k in
+                    guard let img = checkpoints.load(k, width: job.processing.width, height: job.processing.height) else {
+                        throw CLIError("the checkpoint of frame \(k) is missing or damaged")
+                    }
+                    return img
+                }
+                written.secondsPerFrame = done.secondsPerFrame
+            } else {
+                written = try stylizeFrames(job, into: checkpoints, reporter: reporter, writing: true, keepInputs: false)
+            }
+        } catch {
+            reporter.finish()
+            // keep finished frames for --resume; an empty checkpoint folder is removed
+            let saved = checkpoints.saved
+            if saved == 0 { checkpoints.removeAll() }
+            let message = "\(error)"
+            throw CLIError(saved == 0 ? message : "\(message) (\(saved) finished frame(s) are saved; fix the problem and run the same command with --resume)")
+        }
+        reporter.finish()
+        checkpoints.removeAll()
+        if let d = job.flowDir, d.computedInstead > 0 {
+            reporter.note("note: \(d.computedInstead) flow pair(s) were not in \(d.folder) and were computed")
+        }
+        if job.reader.corruptPackets > 0 {
+            reporter.note("warning: \(job.reader.corruptPackets) damaged packet(s) in \(job.input) were skipped (\(job.reader.lastDecodeError ?? "decode error")); every decodable frame was processed")
+        }
+        var later = job.laterFrames > 0 ? String(format: "; later frames %.1f evaluations on average", Double(job.laterEvaluations) / Double(job.laterFrames)) : ""
+        if job.temporal.sceneCuts > 0 { later += "; \(job.temporal.sceneCuts) scene cut(s) restyled from scratch" }
+        reporter.note(String(format: "wrote %@ (%d frames, %d×%d, %.1f s per frame%@)", job.output, written.frames,
+                             written.writer?.width ?? 0, written.writer?.height ?? 0, written.secondsPerFrame, later))
+    }
+}
+
+/// What a video render decided before its first frame: the resolved settings, the input
+/// and the sizes, the stylizer, and the fingerprint a resume (or a cluster task) checks.
+final class PreparedVideo {
+    let input: String, output: String
+    let config: StyleConfig
+    let temporalConfig: TemporalConfig
+    let styleImages: [RGBImage]
+    let geometry: [GeometryOp]
+    let passes: Int
+    let range: FrameRange
+    let reader: VideoReader
+    let sizing: (Int) -> Int?
+    let processing: (width: Int, height: Int)
+    let outputSize: (width: Int, height: Int)
+    let temporal: TemporalStylizer
+    let flowDir: FlowDirectory?
+    let fingerprint: String
+    let summary: String
+    let noAudio: Bool
+    let encoding: VideoEncoding
+    var laterEvaluations = 0, laterFrames = 0
+
+    init(input: String, output: String, config: StyleConfig, temporalConfig: TemporalConfig, styleImages: [RGBImage],
+         geometry: [GeometryOp], passes: Int, range: FrameRange, reader: VideoReader, sizing: @escaping (Int) -> Int?,
+         processing: (width: Int, height: Int), outputSize: (width: Int, height: Int), temporal: TemporalStylizer,
+         flowDir: FlowDirectory?, fingerprint: String, summary: String, noAudio: Bool, encoding: VideoEncoding) {
+        self.input = input; self.output = output; self.config = config; self.temporalConfig = temporalConfig
+        self.styleImages = styleImages; self.geometry = geometry; self.passes = passes; self.range = range
+        self.reader = reader; self.sizing = sizing; self.processing = processing; self.outputSize = outputSize
+        self.temporal = temporal; self.flowDir = flowDir; self.fingerprint = fingerprint; self.summary = summary
+        self.noAudio = noAudio; self.encoding = encoding
+    }
+}
+
+extension VideoJob {
+    /// Resolves the settings, opens the input and builds the stylizer: everything that can
+    /// fail is checked here, before minutes of work. `range` replaces the options' range
+    /// (a cluster task's frames); `arguments` are what the fingerprint records (default:
+    /// this command line).
+    func prepare(range override: FrameRange? = nil, arguments: [String]? = nil) throws -> PreparedVideo {
         let input = paths[0], output = paths[paths.count - 1]
         let positional = Array(paths[1..<(paths.count - 1)])
         let settings = try RunSettings(config: try options.makeConfig(styleCount: max(1, positional.count), video: true, photo: photo),
@@ -113,19 +200,18 @@ struct VideoJob {
                                        positional: positional, chain: chain, masks: options)
         var config = settings.config
         let tconfig = settings.temporal
-        let styles = settings.stylePaths
         let geometry = settings.geometry
         let passes = settings.passes
         guard (1...50).contains(passes) else { throw CLIError("--passes must be between 1 and 50") }
         if passes > 1 && tconfig.weight == 0 { throw CLIError("--passes needs the temporal term (--temporal-weight > 0)") }
-        let range = try video.range()
+        let range = try override ?? video.range()
         let sourceSize = try video.wantsSourceSize()
         if case .image = config.initMode { throw CLIError("--init PATH is for images; for videos use content or random") }
-        try checkVideoOutput(output, inputs: [input] + styles + [settings.contentMask, settings.referenceMask].compactMap { $0 })
+        try checkVideoOutput(output, inputs: [input] + settings.stylePaths + [settings.contentMask, settings.referenceMask].compactMap { $0 })
         let segmentation = try loadSegmentation(settings)
         let flowDir = try video.flowDir.map { try FlowDirectory(folder: $0, fallback: tconfig.flow) }
         installInterruptHandler()
-        let styleImages = try styles.map { try ImageIO.read($0) }
+        let styleImages = try settings.stylePaths.map { try ImageIO.read($0) }
         // --size caps the processing size of a video: a small video is not blown up
         // (but never below 64 px, what the network needs to see anything)
         // with scale/crop in the chain, the chain decides the processing size
@@ -143,7 +229,6 @@ struct VideoJob {
         let stylizer = try Stylizer(network: network, config: config)
         stylizer.segmentation = segmentation
         let temporal = TemporalStylizer(stylizer: stylizer, config: tconfig, flowSource: flowDir)
-        let reporter = ProgressReporter(quiet: options.quiet)
         let info = reader.info
         if let s = range.start, let d = info.duration, s >= d {
             throw CLIError(String(format: "--start %g s is past the end of %@ (%.2f s long)", s, input, d))
@@ -151,46 +236,54 @@ struct VideoJob {
         if let f = range.frames, let n = info.frameCount, f.lowerBound >= n {
             throw CLIError("--frames \(f.lowerBound)-\(f.upperBound) starts past the end of \(input) (\(n) frames)")
         }
-        reporter.note(String(format: "%@: %d×%d, %.3f fps, %@ → %d×%d; model %@, %@ pooling",
+        let summary = String(format: "%@: %d×%d, %.3f fps, %@ → %d×%d; model %@, %@ pooling",
                              input, info.width, info.height, info.frameRate.value,
                              info.frameCount.map { "\($0) frames" } ?? "unknown length",
-                             procW, procH, network.name, config.pooling.rawValue))
+                             procW, procH, network.name, config.pooling.rawValue)
         var encoding = VideoEncoding()
         encoding.crf = video.crf
         encoding.preset = video.preset
-        let checkpoints = try Checkpoints(output: output, fingerprint: fingerprint(config: config, temporal: tconfig, network: network.name),
-                                          resume: video.resume)
-        if checkpoints.available > 0 { reporter.note("resuming: \(checkpoints.available) finished frame(s) found") }
-        let pipeline = FramePipeline(reader: reader, range: range)
-        var frameNumber = 0
-        var laterEvaluations = 0, laterFrames = 0
-        var current = VideoProgress(framesDone: 0, framesExpected: range.expectedCount(total: info.frameCount, frameRate: info.frameRate.value), elapsed: 0, secondsPerFrame: 0)
-        var writerRef: VideoWriter?
         // H.264/VP9 in 4:2:0 need even sizes: an odd source is written one pixel smaller
         let outW = sourceSize && geometry.isEmpty ? info.width & ~1 : procW & ~1
         let outH = sourceSize && geometry.isEmpty ? info.height & ~1 : procH & ~1
-        let makeWriter: (Double) throws -> VideoWriter? = { startTime in
-            let w = try VideoWriter(path: output, width: outW, height: outH,
+        return PreparedVideo(input: input, output: output, config: config, temporalConfig: tconfig, styleImages: styleImages,
+                             geometry: geometry, passes: passes, range: range, reader: reader, sizing: sizing,
+                             processing: (procW, procH), outputSize: (outW, outH), temporal: temporal, flowDir: flowDir,
+                             fingerprint: VideoJob.fingerprint(arguments: arguments ?? Array(CommandLine.arguments.dropFirst()),
+                                                               config: config, temporal: tconfig, network: network.name),
+                             summary: summary, noAudio: video.noAudio, encoding: encoding)
+    }
+
+    /// A writer for the output with the input's timing, rotation and audio.
+    func writerMaker(_ job: PreparedVideo, reporter: ProgressReporter, made: @escaping (VideoWriter) -> Void) -> (Double) throws -> VideoWriter? {
+        let info = job.reader.info
+        return { startTime in
+            let w = try VideoWriter(path: job.output, width: job.outputSize.width, height: job.outputSize.height,
                                     timeBase: info.timeBase, frameRate: info.frameRate, rotation: info.rotation,
-                                    audioFrom: video.noAudio ? nil : input, startTime: startTime,
-                                    endTime: range.duration.map { startTime + $0 }, encoding: encoding)
+                                    audioFrom: job.noAudio ? nil : job.input, startTime: startTime,
+                                    endTime: job.range.duration.map { startTime + $0 }, encoding: job.encoding)
             for warning in w.warnings { reporter.note("warning: " + warning) }
-            writerRef = w
+            made(w)
             return w
         }
-        let multiPass = passes > 1
-        var n: Int
-        do {
-          // with several passes, the first only stylizes (inputs kept for the later
-          // passes) and the video is encoded from the checkpoints at the end
-          n = try pipeline.run(
-            makeWriter: multiPass ? { _ in nil } : makeWriter,
+    }
+
+    /// Stylizes the frames of `job.range` in order, each saved in `checkpoints` (a frame
+    /// already there is restored instead); `writing`: encoded into the output as they come.
+    func stylizeFrames(_ job: PreparedVideo, into checkpoints: Checkpoints, reporter: ProgressReporter,
+                       writing: Bool, keepInputs: Bool) throws -> (frames: Int, writer: VideoWriter?, secondsPerFrame: Double) {
+        let (procW, procH) = job.processing, temporal = job.temporal, info = job.reader.info
+        var frameNumber = 0
+        var current = VideoProgress(framesDone: 0, framesExpected: job.range.expectedCount(total: info.frameCount, frameRate: info.frameRate.value), elapsed: 0, secondsPerFrame: 0)
+        var writer: VideoWriter?
+        let n = try FramePipeline(reader: job.reader, range: job.range).run(
+            makeWriter: writing ? writerMaker(job, reporter: reporter) { writer = $0 } : { _ in nil },
             process: { decoded, next in
                 defer { frameNumber += 1 }
                 var frame = decoded, upcoming = next
-                if !geometry.isEmpty {
-                    frame.image = try geometry.apply(to: decoded.image)
-                    if let n = next { upcoming?.image = try geometry.apply(to: n.image) }
+                if !job.geometry.isEmpty {
+                    frame.image = try job.geometry.apply(to: decoded.image)
+                    if let n = next { upcoming?.image = try job.geometry.apply(to: n.image) }
                 }
                 let styled: RGBImage
                 if let saved = checkpoints.load(frameNumber, width: procW, height: procH) {
@@ -200,12 +293,12 @@ struct VideoJob {
                 } else {
                     // the next frame's flows are computed meanwhile, unless it is checkpointed
                     let ahead = checkpoints.has(frameNumber + 1) ? nil : upcoming?.image
-                    styled = try temporal.next(frame.image, upcoming: ahead, styles: styleImages) { p in
+                    styled = try temporal.next(frame.image, upcoming: ahead, styles: job.styleImages) { p in
                         reporter.updateFrame(video: current, frame: p)
                     }
-                    if frameNumber > 0 { laterEvaluations += temporal.lastEvaluations; laterFrames += 1 }
-                    if ProcessInfo.processInfo.environment["STYLEVID_DEBUG"] != nil { FileHandle.standardError.write("frame \(frameNumber): coverage \(temporal.lastCoverage), evaluations \(temporal.lastEvaluations), loss \(stylizer.lastBreakdown)\n".data(using: .utf8)!) }
-                    if multiPass { try checkpoints.saveInput(frame.image, frameNumber) }
+                    if frameNumber > 0 { job.laterEvaluations += temporal.lastEvaluations; job.laterFrames += 1 }
+                    if ProcessInfo.processInfo.environment["STYLEVID_DEBUG"] != nil { FileHandle.standardError.write("frame \(frameNumber): coverage \(temporal.lastCoverage), evaluations \(temporal.lastEvaluations), loss \(temporal.stylizer.lastBreakdown)\n".data(using: .utf8)!) }
+                    if keepInputs { try checkpoints.saveInput(frame.image, frameNumber) }
                     // the curvature first and the older one removed last: a kill at any
                     // point leaves each saved frame with the curvature that followed it
                     try checkpoints.saveCurvature(temporal.curvature, after: frameNumber)
@@ -213,45 +306,25 @@ struct VideoJob {
                     checkpoints.removeCurvature(after: frameNumber - 1)
                     interruptMessage.value = "\(frameNumber + 1) frame(s) are saved; run the same command with --resume to continue"
                 }
-                return multiPass ? styled : try ImageIO.scale(styled, width: outW, height: outH)
+                return writing ? try ImageIO.scale(styled, width: job.outputSize.width, height: job.outputSize.height) : styled
             },
             progress: { p in current = p; reporter.updateVideo(p) })
-          if multiPass {
-            reporter.finish()
-            try runLaterPasses(frames: n, passes: passes, temporal: temporal, styles: styleImages, checkpoints: checkpoints,
-                               width: procW, height: procH, reporter: reporter)
-            let encoder = try VideoReader(path: input, sizing: sizing)
-            var k = 0
-            n = try FramePipeline(reader: encoder, range: range).run(
-                makeWriter: makeWriter,
-                process: { _, _ in
-                    defer { k += 1 }
-                    guard let img = checkpoints.load(k, width: procW, height: procH) else {
-                        throw CLIError("the checkpoint of frame \(k) is missing or damaged")
-                    }
-                    return try ImageIO.scale(img, width: outW, height: outH)
-                })
-          }
-        } catch {
-            reporter.finish()
-            // keep finished frames for --resume; an empty checkpoint folder is removed
-            let saved = checkpoints.saved
-            if saved == 0 { checkpoints.removeAll() }
-            let message = "\(error)"
-            throw CLIError(saved == 0 ? message : "\(message) (\(saved) finished frame(s) are saved; fix the problem and run the same command with --resume)")
-        }
-        reporter.finish()
-        checkpoints.removeAll()
-        if let d = flowDir, d.computedInstead > 0 {
-            reporter.note("note: \(d.computedInstead) flow pair(s) were not in \(d.folder) and were computed")
-        }
-        if reader.corruptPackets > 0 {
-            reporter.note("warning: \(reader.corruptPackets) damaged packet(s) in \(input) were skipped (\(reader.lastDecodeError ?? "decode error")); every decodable frame was processed")
-        }
-        var later = laterFrames > 0 ? String(format: "; later frames %.1f evaluations on average", Double(laterEvaluations) / Double(laterFrames)) : ""
-        if temporal.sceneCuts > 0 { later += "; \(temporal.sceneCuts) scene cut(s) restyled from scratch" }
-        reporter.note(String(format: "wrote %@ (%d frames, %d×%d, %.1f s per frame%@)", output, n,
-                             writerRef?.width ?? 0, writerRef?.height ?? 0, current.secondsPerFrame, later))
+        return (n, writer, current.secondsPerFrame)
+    }
+
+    /// Encodes the output from finished frames (`frame(k)`, k counted from the range's
+    /// first frame), with the input's timestamps, rotation and audio.
+    func encode(_ job: PreparedVideo, reporter: ProgressReporter,
+                frame: @escaping (Int) throws -> RGBImage) throws -> (frames: Int, writer: VideoWriter?, secondsPerFrame: Double) {
+        var writer: VideoWriter?
+        var k = 0
+        let n = try FramePipeline(reader: try VideoReader(path: job.input, sizing: job.sizing), range: job.range).run(
+            makeWriter: writerMaker(job, reporter: reporter) { writer = $0 },
+            process: { _, _ in
+                defer { k += 1 }
+                return try ImageIO.scale(try frame(k), width: job.outputSize.width, height: job.outputSize.height)
+            })
+        return (n, writer, 0)
     }
 }
 
@@ -296,8 +369,8 @@ extension VideoJob {
     /// Everything that decides the frames: a resume with other settings is refused. The
     /// command line, and the settings it came to (defaults included, which may change
     /// between versions, and the model a default --model resolves to).
-    func fingerprint(config: StyleConfig, temporal: TemporalConfig, network: String) -> String {
-        var args = CommandLine.arguments.dropFirst().filter { !["--resume", "--quiet"].contains($0) }
+    static func fingerprint(arguments: [String], config: StyleConfig, temporal: TemporalConfig, network: String) -> String {
+        var args = arguments.filter { !["--resume", "--quiet"].contains($0) }
         if args.first == "run" { args.removeFirst() }
         return args.joined(separator: "\u{1F}") + "\nmodel \(network)\n\(config)\n\(temporal)\n"
     }
@@ -310,9 +383,15 @@ final class Checkpoints {
     let folder: String
     private(set) var available = 0
 
-    init(output: String, fingerprint: String, resume: Bool) throws {
+    convenience init(output: String, fingerprint: String, resume: Bool) throws {
         let url = URL(fileURLWithPath: output)
-        folder = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).stylevid-frames").path
+        try self.init(folder: url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).stylevid-frames").path,
+                      output: output, fingerprint: fingerprint, resume: resume)
+    }
+
+    /// `output`: what the messages name.
+    init(folder: String, output: String, fingerprint: String, resume: Bool) throws {
+        self.folder = folder
         let fm = FileManager.default
         let manifest = folder + "/settings"
         if resume {

@@ -1,0 +1,126 @@
+import Foundation
+import VideoIO
+
+/// A video render split into tasks that run independently (on a cluster, one per array
+/// task): `stylevid plan` writes it to DIR/plan.json, `stylevid render DIR --task K` renders
+/// task K's frames into DIR, `stylevid join DIR` encodes the output from them.
+///
+/// The JSON (snake_case keys): `format`, `stylevid_version`, `input`, `output` (absolute
+/// paths), `working_directory` (where the plan was made), `arguments` (the main form's
+/// command line, re-read by every task in the working directory), `fingerprint`
+/// (the settings the arguments resolved to, the model, the version: a task refuses a plan
+/// whose fingerprint its own build does not reproduce), `frame_count`, `frame_rate`,
+/// `width`/`height` (processing size), `shot_starts` (0-based frames where a shot begins)
+/// and `tasks`: `[{"first": A, "last": B}, ...]`, 0-based input frames, inclusive.
+public struct RenderPlan: Codable, Equatable, Sendable {
+    public struct Task: Codable, Equatable, Sendable {
+        public var first: Int
+        public var last: Int
+        public init(first: Int, last: Int) { self.first = first; self.last = last }
+        public var count: Int { last - first + 1 }
+    }
+
+    public static let currentFormat = 1
+    public var format = RenderPlan.currentFormat
+    public var stylevidVersion: String
+    public var input: String
+    public var output: String
+    /// Where `stylevid plan` ran: relative paths in the arguments are relative to it.
+    public var workingDirectory: String
+    public var arguments: [String]
+    public var fingerprint: String
+    public var frameCount: Int
+    public var frameRate: Double
+    public var width: Int
+    public var height: Int
+    public var shotStarts: [Int]
+    public var tasks: [Task]
+
+    public init(stylevidVersion: String, input: String, output: String, workingDirectory: String, arguments: [String], fingerprint: String,
+                frameCount: Int, frameRate: Double, width: Int, height: Int, shotStarts: [Int], tasks: [Task]) {
+        self.stylevidVersion = stylevidVersion; self.input = input; self.output = output; self.workingDirectory = workingDirectory; self.arguments = arguments
+        self.fingerprint = fingerprint; self.frameCount = frameCount; self.frameRate = frameRate
+        self.width = width; self.height = height; self.shotStarts = shotStarts; self.tasks = tasks
+    }
+
+    /// Splits frames 0..<frameCount into tasks of at most `chunkFrames` frames. Task
+    /// boundaries fall on shot starts: consecutive shots share a task while they fit, and a
+    /// shot longer than `chunkFrames` is cut into equal parts.
+    public static func tasks(frameCount: Int, shotStarts: [Int], chunkFrames: Int) -> [Task] {
+        precondition(chunkFrames >= 1)
+        guard frameCount > 0 else { return [] }
+        let starts = Array(Set(shotStarts.filter { $0 > 0 && $0 < frameCount } + [0])).sorted()
+        let shots = zip(starts, starts.dropFirst() + [frameCount]).map { Task(first: $0, last: $1 - 1) }
+        var tasks: [Task] = []
+        var lastIsWhole = false     // the last task holds whole shots: a short shot may join it
+        for shot in shots {
+            if shot.count <= chunkFrames {
+                if lastIsWhole, tasks[tasks.count - 1].count + shot.count <= chunkFrames {
+                    tasks[tasks.count - 1].last = shot.last
+                } else {
+                    tasks.append(shot)
+                }
+                lastIsWhole = true
+                continue
+            }
+            let parts = (shot.count + chunkFrames - 1) / chunkFrames
+            for p in 0..<parts {
+                tasks.append(Task(first: shot.first + shot.count * p / parts, last: shot.first + shot.count * (p + 1) / parts - 1))
+            }
+            lastIsWhole = false
+        }
+        return tasks
+    }
+
+    public static func decode(_ data: Data) throws -> RenderPlan {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        return try d.decode(RenderPlan.self, from: data)
+    }
+
+    public func encoded() throws -> Data {
+        let e = JSONEncoder()
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try e.encode(self)
+    }
+
+    /// The task that renders input frame `frame`.
+    public func task(of frame: Int) -> Int? { tasks.firstIndex { $0.first <= frame && frame <= $0.last } }
+}
+
+/// Finds shot changes (hard cuts) from the frames' luma histograms: a frame whose
+/// histogram differs from the one before by more than `threshold` (half the L1 distance of
+/// the normalised 32-bin histograms, 0 = same, 1 = disjoint) starts a new shot. Motion
+/// inside a shot moves pixels but barely changes the histogram.
+public struct ShotDetector {
+    public static let defaultThreshold = 0.35
+    public let threshold: Double
+    private var previous: [Double]?
+    private var index = 0
+    public private(set) var starts: [Int] = []
+
+    public init(threshold: Double = ShotDetector.defaultThreshold) { self.threshold = threshold }
+
+    static func histogram(_ image: RGBImage) -> [Double] {
+        var h = [Double](repeating: 0, count: 32)
+        let n = image.width * image.height
+        for i in 0..<n {
+            let p = image.pixels
+            let y = (299 * Int(p[3 * i]) + 587 * Int(p[3 * i + 1]) + 114 * Int(p[3 * i + 2])) / 1000
+            h[min(31, y / 8)] += 1
+        }
+        return h.map { $0 / Double(max(1, n)) }
+    }
+
+    /// Feeds the next frame; returns whether it starts a new shot.
+    @discardableResult
+    public mutating func add(_ image: RGBImage) -> Bool {
+        let h = ShotDetector.histogram(image)
+        defer { previous = h; index += 1 }
+        guard let prev = previous else { return false }
+        let distance = zip(h, prev).reduce(0) { $0 + abs($1.0 - $1.1) } / 2
+        if distance > threshold { starts.append(index); return true }
+        return false
+    }
+}

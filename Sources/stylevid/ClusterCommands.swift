@@ -1,0 +1,285 @@
+import ArgumentParser
+import Engine
+import Foundation
+import VideoIO
+
+/// `stylevid plan INPUT STYLE [STYLE...] OUTPUT --job DIR [options]`: a render split into
+/// tasks (`RenderPlan`), written to DIR/plan.json.
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Split a video render into tasks that run independently: INPUT STYLE [STYLE...] OUTPUT --job DIR.",
+        discussion: """
+            Resolves every setting once (the options are those of the main form), finds the \\
+            shot changes and writes DIR/plan.json: tasks of at most --chunk-frames frames, \\
+            cut at shot changes where there are any. Then render the tasks, on this machine \\
+            (`stylevid render DIR --all`) or one per array task of a cluster (`stylevid \\
+            render DIR`, which reads $SLURM_ARRAY_TASK_ID or $JOB_COMPLETION_INDEX), follow \\
+            them with `stylevid status DIR`, and encode OUTPUT with `stylevid join DIR`. DIR \\
+            and OUTPUT must be on a filesystem every node sees. Inside a shot, the first \\
+            frame of each task is stylized afresh, so a cut between two tasks of one shot \\
+            can jump: cut long shots into few tasks (seam blending is not built yet).
+            """)
+
+    /// At the video defaults (384 px, 20 later evaluations) a frame costs about 9 s on 2
+    /// cores (BENCHMARKS.md), so 300 frames are about 45 minutes of work per task.
+    static let defaultChunkFrames = 300
+
+    @Argument(help: "INPUT STYLE [STYLE...] OUTPUT (or INPUT OUTPUT with style= in -vf)")
+    var paths: [String] = []
+    @Option(help: "The job folder: plan.json and every task's frames go there.")
+    var job: String
+    @Option(help: "Most frames per task (default \(PlanCommand.defaultChunkFrames): about 45 minutes at the video defaults on 2 cores, at ~9 s per frame).")
+    var chunkFrames: Int = PlanCommand.defaultChunkFrames
+    @Option(name: [.customLong("vf", withSingleDash: true), .customLong("filter")],
+            help: "An FFmpeg-style filter chain, as in the main form.")
+    var filter: String?
+    @OptionGroup var options: StyleOptions
+    @OptionGroup(title: "Video options") var video: VideoOptions
+
+    func validate() throws {
+        guard paths.count >= 3 || (paths.count == 2 && filter != nil) else {
+            throw ValidationError("expected INPUT STYLE [STYLE...] OUTPUT (or INPUT OUTPUT -vf \"style=...\"), got \(paths.count) path\(paths.count == 1 ? "" : "s")")
+        }
+        guard chunkFrames >= 1 else { throw ValidationError("--chunk-frames must be at least 1") }
+        guard video.start == nil, video.duration == nil, video.frames == nil else {
+            throw ValidationError("a plan renders the whole input: --start, --duration and --frames are not for plan (cut the input first)")
+        }
+        guard !video.resume else { throw ValidationError("--resume is not for plan: a task run again continues by itself") }
+        guard video.passes == 1 else { throw ValidationError("--passes needs the whole video in one run; it is not for plan") }
+    }
+
+    /// The main form's arguments: this command line without plan's own options.
+    func mainArguments() -> [String] {
+        var out: [String] = [], args = Array(CommandLine.arguments.dropFirst())
+        if args.first == "plan" { args.removeFirst() }
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            if ["--job", "--chunk-frames"].contains(a) { i += 2; continue }
+            if a.hasPrefix("--job=") || a.hasPrefix("--chunk-frames=") { i += 1; continue }
+            out.append(a); i += 1
+        }
+        return out
+    }
+
+    func run() throws {
+        let fm = FileManager.default
+        let plan = JobFolder(job)
+        if fm.fileExists(atPath: plan.planPath) {
+            throw CLIError("\(job) already holds a plan; remove the folder or choose another --job")
+        }
+        let arguments = mainArguments()
+        let prepared = try VideoJob(paths: paths, options: options, video: video, chain: filter).prepare(arguments: arguments)
+        let reporter = ProgressReporter(quiet: options.quiet)
+        reporter.note(prepared.summary)
+        // shot changes, on small frames: a pass over the input at decoding speed
+        var detector = ShotDetector()
+        let reader = try VideoReader(path: prepared.input, sizing: { min(64, $0) })
+        var frames = 0
+        while let f = try reader.nextFrame() { detector.add(f.image); frames += 1 }
+        guard frames > 0 else { throw CLIError("\(prepared.input): no video frames") }
+        let tasks = RenderPlan.tasks(frameCount: frames, shotStarts: detector.starts, chunkFrames: chunkFrames)
+        let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
+        let value = RenderPlan(stylevidVersion: StyleVid.configuration.version, input: absolute(prepared.input), output: absolute(prepared.output),
+                               workingDirectory: fm.currentDirectoryPath, arguments: arguments,
+                               fingerprint: JobFolder.fingerprint(prepared), frameCount: frames,
+                               frameRate: prepared.reader.info.frameRate.value,
+                               width: prepared.processing.width, height: prepared.processing.height,
+                               shotStarts: detector.starts, tasks: tasks)
+        do {
+            try fm.createDirectory(atPath: job, withIntermediateDirectories: true)
+            try value.encoded().write(to: URL(fileURLWithPath: plan.planPath), options: .atomic)
+        } catch {
+            throw CLIError("cannot write \(plan.planPath): \(error.localizedDescription)")
+        }
+        reporter.note("wrote \(plan.planPath): \(frames) frames, \(detector.starts.count + 1) shot(s), \(tasks.count) task(s) of at most \(chunkFrames) frames")
+        reporter.note("next: stylevid render \(job) --all (this machine), or stylevid render \(job) in a cluster array job of \(tasks.count) task(s); then stylevid join \(job)")
+    }
+}
+
+/// A job folder: plan.json, and tasks/K/ with task K's frames (`Checkpoints` files,
+/// numbered from the task's first frame) and, once finished, its `done` file.
+struct JobFolder {
+    let path: String
+    init(_ path: String) { self.path = path }
+    var planPath: String { path + "/plan.json" }
+    func taskFolder(_ k: Int) -> String { path + "/tasks/\(k)" }
+    func doneFile(_ k: Int) -> String { taskFolder(k) + "/done" }
+
+    /// What a task must reproduce: the settings, the model, and the stylevid version.
+    static func fingerprint(_ prepared: PreparedVideo) -> String {
+        "stylevid \(StyleVid.configuration.version)\n" + prepared.fingerprint
+    }
+
+    /// The plan, or one line saying why there is none.
+    func load() throws -> RenderPlan {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
+            throw CLIError("\(path): no such job folder (make one with stylevid plan … --job \(path))")
+        }
+        guard let data = FileManager.default.contents(atPath: planPath) else {
+            throw CLIError("\(path) is not a job folder: it has no plan.json (make one with stylevid plan … --job \(path))")
+        }
+        let plan: RenderPlan
+        do { plan = try RenderPlan.decode(data) } catch {
+            throw CLIError("\(planPath) is not a stylevid plan (\(error.localizedDescription))")
+        }
+        guard plan.format == RenderPlan.currentFormat else {
+            throw CLIError("\(planPath) has plan format \(plan.format); this stylevid reads format \(RenderPlan.currentFormat): plan again")
+        }
+        guard plan.stylevidVersion == StyleVid.configuration.version else {
+            throw CLIError("\(planPath) was made by stylevid \(plan.stylevidVersion); this is stylevid \(StyleVid.configuration.version): use the same build on every node, or plan again")
+        }
+        guard FileManager.default.changeCurrentDirectoryPath(plan.workingDirectory) else {
+            throw CLIError("the plan's working folder \(plan.workingDirectory) is not here: DIR, the input and the output must be on a filesystem every node sees")
+        }
+        guard FileManager.default.fileExists(atPath: plan.input) else {
+            throw CLIError("the plan's input \(plan.input) no longer exists")
+        }
+        return plan
+    }
+
+    /// The main form's job as the plan recorded it, prepared for `range`; refused when
+    /// this build resolves the settings or the model otherwise than the planning one did.
+    func prepare(_ plan: RenderPlan, range: ClosedRange<Int>) throws -> (VideoJob, PreparedVideo) {
+        let run: Run
+        do { run = try Run.parse(plan.arguments) } catch {
+            throw CLIError("\(planPath): its arguments no longer parse (\(Run.message(for: error))): plan again")
+        }
+        let job = VideoJob(paths: run.paths, options: run.options, video: run.video, chain: run.filter)
+        let prepared = try job.prepare(range: FrameRange(frames: range), arguments: plan.arguments)
+        guard JobFolder.fingerprint(prepared) == plan.fingerprint else {
+            throw CLIError("\(planPath) was made with other settings or another model than this stylevid resolves them to (\(prepared.summary.components(separatedBy: "; ").last ?? "")): plan again with this build")
+        }
+        return (job, prepared)
+    }
+
+    /// Task k's finished frames: its `done` file says how many (nil: not finished).
+    func finishedFrames(_ k: Int) -> Int? {
+        (try? String(contentsOfFile: doneFile(k), encoding: .utf8)).flatMap { Int($0.split(separator: " ").first ?? "") }
+    }
+}
+
+/// `stylevid render DIR [--task K | --all]`.
+struct RenderCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "render",
+        abstract: "Render task(s) of a plan into its job folder (lossless, resumable).",
+        discussion: """
+            Without --task or --all, the task is $SLURM_ARRAY_TASK_ID (a Slurm array job) or \\
+            $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job), so one command line serves \\
+            every task. A task run again continues from its saved frames and gives the \\
+            frames an uninterrupted run gives; a finished task is left as it is.
+            """)
+    @Argument(help: "The job folder of `stylevid plan`.") var dir: String
+    @Option(help: "The task to render (0-based).") var task: Int?
+    @Flag(help: "Render every unfinished task, in order, on this machine.") var all = false
+    @Flag(help: "No progress output.") var quiet = false
+
+    func tasks(_ plan: RenderPlan) throws -> [Int] {
+        if all {
+            guard task == nil else { throw CLIError("--task and --all exclude each other") }
+            return Array(plan.tasks.indices)
+        }
+        let env = ProcessInfo.processInfo.environment
+        guard let k = task ?? env["SLURM_ARRAY_TASK_ID"].flatMap({ Int($0) }) ?? env["JOB_COMPLETION_INDEX"].flatMap({ Int($0) }) else {
+            throw CLIError("which task? give --task K or --all (or run it as an array job: $SLURM_ARRAY_TASK_ID, $JOB_COMPLETION_INDEX)")
+        }
+        guard plan.tasks.indices.contains(k) else {
+            throw CLIError("task \(k) is out of range: the plan in \(dir) has tasks 0-\(plan.tasks.count - 1)")
+        }
+        return [k]
+    }
+
+    func run() throws {
+        let folder = JobFolder(dir)
+        let plan = try folder.load()
+        let reporter = ProgressReporter(quiet: quiet)
+        for k in try tasks(plan) {
+            let t = plan.tasks[k]
+            if folder.finishedFrames(k) == t.count { reporter.note("task \(k) (frames \(t.first)-\(t.last)) is already done"); continue }
+            let (job, prepared) = try folder.prepare(plan, range: t.first...t.last)
+            let taskFolder = folder.taskFolder(k)
+            let resume = FileManager.default.fileExists(atPath: taskFolder + "/settings")
+            let checkpoints = try Checkpoints(folder: taskFolder, output: "task \(k)", fingerprint: plan.fingerprint, resume: resume)
+            reporter.note("task \(k): frames \(t.first)-\(t.last)" + (checkpoints.available > 0 ? ", \(checkpoints.available) already saved" : ""))
+            let started = Date()
+            let done = try job.stylizeFrames(prepared, into: checkpoints, reporter: reporter, writing: false, keepInputs: false)
+            reporter.finish()
+            guard done.frames == t.count else {
+                throw CLIError("task \(k): the input gave \(done.frames) frame(s) for frames \(t.first)-\(t.last); has \(plan.input) changed since the plan?")
+            }
+            let seconds = Date().timeIntervalSince(started)
+            try "\(done.frames) frames \(String(format: "%.1f", seconds)) s\n".write(toFile: folder.doneFile(k), atomically: true, encoding: .utf8)
+            reporter.note(String(format: "task %d done: %d frames, %.1f s per frame", k, done.frames, done.secondsPerFrame))
+        }
+    }
+}
+
+/// `stylevid join DIR`: OUTPUT from every task's frames.
+struct JoinCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "join",
+        abstract: "Encode a plan's OUTPUT from its finished tasks, with the input's timestamps, rotation and audio.")
+    @Argument(help: "The job folder of `stylevid plan`.") var dir: String
+    @Flag(help: "No progress output.") var quiet = false
+
+    func run() throws {
+        let folder = JobFolder(dir)
+        let plan = try folder.load()
+        let unfinished = plan.tasks.indices.filter { folder.finishedFrames($0) != plan.tasks[$0].count }
+        guard unfinished.isEmpty else {
+            let list = unfinished.prefix(20).map(String.init).joined(separator: ", ") + (unfinished.count > 20 ? ", …" : "")
+            throw CLIError("\(unfinished.count) of \(plan.tasks.count) task(s) are not finished (\(list)); render them (stylevid render \(dir) --task K), then join again")
+        }
+        let (job, prepared) = try folder.prepare(plan, range: 0...(plan.frameCount - 1))
+        let reporter = ProgressReporter(quiet: quiet)
+        let (w, h) = prepared.processing
+        let written = try job.encode(prepared, reporter: reporter) { frame in
+            guard let k = plan.task(of: frame),
+                  let img = try? ImageIO.read(folder.taskFolder(k) + String(format: "/frame-%06d.png", frame - plan.tasks[k].first)),
+                  img.width == w, img.height == h else {
+                throw CLIError("frame \(frame) of \(dir) is missing or damaged; render its task again (stylevid render \(dir) --task \(plan.task(of: frame) ?? -1))")
+            }
+            return img
+        }
+        reporter.note("wrote \(plan.output) (\(written.frames) frames, \(written.writer?.width ?? 0)×\(written.writer?.height ?? 0), from \(plan.tasks.count) task(s))")
+    }
+}
+
+/// `stylevid status DIR`: per-task progress, from the job folder alone.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show a plan's progress: frames done per task, and the work left (reads only the job folder).")
+    @Argument(help: "The job folder of `stylevid plan`.") var dir: String
+
+    func run() throws {
+        let folder = JobFolder(dir)
+        let plan = try folder.load()
+        let fm = FileManager.default
+        var done = 0, finished = 0, busySeconds = 0.0, timedFrames = 0
+        for (k, t) in plan.tasks.enumerated() {
+            let names = ((try? fm.contentsOfDirectory(atPath: folder.taskFolder(k))) ?? []).filter { $0.hasPrefix("frame-") && $0.hasSuffix(".png") }.sorted()
+            let isDone = folder.finishedFrames(k) == t.count
+            // seconds per frame, from the saved frames' times
+            let times = names.compactMap { (try? fm.attributesOfItem(atPath: folder.taskFolder(k) + "/" + $0))?[.modificationDate] as? Date }
+            if let a = times.min(), let b = times.max(), times.count >= 2 {
+                busySeconds += b.timeIntervalSince(a); timedFrames += times.count - 1
+            }
+            done += names.count
+            if isDone { finished += 1 }
+            let state = isDone ? "done" : names.isEmpty ? "not started" : "running or stopped"
+            print(String(format: "task %3d  frames %6d-%-6d  %5d/%-5d  %@", k, t.first, t.last, names.count, t.count, state))
+        }
+        let left = plan.frameCount - done
+        var line = "\(finished) of \(plan.tasks.count) task(s) done, \(done) of \(plan.frameCount) frames"
+        if timedFrames > 0 && left > 0 {
+            let perFrame = busySeconds / Double(timedFrames)
+            line += String(format: "; %.1f s per frame, about %.1f h of work left (divide by the tasks running at once)", perFrame, perFrame * Double(left) / 3600)
+        }
+        print(line)
+        if finished == plan.tasks.count { print("every task is done: stylevid join \(dir)") }
+    }
+}

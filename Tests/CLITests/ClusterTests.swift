@@ -1,0 +1,145 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// `stylevid plan / render / join / status / slurm` through the real binary, with a real
+/// single-node Slurm (Debian's slurm-wlm and munge) that the test starts and stops.
+final class ClusterTests: CLITestCase {
+    var repository: URL { URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent() }
+    /// 13 frames (0.52 s) of Big Buck Bunny with its audio.
+    var clip: String { dir + "/bunny.mp4" }
+
+    func makeClip() throws {
+        try requireSampleData()
+        let r = runShell("ffmpeg -v error -y -i '\(StylevidPaths.data)/bigbuckbunny.mp4' -t 0.5 -c:v libx264 -c:a aac '\(clip)'")
+        XCTAssertEqual(r.status, 0, r.stderr)
+    }
+
+    /// A plan of the clip at 64 px, small budgets, `chunk` frames a task.
+    func plan(_ job: String, output: String, chunk: Int = 5, extra: [String] = []) -> RunResult {
+        runStylevid(["plan", clip, painting, output, "--job", job, "--size", "64", "--iterations", "10", "--later-iterations", "4",
+                     "--chunk-frames", String(chunk), "--quiet"] + extra)
+    }
+
+    func taskFrames(_ job: String) -> [String: Data] {
+        var out: [String: Data] = [:]
+        let base = job + "/tasks"
+        for k in (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? [] {
+            for f in (try? FileManager.default.contentsOfDirectory(atPath: base + "/" + k)) ?? [] where f.hasPrefix("frame-") {
+                out["\(k)/\(f)"] = FileManager.default.contents(atPath: "\(base)/\(k)/\(f)")
+            }
+        }
+        return out
+    }
+
+    /// Presentation times of a file's video frames, in order.
+    func frameTimes(_ path: String) -> [String] {
+        runShell("ffprobe -v error -select_streams v -show_entries frame=best_effort_timestamp_time -of csv=p=0 '\(path)'")
+            .stdout.split(separator: "\n").map(String.init)
+    }
+
+    /// The slurm-cluster script's Slurm, for this test only.
+    func startSlurm() throws -> String {
+        guard FileManager.default.fileExists(atPath: "/usr/sbin/slurmctld") else {
+            XCTFail("slurm-wlm is not installed: run `make setup` (make test does it)")
+            throw XCTSkip("no Slurm")
+        }
+        let script = repository.appendingPathComponent("scripts/slurm-cluster.sh").path
+        let slurm: String = dir + "/slurm"
+        let r = runShell("'\(script)' start '\(slurm)'")
+        addTeardownBlock { _ = runShell("'\(script)' stop '\(slurm)'") }
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return "SLURM_CONF='\(dir!)/slurm/slurm.conf'"
+    }
+
+    func stylevid(_ env: String, _ args: String) -> RunResult {
+        runShell("\(env) timeout 120 '\(StylevidPaths.binary)' \(args)")
+    }
+
+    /// Waits until `condition` holds (polling), at most `seconds`.
+    func wait(_ seconds: Double, _ what: String, _ condition: () -> Bool) {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !condition() && Date() < deadline { usleep(200_000) }
+        XCTAssert(condition(), "timed out waiting for \(what)")
+    }
+
+    /// The whole cluster path: submitted to Slurm, one task killed mid-render and
+    /// resubmitted, joined by the dependent job; the frames are those of one machine.
+    func testSlurmRendersAKilledTaskAgainAndGivesTheFramesOfOneMachine() throws {
+        try makeClip()
+        let env = try startSlurm()
+        // the reference: every task on this machine, in order, then the join
+        let refJob = dir + "/ref", refOut = dir + "/ref.mp4"
+        XCTAssertEqual(plan(refJob, output: refOut).status, 0)
+        var r = runStylevid(["render", refJob, "--all", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = runStylevid(["join", refJob, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+
+        let job = dir + "/job", out = dir + "/out.mp4"
+        XCTAssertEqual(plan(job, output: out).status, 0)
+        let planned = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: job + "/plan.json"))) as? [String: Any])
+        XCTAssertEqual((planned["tasks"] as? [[String: Int]])?.count, 3)
+        // 2 CPUs a task (the default): as many threads as the reference had (the kernels'
+        // float sums are split by thread, so another thread count rounds otherwise)
+        r = stylevid(env, "slurm '\(job)' --max-parallel 1")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssert(r.stdout.contains("submitted render array job"), r.stdout)
+        let arrayID = try XCTUnwrap(r.stdout.split(separator: " ").drop { $0 != "job" }.dropFirst().first.map(String.init))
+        // kill task 1 once it has saved a frame
+        let fm = FileManager.default
+        wait(120, "task 1 to start") { ((try? fm.contentsOfDirectory(atPath: job + "/tasks/1")) ?? []).contains { $0.hasPrefix("frame-") } }
+        _ = runShell("\(env) scancel '\(arrayID)_1'")
+        wait(60, "task 1 to end") { !runShell("\(env) squeue -h -j '\(arrayID)_1'").stdout.contains("\(arrayID)_1") }
+        XCTAssertFalse(fm.fileExists(atPath: job + "/tasks/1/done"), "task 1 finished before it was killed")
+        wait(120, "the other tasks") { fm.fileExists(atPath: job + "/tasks/2/done") }
+        XCTAssertFalse(fm.fileExists(atPath: out), "the join ran with a task missing")
+        let status = stylevid(env, "status '\(job)'")
+        XCTAssert(status.stdout.contains("2 of 3 task(s) done"), status.stdout)
+        r = stylevid(env, "slurm '\(job)' --resubmit")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssert(r.stdout.contains("(1 task(s)"), r.stdout)
+        wait(180, "the join job to write the output") { fm.fileExists(atPath: out) && runShell("\(env) squeue -h").stdout.isEmpty }
+
+        XCTAssertEqual(taskFrames(job), taskFrames(refJob))
+        XCTAssertEqual(taskFrames(job).count, 13)
+        XCTAssertEqual(frameTimes(out), frameTimes(clip))
+        XCTAssertEqual(frameTimes(out), frameTimes(refOut))
+        XCTAssert(runShell("ffprobe -v error -show_entries stream=codec_type -of csv=p=0 '\(out)'").stdout.contains("audio"))
+    }
+
+    func testBadJobsGiveOneLine() throws {
+        try makeClip()
+        assertOneLineError(runStylevid(["render", dir + "/nope", "--all"]), contains: "no such job folder")
+        try FileManager.default.createDirectory(atPath: dir + "/empty", withIntermediateDirectories: true)
+        assertOneLineError(runStylevid(["join", dir + "/empty"]), contains: "has no plan.json")
+        assertOneLineError(plan(dir + "/j0", output: "/nonexistent/out.mp4"), contains: "does not exist")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/j0/plan.json"))
+
+        let job = dir + "/j", out = dir + "/out.mp4"
+        XCTAssertEqual(plan(job, output: out).status, 0)
+        assertOneLineError(plan(job, output: out), contains: "already holds a plan")
+        assertOneLineError(runStylevid(["render", job, "--task", "3"]), contains: "task 3 is out of range")
+        assertOneLineError(runStylevid(["render", job]), contains: "which task?")
+        assertOneLineError(runStylevid(["join", job]), contains: "3 of 3 task(s) are not finished")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        // sbatch absent, and sbatch refusing
+        assertOneLineError(runShell("PATH=/nonexistent '\(StylevidPaths.binary)' slurm '\(job)'"), contains: "sbatch not found")
+        assertOneLineError(runShell("SLURM_CONF=/nonexistent/slurm.conf '\(StylevidPaths.binary)' slurm '\(job)'"), contains: "submitting the render array: sbatch failed")
+
+        // a plan made by another version, or resolving to other settings or another model
+        let planPath = job + "/plan.json"
+        let original = try String(contentsOfFile: planPath, encoding: .utf8)
+        try original.replacingOccurrences(of: "\"stylevid_version\" : \"", with: "\"stylevid_version\" : \"0.0.1-").write(toFile: planPath, atomically: true, encoding: .utf8)
+        assertOneLineError(runStylevid(["render", job, "--task", "0"]), contains: "was made by stylevid 0.0.1-")
+        try original.replacingOccurrences(of: "model vgg16", with: "model vgg19").write(toFile: planPath, atomically: true, encoding: .utf8)
+        assertOneLineError(runStylevid(["render", job, "--task", "0"]), contains: "other settings or another model")
+        try "{\"tasks\": 1}".write(toFile: planPath, atomically: true, encoding: .utf8)
+        assertOneLineError(runStylevid(["status", job]), contains: "is not a stylevid plan")
+        try original.write(toFile: planPath, atomically: true, encoding: .utf8)
+        // the input vanished after planning
+        try FileManager.default.removeItem(atPath: clip)
+        assertOneLineError(runStylevid(["render", job, "--task", "0"]), contains: "no longer exists")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: job + "/tasks/0/done"))
+    }
+}

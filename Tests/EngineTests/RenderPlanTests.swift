@@ -1,0 +1,60 @@
+import Engine
+import Foundation
+import VideoIO
+import XCTest
+
+final class RenderPlanTests: XCTestCase {
+    func testTasksFallOnShotStartsAndSplitLongShots() {
+        // shots 0-29, 30-136, 137-241, 242-249 (bikes.mp4's), at most 40 frames a task
+        let tasks = RenderPlan.tasks(frameCount: 250, shotStarts: [30, 137, 242], chunkFrames: 40)
+        XCTAssertEqual(tasks.map { [$0.first, $0.last] },
+                       [[0, 29], [30, 64], [65, 100], [101, 136], [137, 171], [172, 206], [207, 241], [242, 249]])
+        // every frame in exactly one task, in order
+        XCTAssertEqual(tasks.flatMap { Array($0.first...$0.last) }, Array(0..<250))
+        // no shot start inside a task (except its first frame)
+        for s in [30, 137, 242] { XCTAssert(tasks.contains { $0.first == s }, "\(s)") }
+    }
+
+    func testShortShotsShareATaskAndOneShotSplitsEvenly() {
+        let merged = RenderPlan.tasks(frameCount: 20, shotStarts: [5, 8, 12, 19, 0, 99], chunkFrames: 10)
+        // shots 0-4, 5-7, 8-11, 12-18, 19 (0 and 99 are no cuts): neighbours that fit share a task
+        XCTAssertEqual(merged.map { [$0.first, $0.last] }, [[0, 7], [8, 11], [12, 19]])
+        let even = RenderPlan.tasks(frameCount: 13, shotStarts: [], chunkFrames: 4)
+        XCTAssertEqual(even.map(\.count), [3, 3, 3, 4])
+        XCTAssertEqual(RenderPlan.tasks(frameCount: 0, shotStarts: [], chunkFrames: 4), [])
+    }
+
+    func testJSONUsesTheDocumentedKeys() throws {
+        let plan = RenderPlan(stylevidVersion: "9", input: "/in.mp4", output: "/out.mp4", workingDirectory: "/w",
+                              arguments: ["/in.mp4", "p.jpg", "/out.mp4"], fingerprint: "f", frameCount: 13, frameRate: 25,
+                              width: 64, height: 36, shotStarts: [], tasks: [.init(first: 0, last: 6), .init(first: 7, last: 12)])
+        let data = try plan.encoded()
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        XCTAssertEqual(object["tasks"] as? [[String: Int]], [["first": 0, "last": 6], ["first": 7, "last": 12]])
+        for key in ["input", "output", "arguments", "fingerprint", "frame_count", "working_directory", "stylevid_version", "shot_starts"] {
+            XCTAssertNotNil(object[key], key)
+        }
+        XCTAssertEqual(try RenderPlan.decode(data), plan)
+        XCTAssertEqual(plan.task(of: 7), 1)
+        XCTAssertNil(plan.task(of: 13))
+        XCTAssertThrowsError(try RenderPlan.decode(Data("{\"tasks\": 3}".utf8)))
+    }
+
+    /// A pan over one picture is one shot; a jump to another picture is a cut.
+    func testShotDetectorFindsCutsNotMotion() throws {
+        let data = ProcessInfo.processInfo.environment["STYLEVID_HOME"].map { $0 + "/data" } ?? NSHomeDirectory() + "/.cache/stylevid/data"
+        guard let a = try? ImageIO.read(data + "/astronaut.png"), let b = try? ImageIO.read(data + "/coffee.png") else {
+            throw XCTSkip("sample photos not installed (make setup)")
+        }
+        func window(_ img: RGBImage, x: Int) -> RGBImage {
+            var out = [UInt8](); out.reserveCapacity(64 * 48 * 3)
+            for row in 0..<48 { for col in 0..<64 { let i = ((row * 4) * img.width + (x + col) * 4) * 3; out += img.pixels[i..<(i + 3)] } }
+            return RGBImage(width: 64, height: 48, pixels: out)
+        }
+        var d = ShotDetector()
+        for x in 0..<10 { XCTAssertFalse(d.add(window(a, x: 2 * x)), "pan frame \(x)") }
+        XCTAssertTrue(d.add(window(b, x: 0)))
+        for x in 1..<5 { XCTAssertFalse(d.add(window(b, x: 2 * x))) }
+        XCTAssertEqual(d.starts, [10])
+    }
+}
