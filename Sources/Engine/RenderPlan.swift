@@ -85,6 +85,10 @@ public struct RenderPlan: Codable, Equatable, Sendable {
         return try e.encode(self)
     }
 
+    /// Whether task k continues the shot of the task before it: then its first frame (its
+    /// keyframe) is rendered first, and the task before is drawn toward it at the seam.
+    public func needsKeyframe(_ k: Int) -> Bool { k > 0 && k < tasks.count && !shotStarts.contains(tasks[k].first) }
+
     /// The task that renders input frame `frame`.
     public func task(of frame: Int) -> Int? { tasks.firstIndex { $0.first <= frame && frame <= $0.last } }
 }

@@ -145,6 +145,24 @@ public final class TemporalStylizer {
     public private(set) var sceneCuts = 0
     private var prefetch: (frame: Int, result: FlowPrefetch)?
 
+    /// A stylized frame further on that the next frame is also drawn toward: the seam of
+    /// a render cut into chunks, where a chunk's last frames are drawn toward the next
+    /// chunk's first frame (its keyframe), so the two meet. Set before each frame:
+    /// `weight` is the temporal term's γ toward the guide warped onto the frame, `blend`
+    /// (0...1) how much of the warm start is the warped guide instead of the warped
+    /// previous result. Pixels the flow between the two frames does not vouch for keep
+    /// their own start and are not pulled.
+    public struct Guide {
+        public var input: RGBImage
+        public var output: RGBImage
+        public var weight: Float
+        public var blend: Float
+        public init(input: RGBImage, output: RGBImage, weight: Float, blend: Float) {
+            self.input = input; self.output = output; self.weight = weight; self.blend = blend
+        }
+    }
+    public var guide: Guide?
+
     public init(stylizer: Stylizer, config: TemporalConfig, flowSource: FlowSource? = nil) {
         self.stylizer = stylizer; self.config = config
         self.flowSource = flowSource ?? BuiltInFlow(options: config.flow)
@@ -290,7 +308,15 @@ public final class TemporalStylizer {
         for (k, wk) in weights.enumerated() where k > 0 {
             for i in 0..<n where wk[i] > 0 { for ch in 0..<3 { start.storage[ch * n + i] = warped[k].storage[ch * n + i] } }
         }
-        let losses: [ImageLoss] = zip(warped, weights).map { TemporalLoss(warpedPrevious: $0, weights: $1, weight: config.weight) }
+        var losses: [ImageLoss] = zip(warped, weights).map { TemporalLoss(warpedPrevious: $0, weights: $1, weight: config.weight) }
+        if let g = guide, g.weight > 0 || g.blend > 0, g.input.width == inputImage.width, g.input.height == inputImage.height {
+            let flow = try BuiltInFlow(options: config.flow).flows(frame: t, earlier: t, current: input, earlierInput: Tensor(image: g.input))
+            let target = Warp.backwardCubic(Tensor(image: g.output), flow: flow.backward), trust = consistency(flow)
+            for i in 0..<n where trust[i] > 0 {
+                for ch in 0..<3 { start.storage[ch * n + i] += g.blend * (target.storage[ch * n + i] - start.storage[ch * n + i]) }
+            }
+            if g.weight > 0 { losses.append(TemporalLoss(warpedPrevious: target, weights: trust, weight: g.weight)) }
+        }
         let out = try stylizeLater(content: frame, start: start, losses: losses, styles: styles, progress: progress)
         push(input: inputImage, output: out)
         return out

@@ -10,37 +10,29 @@ struct PlanCommand: ParsableCommand {
         commandName: "plan",
         abstract: "Split a video render into tasks that run independently: INPUT STYLE [STYLE...] OUTPUT --job DIR.",
         discussion: """
-            Resolves every setting once (the options are those of the main form), finds the \\
-            shot changes and writes DIR/plan.json: tasks of at most --chunk-frames frames, \\
-            cut at shot changes where there are any. Then render the tasks, on this machine \\
-            (`stylevid render DIR --all`) or one per array task of a cluster (`stylevid \\
-            render DIR`, which reads $SLURM_ARRAY_TASK_ID or $JOB_COMPLETION_INDEX), follow \\
-            them with `stylevid status DIR`, and encode OUTPUT with `stylevid join DIR`. DIR \\
-            and OUTPUT must be on a filesystem every node sees. Inside a shot, the first \\
-            frame of each task is stylized afresh, so a cut between two tasks of one shot \\
-            can jump: cut long shots into few tasks (seam blending is not built yet).
+            Resolves every setting once (the options are those of the main form), finds the \
+            shot changes and writes DIR/plan.json: tasks of at most --chunk-frames frames, \
+            cut at shot changes where there are any. Then render the tasks, on this machine \
+            (`stylevid render DIR --all`) or one per array task of a cluster (`stylevid \
+            render DIR`, which reads $SLURM_ARRAY_TASK_ID or $JOB_COMPLETION_INDEX), follow \
+            them with `stylevid status DIR`, and encode OUTPUT with `stylevid join DIR`. DIR \
+            and OUTPUT must be on a filesystem every node sees. Where a task continues the \
+            shot of the task before it, its first frame (its keyframe) is rendered first and \
+            the task before is drawn toward it over its last frames, so the seam does not jump.
             """)
 
     /// At the video defaults (384 px, 20 later evaluations) a frame costs about 9 s on 2
     /// cores (BENCHMARKS.md), so 300 frames are about 45 minutes of work per task.
     static let defaultChunkFrames = 300
 
-    @Argument(help: "INPUT STYLE [STYLE...] OUTPUT (or INPUT OUTPUT with style= in -vf)")
-    var paths: [String] = []
+    @OptionGroup var main: MainForm
     @Option(help: "The job folder: plan.json and every task's frames go there.")
     var job: String
     @Option(help: "Most frames per task (default \(PlanCommand.defaultChunkFrames): about 45 minutes at the video defaults on 2 cores, at ~9 s per frame).")
     var chunkFrames: Int = PlanCommand.defaultChunkFrames
-    @Option(name: [.customLong("vf", withSingleDash: true), .customLong("filter")],
-            help: "An FFmpeg-style filter chain, as in the main form.")
-    var filter: String?
-    @OptionGroup var options: StyleOptions
-    @OptionGroup(title: "Video options") var video: VideoOptions
 
     func validate() throws {
-        guard paths.count >= 3 || (paths.count == 2 && filter != nil) else {
-            throw ValidationError("expected INPUT STYLE [STYLE...] OUTPUT (or INPUT OUTPUT -vf \"style=...\"), got \(paths.count) path\(paths.count == 1 ? "" : "s")")
-        }
+        let video = main.video
         guard chunkFrames >= 1 else { throw ValidationError("--chunk-frames must be at least 1") }
         guard video.start == nil, video.duration == nil, video.frames == nil else {
             throw ValidationError("a plan renders the whole input: --start, --duration and --frames are not for plan (cut the input first)")
@@ -70,8 +62,8 @@ struct PlanCommand: ParsableCommand {
             throw CLIError("\(job) already holds a plan; remove the folder or choose another --job")
         }
         let arguments = mainArguments()
-        let prepared = try VideoJob(paths: paths, options: options, video: video, chain: filter).prepare(arguments: arguments)
-        let reporter = ProgressReporter(quiet: options.quiet)
+        let prepared = try main.videoJob.prepare(arguments: arguments)
+        let reporter = ProgressReporter(quiet: main.options.quiet)
         reporter.note(prepared.summary)
         // shot changes, on small frames: a pass over the input at decoding speed
         var detector = ShotDetector()
@@ -143,16 +135,22 @@ struct JobFolder {
     /// The main form's job as the plan recorded it, prepared for `range`; refused when
     /// this build resolves the settings or the model otherwise than the planning one did.
     func prepare(_ plan: RenderPlan, range: ClosedRange<Int>) throws -> (VideoJob, PreparedVideo) {
-        let run: Run
-        do { run = try Run.parse(plan.arguments) } catch {
-            throw CLIError("\(planPath): its arguments no longer parse (\(Run.message(for: error))): plan again")
+        let job: VideoJob
+        do { job = try MainForm.parse(plan.arguments).videoJob } catch {
+            throw CLIError("\(planPath): its arguments no longer parse (\(MainForm.message(for: error))): plan again")
         }
-        let job = VideoJob(paths: run.paths, options: run.options, video: run.video, chain: run.filter)
         let prepared = try job.prepare(range: FrameRange(frames: range), arguments: plan.arguments)
         guard JobFolder.fingerprint(prepared) == plan.fingerprint else {
             throw CLIError("\(planPath) was made with other settings or another model than this stylevid resolves them to (\(prepared.summary.components(separatedBy: "; ").last ?? "")): plan again with this build")
         }
         return (job, prepared)
+    }
+
+    /// Task k's keyframe: its first frame's input and result, once rendered.
+    func keyframe(_ k: Int) -> (input: RGBImage, output: RGBImage)? {
+        guard let i = try? ImageIO.read(taskFolder(k) + "/input-000000.png"),
+              let o = try? ImageIO.read(taskFolder(k) + "/frame-000000.png"), i.width == o.width, i.height == o.height else { return nil }
+        return (i, o)
     }
 
     /// Task k's finished frames: its `done` file says how many (nil: not finished).
@@ -161,20 +159,33 @@ struct JobFolder {
     }
 }
 
-/// `stylevid render DIR [--task K | --all]`.
+/// `stylevid render DIR [--keyframe] [--task K | --all]`.
 struct RenderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "render",
         abstract: "Render task(s) of a plan into its job folder (lossless, resumable).",
         discussion: """
-            Without --task or --all, the task is $SLURM_ARRAY_TASK_ID (a Slurm array job) or \\
-            $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job), so one command line serves \\
-            every task. A task run again continues from its saved frames and gives the \\
-            frames an uninterrupted run gives; a finished task is left as it is.
+            A task that continues a shot the task before it started needs its keyframe (its \
+            first frame) before that task runs: the task before it is drawn toward it over \
+            its last \(RenderCommand.seamFrames) frames, so the two meet without a jump. So \
+            render in two phases: `--keyframe` for every such task, then the tasks \
+            (`--all` does both, in that order). Without --task or --all, the task is \
+            $SLURM_ARRAY_TASK_ID (a Slurm array job) or $JOB_COMPLETION_INDEX (a Kubernetes \
+            Indexed Job), so one command line serves every task. A task run again continues \
+            from its saved frames and gives the frames an uninterrupted run gives; a finished \
+            task is left as it is.
             """)
+    /// The seam: frames over which a task is drawn toward the next task's keyframe, and
+    /// the pull's γ at the last of them (relative to the temporal weight); the pull and the
+    /// share of the warped keyframe in each frame's start ramp up linearly from 0 to 1. Measured on bikes.mp4 and bigbuckbunny.mp4 (BENCHMARKS.md; the
+    /// variables STYLEVID_SEAM_FRAMES and STYLEVID_SEAM_STRENGTH reproduce the others).
+    static let seamFrames = Int(ProcessInfo.processInfo.environment["STYLEVID_SEAM_FRAMES"] ?? "") ?? 12
+    static let seamStrength = Float(ProcessInfo.processInfo.environment["STYLEVID_SEAM_STRENGTH"] ?? "") ?? 2
+
     @Argument(help: "The job folder of `stylevid plan`.") var dir: String
     @Option(help: "The task to render (0-based).") var task: Int?
-    @Flag(help: "Render every unfinished task, in order, on this machine.") var all = false
+    @Flag(help: "Render every unfinished task, in order, on this machine (keyframes first).") var all = false
+    @Flag(help: "Render only the keyframe (first frame) of the task(s).") var keyframe = false
     @Flag(help: "No progress output.") var quiet = false
 
     func tasks(_ plan: RenderPlan) throws -> [Int] {
@@ -196,24 +207,59 @@ struct RenderCommand: ParsableCommand {
         let folder = JobFolder(dir)
         let plan = try folder.load()
         let reporter = ProgressReporter(quiet: quiet)
-        for k in try tasks(plan) {
-            let t = plan.tasks[k]
-            if folder.finishedFrames(k) == t.count { reporter.note("task \(k) (frames \(t.first)-\(t.last)) is already done"); continue }
-            let (job, prepared) = try folder.prepare(plan, range: t.first...t.last)
-            let taskFolder = folder.taskFolder(k)
-            let resume = FileManager.default.fileExists(atPath: taskFolder + "/settings")
-            let checkpoints = try Checkpoints(folder: taskFolder, output: "task \(k)", fingerprint: plan.fingerprint, resume: resume)
-            reporter.note("task \(k): frames \(t.first)-\(t.last)" + (checkpoints.available > 0 ? ", \(checkpoints.available) already saved" : ""))
-            let started = Date()
-            let done = try job.stylizeFrames(prepared, into: checkpoints, reporter: reporter, writing: false, keepInputs: false)
-            reporter.finish()
-            guard done.frames == t.count else {
-                throw CLIError("task \(k): the input gave \(done.frames) frame(s) for frames \(t.first)-\(t.last); has \(plan.input) changed since the plan?")
-            }
-            let seconds = Date().timeIntervalSince(started)
-            try "\(done.frames) frames \(String(format: "%.1f", seconds)) s\n".write(toFile: folder.doneFile(k), atomically: true, encoding: .utf8)
-            reporter.note(String(format: "task %d done: %d frames, %.1f s per frame", k, done.frames, done.secondsPerFrame))
+        let chosen = try tasks(plan)
+        if keyframe || all {
+            for k in chosen where plan.needsKeyframe(k) { try renderKeyframe(k, plan: plan, folder: folder, reporter: reporter) }
         }
+        if !keyframe {
+            for k in chosen { try renderTask(k, plan: plan, folder: folder, reporter: reporter) }
+        }
+    }
+
+    func checkpoints(_ k: Int, plan: RenderPlan, folder: JobFolder) throws -> Checkpoints {
+        let path = folder.taskFolder(k)
+        return try Checkpoints(folder: path, output: "task \(k)", fingerprint: plan.fingerprint,
+                               resume: FileManager.default.fileExists(atPath: path + "/settings"))
+    }
+
+    /// Task k's first frame, stylized as the task itself would (with its input kept for
+    /// the task before, which is drawn toward it).
+    func renderKeyframe(_ k: Int, plan: RenderPlan, folder: JobFolder, reporter: ProgressReporter) throws {
+        if folder.keyframe(k) != nil { reporter.note("keyframe of task \(k) is already done"); return }
+        let first = plan.tasks[k].first
+        let (job, prepared) = try folder.prepare(plan, range: first...first)
+        _ = try job.stylizeFrames(prepared, into: try checkpoints(k, plan: plan, folder: folder), reporter: reporter, writing: false, keepInputs: true)
+        reporter.finish()
+        reporter.note("keyframe of task \(k) (frame \(first)) done")
+    }
+
+    func renderTask(_ k: Int, plan: RenderPlan, folder: JobFolder, reporter: ProgressReporter) throws {
+        let t = plan.tasks[k]
+        if folder.finishedFrames(k) == t.count { reporter.note("task \(k) (frames \(t.first)-\(t.last)) is already done"); return }
+        // the seam: drawn toward the next task's keyframe when it continues this shot
+        var next: (input: RGBImage, output: RGBImage)?
+        if k + 1 < plan.tasks.count, plan.needsKeyframe(k + 1) {
+            guard let key = folder.keyframe(k + 1) else {
+                throw CLIError("task \(k) needs the keyframe of task \(k + 1), which is not rendered: stylevid render \(dir) --keyframe --task \(k + 1) first (stylevid slurm and --all do it)")
+            }
+            next = key
+        }
+        let (job, prepared) = try folder.prepare(plan, range: t.first...t.last)
+        let saved = try checkpoints(k, plan: plan, folder: folder)
+        reporter.note("task \(k): frames \(t.first)-\(t.last)" + (saved.available > 0 ? ", \(saved.available) already saved" : ""))
+        let ramp = min(RenderCommand.seamFrames, t.count - 1)
+        let done = try job.stylizeFrames(prepared, into: saved, reporter: reporter, writing: false, keepInputs: false) { i in
+            guard let next, ramp > 0, i > t.count - 1 - ramp else { prepared.temporal.guide = nil; return }
+            let x = Float(i - (t.count - 1 - ramp)) / Float(ramp)
+            prepared.temporal.guide = .init(input: next.input, output: next.output,
+                                            weight: RenderCommand.seamStrength * prepared.temporalConfig.weight * x, blend: x)
+        }
+        reporter.finish()
+        guard done.frames == t.count else {
+            throw CLIError("task \(k): the input gave \(done.frames) frame(s) for frames \(t.first)-\(t.last); has \(plan.input) changed since the plan?")
+        }
+        try "\(done.frames) frames\n".write(toFile: folder.doneFile(k), atomically: true, encoding: .utf8)
+        reporter.note(String(format: "task %d done: %d frames, %.1f s per frame", k, done.frames, done.secondsPerFrame))
     }
 }
 

@@ -10,8 +10,8 @@ struct FiltersCommand: ParsableCommand {
         commandName: "filters",
         abstract: "List the filters of -vf chains, or show one filter's options.",
         discussion: """
-            A chain is FFmpeg's syntax: filters separated by ',', options by ':', given \\
-            in order or as key=value; quote with '...' or escape with \\\\. Lists inside an \\
+            A chain is FFmpeg's syntax: filters separated by ',', options by ':', given \
+            in order or as key=value; quote with '...' or escape with \\. Lists inside an \
             option use '|' (frames=1|10|20|40) or quotes (frames='1,10,20,40').
               stylevid in.mp4 out.mp4 -vf "scale=640:-2,style=painting.jpg:weight=200,temporal=200,iterations=100:10"
             """)

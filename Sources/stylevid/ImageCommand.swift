@@ -5,13 +5,9 @@ import Kernels
 import Photoreal
 import VideoIO
 
-/// `stylevid INPUT STYLE [STYLE...] OUTPUT`: the main form.
-struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "run",
-        abstract: "Stylize INPUT with STYLE image(s) into OUTPUT (the default command).",
-        shouldDisplay: false)
-
+/// The main form's arguments: INPUT STYLE [STYLE...] OUTPUT, the -vf chain and every
+/// option (`stylevid plan` takes the same, and its tasks read them back from the plan).
+struct MainForm: ParsableArguments {
     @Argument(help: "INPUT STYLE [STYLE...] OUTPUT (or INPUT OUTPUT with style= in -vf)")
     var paths: [String] = []
     @Option(name: [.customLong("vf", withSingleDash: true), .customLong("filter")],
@@ -26,13 +22,25 @@ struct Run: ParsableCommand {
         }
     }
 
+    var videoJob: VideoJob { VideoJob(paths: paths, options: options, video: video, chain: filter) }
+}
+
+/// `stylevid INPUT STYLE [STYLE...] OUTPUT`: the main form.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Stylize INPUT with STYLE image(s) into OUTPUT (the default command).",
+        shouldDisplay: false)
+
+    @OptionGroup var main: MainForm
+
     func run() throws {
         // anything that is not a still image by its extension goes the video way
         // (FFmpeg probes the content; a non-media file fails there with a clear line)
-        if ImageIO.isStillImagePath(paths[0]) {
-            try ImageJob(paths: paths, options: options, chain: filter).run()
+        if ImageIO.isStillImagePath(main.paths[0]) {
+            try ImageJob(paths: main.paths, options: main.options, chain: main.filter).run()
         } else {
-            try VideoJob(paths: paths, options: options, video: video, chain: filter).run()
+            try main.videoJob.run()
         }
     }
 }

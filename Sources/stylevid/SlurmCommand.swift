@@ -9,13 +9,15 @@ struct SlurmCommand: ParsableCommand {
         commandName: "slurm",
         abstract: "Submit a plan to Slurm: an array job of its tasks, then the join.",
         discussion: """
-            Writes DIR/slurm/render.sbatch (one array task per plan task, `stylevid render \\
-            DIR`) and DIR/slurm/join.sbatch (`stylevid join DIR`, submitted with \\
-            --dependency=afterok on the array), submits both with sbatch and prints the job \\
-            ids. Then wait: the join job writes OUTPUT. `stylevid status DIR` shows the \\
-            progress from any node; logs are in DIR/logs. --resubmit submits the unfinished \\
-            tasks again (each continues from its saved frames) and a new join. DIR, the \\
-            input, the output, this stylevid build and $STYLEVID_HOME must be visible at the \\
+            Writes DIR/slurm/keyframes.sbatch (the first frame of every task that continues \
+            a shot, `stylevid render --keyframe DIR`), DIR/slurm/render.sbatch (one array \
+            task per plan task, `stylevid render DIR`, after the keyframes) and \
+            DIR/slurm/join.sbatch (`stylevid join DIR`, submitted with \
+            --dependency=afterok on the array), submits them with sbatch and prints the job \
+            ids. Then wait: the join job writes OUTPUT. `stylevid status DIR` shows the \
+            progress from any node; logs are in DIR/logs. --resubmit submits the unfinished \
+            tasks again (each continues from its saved frames) and a new join. DIR, the \
+            input, the output, this stylevid build and $STYLEVID_HOME must be visible at the \
             same paths on every node.
             """)
     @Argument(help: "The job folder of `stylevid plan`.") var dir: String
@@ -49,7 +51,7 @@ struct SlurmCommand: ParsableCommand {
         return lines
     }
 
-    /// "0-7%4" or "1,3,5%4".
+    /// "0-7%4" or "1,3,5%4" (`count`: the plan's tasks; the whole range is written 0-N).
     func arraySpec(_ tasks: [Int], count: Int) -> String {
         let list = tasks.count == count ? "0-\(count - 1)" : tasks.map(String.init).joined(separator: ",")
         return list + (maxParallel.map { "%\($0)" } ?? "")
@@ -64,8 +66,14 @@ struct SlurmCommand: ParsableCommand {
         if !resubmit && !unfinished.elementsEqual(plan.tasks.indices) && !dryRun {
             throw CLIError("\(dir) has finished tasks already; use --resubmit to submit the rest")
         }
+        // the keyframes of the tasks that continue a shot, before any task (each task before
+        // such a task is drawn toward its keyframe at the seam)
+        let keyframes = tasks.filter { plan.needsKeyframe($0) && folder.keyframe($0) == nil }
         let env = ["export STYLEVID_HOME=\(SlurmCommand.quote(StylevidHome.path))"]
         let exe = SlurmCommand.quote(SlurmCommand.executable)
+        let keyScript = header(name: "stylevid-keyframes", log: "\(job)/logs/keyframe-%a.log")
+            + ["#SBATCH --array=\(arraySpec(keyframes, count: -1))"]
+            + env + ["exec \(exe) render --keyframe --quiet \(SlurmCommand.quote(job))"]
         let render = header(name: "stylevid-render", log: "\(job)/logs/render-%a.log")
             + (tasks.isEmpty ? [] : ["#SBATCH --array=\(arraySpec(tasks, count: plan.tasks.count))"])
             + env + ["exec \(exe) render --quiet \(SlurmCommand.quote(job))"]
@@ -74,13 +82,18 @@ struct SlurmCommand: ParsableCommand {
         let scripts = job + "/slurm"
         do {
             for d in [scripts, job + "/logs"] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
+            try? FileManager.default.removeItem(atPath: scripts + "/keyframes.sbatch")
+            if !keyframes.isEmpty {
+                try (keyScript.joined(separator: "\n") + "\n").write(toFile: scripts + "/keyframes.sbatch", atomically: true, encoding: .utf8)
+            }
             try (render.joined(separator: "\n") + "\n").write(toFile: scripts + "/render.sbatch", atomically: true, encoding: .utf8)
             try (join.joined(separator: "\n") + "\n").write(toFile: scripts + "/join.sbatch", atomically: true, encoding: .utf8)
         } catch {
             throw CLIError("cannot write the batch scripts into \(scripts): \(error.localizedDescription)")
         }
         if dryRun {
-            print("# \(scripts)/render.sbatch\n" + render.joined(separator: "\n"))
+            if !keyframes.isEmpty { print("# \(scripts)/keyframes.sbatch\n" + keyScript.joined(separator: "\n") + "\n") }
+            print("# \(scripts)/render.sbatch\(keyframes.isEmpty ? "" : " (submitted with --dependency=afterok:KEYFRAMES_JOB_ID)")\n" + render.joined(separator: "\n"))
             print("\n# \(scripts)/join.sbatch (submitted with --dependency=afterok:RENDER_JOB_ID)\n" + join.joined(separator: "\n"))
             print("\n# dry run: nothing submitted")
             return
@@ -91,11 +104,17 @@ struct SlurmCommand: ParsableCommand {
                 _ = try? Sbatch.run("scancel", [String(j)])
             }
         }
-        var ids: [String] = []
-        if !tasks.isEmpty { ids.append(try Sbatch.submit(scripts + "/render.sbatch", what: "the render array")) }
-        let joinID = try Sbatch.submit(scripts + "/join.sbatch", extra: ids.map { "--dependency=afterok:\($0)" }, what: "the join job")
-        try? ((ids.isEmpty ? "" : "render \(ids[0])\n") + "join \(joinID)\n").write(toFile: scripts + "/jobs", atomically: true, encoding: .utf8)
-        if let r = ids.first { print("submitted render array job \(r) (\(tasks.count) task(s)\(maxParallel.map { ", at most \($0) at once" } ?? ""))") }
+        var keyID: String?, renderID: String?
+        if !keyframes.isEmpty { keyID = try Sbatch.submit(scripts + "/keyframes.sbatch", what: "the keyframe array") }
+        if !tasks.isEmpty {
+            renderID = try Sbatch.submit(scripts + "/render.sbatch", extra: keyID.map { ["--dependency=afterok:\($0)"] } ?? [], what: "the render array")
+        }
+        let joinID = try Sbatch.submit(scripts + "/join.sbatch", extra: renderID.map { ["--dependency=afterok:\($0)"] } ?? [], what: "the join job")
+        let ids = [keyID, renderID, joinID].compactMap { $0 }
+        try? ([keyID.map { "keyframes \($0)" }, renderID.map { "render \($0)" }, "join \(joinID)"].compactMap { $0 }.joined(separator: "\n") + "\n")
+            .write(toFile: scripts + "/jobs", atomically: true, encoding: .utf8)
+        if let k = keyID { print("submitted keyframe array job \(k) (\(keyframes.count) keyframe(s))") }
+        if let r = renderID { print("submitted render array job \(r) (\(tasks.count) task(s)\(maxParallel.map { ", at most \($0) at once" } ?? "")), after the keyframes") }
         print("submitted join job \(joinID), which runs once every task succeeded and writes \(plan.output)")
         print("follow it: stylevid status \(dir)   (squeue -j \((ids + [joinID]).joined(separator: ",")); logs in \(job)/logs)")
         print("if a task fails: stylevid slurm \(dir) --resubmit")

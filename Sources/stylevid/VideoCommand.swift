@@ -270,8 +270,10 @@ extension VideoJob {
 
     /// Stylizes the frames of `job.range` in order, each saved in `checkpoints` (a frame
     /// already there is restored instead); `writing`: encoded into the output as they come.
+    /// `beforeFrame(k)` runs before frame k (counted from the range's first) is stylized.
     func stylizeFrames(_ job: PreparedVideo, into checkpoints: Checkpoints, reporter: ProgressReporter,
-                       writing: Bool, keepInputs: Bool) throws -> (frames: Int, writer: VideoWriter?, secondsPerFrame: Double) {
+                       writing: Bool, keepInputs: Bool,
+                       beforeFrame: (Int) throws -> Void = { _ in }) throws -> (frames: Int, writer: VideoWriter?, secondsPerFrame: Double) {
         let (procW, procH) = job.processing, temporal = job.temporal, info = job.reader.info
         var frameNumber = 0
         var current = VideoProgress(framesDone: 0, framesExpected: job.range.expectedCount(total: info.frameCount, frameRate: info.frameRate.value), elapsed: 0, secondsPerFrame: 0)
@@ -293,6 +295,7 @@ extension VideoJob {
                 } else {
                     // the next frame's flows are computed meanwhile, unless it is checkpointed
                     let ahead = checkpoints.has(frameNumber + 1) ? nil : upcoming?.image
+                    try beforeFrame(frameNumber)
                     styled = try temporal.next(frame.image, upcoming: ahead, styles: job.styleImages) { p in
                         reporter.updateFrame(video: current, frame: p)
                     }
@@ -526,6 +529,7 @@ struct Stability: ParsableCommand {
         var firstIn: Double? = nil
         var previous: (input: Tensor, output: Tensor)? = nil
         var total = 0.0, count = 0, pairs = 0, cuts = 0
+        var pairErrors: [Double] = []      // pair k: frames k and k + 1, cuts included
         while let o = try out.nextFrame() {
             guard range.frames?.contains(o.index) ?? true else { if o.index > (range.frames?.upperBound ?? .max) { break }; continue }
             // the input frame shown at the same time (output time 0 = first input frame)
@@ -543,6 +547,7 @@ struct Stability: ParsableCommand {
             }
             if let p = previous {
                 let e = WarpingError(previousInput: p.input, input: current.input, previousOutput: p.output, output: current.output)
+                pairErrors.append(e.error)
                 if e.coverage >= WarpingError.cutThreshold || keepCuts { total += e.error; pairs += 1 } else { cuts += 1 }
             }
             previous = current
@@ -556,6 +561,7 @@ struct Stability: ParsableCommand {
                            mean(styleLosses), styleLosses.max()!, mean(contentLosses))
             json += styleLosses.map { String(format: "%.3f", $0) }.joined(separator: ",") + "]"
         }
+        json += ",\"warping_error_per_pair\":[" + pairErrors.map { String(format: "%.6f", $0) }.joined(separator: ",") + "]"
         print(json + "}")
     }
 }

@@ -84,8 +84,10 @@ final class ClusterTests: CLITestCase {
         // float sums are split by thread, so another thread count rounds otherwise)
         r = stylevid(env, "slurm '\(job)' --max-parallel 1")
         XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssert(r.stdout.contains("submitted keyframe array job"), r.stdout)
         XCTAssert(r.stdout.contains("submitted render array job"), r.stdout)
-        let arrayID = try XCTUnwrap(r.stdout.split(separator: " ").drop { $0 != "job" }.dropFirst().first.map(String.init))
+        let renderLine = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.contains("render array job") })
+        let arrayID = try XCTUnwrap(renderLine.split(separator: " ").drop { $0 != "job" }.dropFirst().first.map(String.init))
         // kill task 1 once it has saved a frame
         let fm = FileManager.default
         wait(120, "task 1 to start") { ((try? fm.contentsOfDirectory(atPath: job + "/tasks/1")) ?? []).contains { $0.hasPrefix("frame-") } }
@@ -122,10 +124,14 @@ final class ClusterTests: CLITestCase {
         assertOneLineError(runStylevid(["render", job, "--task", "3"]), contains: "task 3 is out of range")
         assertOneLineError(runStylevid(["render", job]), contains: "which task?")
         assertOneLineError(runStylevid(["join", job]), contains: "3 of 3 task(s) are not finished")
+        // one shot in 3 tasks: task 0 is drawn toward task 1's keyframe, which must come first
+        assertOneLineError(runStylevid(["render", job, "--task", "0"]), contains: "needs the keyframe of task 1")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
         // sbatch absent, and sbatch refusing
         assertOneLineError(runShell("PATH=/nonexistent '\(StylevidPaths.binary)' slurm '\(job)'"), contains: "sbatch not found")
-        assertOneLineError(runShell("SLURM_CONF=/nonexistent/slurm.conf '\(StylevidPaths.binary)' slurm '\(job)'"), contains: "submitting the render array: sbatch failed")
+        // (a configuration sbatch cannot read; a missing one makes it search DNS for a minute)
+        try "NotASlurmOption=1\n".write(toFile: dir + "/bad-slurm.conf", atomically: true, encoding: .utf8)
+        assertOneLineError(runShell("SLURM_CONF='\(dir!)/bad-slurm.conf' '\(StylevidPaths.binary)' slurm '\(job)'"), contains: "submitting the keyframe array: sbatch failed")
 
         // a plan made by another version, or resolving to other settings or another model
         let planPath = job + "/plan.json"
@@ -133,7 +139,8 @@ final class ClusterTests: CLITestCase {
         try original.replacingOccurrences(of: "\"stylevid_version\" : \"", with: "\"stylevid_version\" : \"0.0.1-").write(toFile: planPath, atomically: true, encoding: .utf8)
         assertOneLineError(runStylevid(["render", job, "--task", "0"]), contains: "was made by stylevid 0.0.1-")
         try original.replacingOccurrences(of: "model vgg16", with: "model vgg19").write(toFile: planPath, atomically: true, encoding: .utf8)
-        assertOneLineError(runStylevid(["render", job, "--task", "0"]), contains: "other settings or another model")
+        assertOneLineError(runStylevid(["render", job, "--task", "2"]), contains: "other settings or another model")
+        assertOneLineError(runStylevid(["render", job, "--keyframe", "--task", "1"]), contains: "other settings or another model")
         try "{\"tasks\": 1}".write(toFile: planPath, atomically: true, encoding: .utf8)
         assertOneLineError(runStylevid(["status", job]), contains: "is not a stylevid plan")
         try original.write(toFile: planPath, atomically: true, encoding: .utf8)
