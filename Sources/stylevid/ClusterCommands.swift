@@ -86,7 +86,7 @@ struct PlanCommand: ParsableCommand {
             throw CLIError("cannot write \(plan.planPath): \(error.localizedDescription)")
         }
         reporter.note("wrote \(plan.planPath): \(frames) frames, \(detector.starts.count + 1) shot(s), \(tasks.count) task(s) of at most \(chunkFrames) frames")
-        reporter.note("next: stylevid render \(job) --all (this machine), or stylevid render \(job) in a cluster array job of \(tasks.count) task(s); then stylevid join \(job)")
+        reporter.note("next: stylevid slurm \(job) (a Slurm cluster), or stylevid render \(job) --all then stylevid join \(job) (this machine)")
     }
 }
 
