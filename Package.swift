@@ -1,7 +1,7 @@
 // swift-tools-version:5.10
 import PackageDescription
 
-// Arrows point downward only (DESIGN.md §2): Kernels knows nothing of video, VideoIO
+// Arrows point downward only: Kernels knows nothing of video, VideoIO
 // nothing of tensors; Engine ties them together; the CLI imports Engine.
 let package = Package(
     name: "stylevid",

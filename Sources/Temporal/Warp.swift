@@ -104,7 +104,7 @@ public enum Warp {
     }
 
     /// Consistency weights c ∈ {0, 1} for warping frame t−1 into frame t (Ruder, Dosovitskiy
-    /// & Brox 2016, DESIGN.md §4). `backward`: flow from frame t to t−1 (used to warp);
+    /// & Brox 2016). `backward`: flow from frame t to t−1 (used to warp);
     /// `forward`: flow from t−1 to t. c = 0 where the forward–backward check fails
     /// (|w̃ + ŵ|² ≥ 0.01(|w̃|² + |ŵ|²) + 0.5, w̃ = forward sampled at p + ŵ(p)), where p + ŵ
     /// leaves the image, and on motion boundaries (|∇u|² + |∇v|² > 0.01|ŵ|² + 0.002).

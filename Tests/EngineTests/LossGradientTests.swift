@@ -20,7 +20,7 @@ final class LossGradientTests: XCTestCase {
             var lin = p.apply(x); lin.add(zero, scaled: -1)
             assertClose(lin.dot(g), x.dot(p.backward(g)), tolerance: 1e-5, "\(p)")
         }
-        // Caffe: BGR order, 0...255, minus the mean pixel (DESIGN.md §4)
+        // Caffe: BGR order, 0...255, minus the mean pixel (the VGG weights' own preprocessing)
         let red = Tensor(channels: 3, height: 1, width: 1, storage: [1, 0, 0])
         XCTAssertEqual(Preprocessing.caffe.apply(red).storage, [-103.939, -116.779, 255 - 123.68])
     }
