@@ -10,7 +10,8 @@ import VideoIO
 /// command line, re-read by every task in the working directory), `fingerprint`
 /// (the settings the arguments resolved to, the model, the version: a task refuses a plan
 /// whose fingerprint its own build does not reproduce), `frame_count`, `frame_rate`,
-/// `width`/`height` (processing size), `shot_starts` (0-based frames where a shot begins)
+/// `width`/`height` (processing size), `shot_starts` (0-based frames where a shot begins),
+/// `seam_frames` (how many frames before a seam travel toward the next task's keyframe)
 /// and `tasks`: `[{"first": A, "last": B}, ...]`, 0-based input frames, inclusive.
 public struct RenderPlan: Codable, Equatable, Sendable {
     public struct Task: Codable, Equatable, Sendable {
@@ -20,7 +21,8 @@ public struct RenderPlan: Codable, Equatable, Sendable {
         public var count: Int { last - first + 1 }
     }
 
-    public static let currentFormat = 1
+    public static let currentFormat = 2
+    public static let defaultSeamFrames = 24
     public var format = RenderPlan.currentFormat
     public var stylevidVersion: String
     public var input: String
@@ -34,13 +36,15 @@ public struct RenderPlan: Codable, Equatable, Sendable {
     public var width: Int
     public var height: Int
     public var shotStarts: [Int]
+    public var seamFrames: Int
     public var tasks: [Task]
 
     public init(stylevidVersion: String, input: String, output: String, workingDirectory: String, arguments: [String], fingerprint: String,
-                frameCount: Int, frameRate: Double, width: Int, height: Int, shotStarts: [Int], tasks: [Task]) {
+                frameCount: Int, frameRate: Double, width: Int, height: Int, shotStarts: [Int],
+                seamFrames: Int = RenderPlan.defaultSeamFrames, tasks: [Task]) {
         self.stylevidVersion = stylevidVersion; self.input = input; self.output = output; self.workingDirectory = workingDirectory; self.arguments = arguments
         self.fingerprint = fingerprint; self.frameCount = frameCount; self.frameRate = frameRate
-        self.width = width; self.height = height; self.shotStarts = shotStarts; self.tasks = tasks
+        self.width = width; self.height = height; self.shotStarts = shotStarts; self.seamFrames = seamFrames; self.tasks = tasks
     }
 
     /// Splits frames 0..<frameCount into tasks of at most `chunkFrames` frames. Task
@@ -72,9 +76,15 @@ public struct RenderPlan: Codable, Equatable, Sendable {
         return tasks
     }
 
+    public enum FormatError: Error, Equatable { case format(Int) }
+    private struct Header: Decodable { var format: Int }
+
+    /// The plan in `data`; `FormatError.format(n)` for a plan of another format.
     public static func decode(_ data: Data) throws -> RenderPlan {
         let d = JSONDecoder()
         d.keyDecodingStrategy = .convertFromSnakeCase
+        let format = try d.decode(Header.self, from: data).format
+        guard format == currentFormat else { throw FormatError.format(format) }
         return try d.decode(RenderPlan.self, from: data)
     }
 
@@ -88,6 +98,20 @@ public struct RenderPlan: Codable, Equatable, Sendable {
     /// Whether task k continues the shot of the task before it: then its first frame (its
     /// keyframe) is rendered first, and the task before is drawn toward it at the seam.
     public func needsKeyframe(_ k: Int) -> Bool { k > 0 && k < tasks.count && !shotStarts.contains(tasks[k].first) }
+
+    /// The seam: how much of the way from its own warped results toward the next task's
+    /// keyframe the frame `offset` frames into task k moves (`TemporalStylizer.Guide`'s
+    /// blend), 0 where it does not. Over the task's last `seamFrames` frames the shares are
+    /// 1/R, 1/(R−1), …, 1/2, 1 (R frames), so the frames move by equal steps, 1/R of the
+    /// way each, and the last one starts at the keyframe warped onto it: the jump between
+    /// two independently started textures is spread evenly over the ramp.
+    public func seamShare(task k: Int, frame offset: Int) -> Float {
+        guard needsKeyframe(k + 1), tasks.indices.contains(k) else { return 0 }
+        let ramp = min(seamFrames, tasks[k].count - 1)
+        let i = offset - (tasks[k].count - 1 - ramp)     // 1...ramp on the ramp
+        guard ramp > 0, i >= 1, i <= ramp else { return 0 }
+        return 1 / Float(ramp - i + 1)
+    }
 
     /// The task that renders input frame `frame`.
     public func task(of frame: Int) -> Int? { tasks.firstIndex { $0.first <= frame && frame <= $0.last } }

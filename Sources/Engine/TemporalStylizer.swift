@@ -145,20 +145,18 @@ public final class TemporalStylizer {
     public private(set) var sceneCuts = 0
     private var prefetch: (frame: Int, result: FlowPrefetch)?
 
-    /// A stylized frame further on that the next frame is also drawn toward: the seam of
-    /// a render cut into chunks, where a chunk's last frames are drawn toward the next
-    /// chunk's first frame (its keyframe), so the two meet. Set before each frame:
-    /// `weight` is the temporal term's γ toward the guide warped onto the frame, `blend`
-    /// (0...1) how much of the warm start is the warped guide instead of the warped
-    /// previous result. Pixels the flow between the two frames does not vouch for keep
-    /// their own start and are not pulled.
+    /// A stylized frame further on that the next frame is drawn toward: the seam of a
+    /// render cut into chunks, where a chunk's last frames travel toward the next chunk's
+    /// first frame (its keyframe), so the two meet. Set before each frame: `blend` (0...1)
+    /// moves both the warm start and the temporal term's targets that share of the way
+    /// from the warped earlier results to the guide warped onto the frame. Pixels the flow
+    /// between the frame and the guide does not vouch for keep their own start and targets.
     public struct Guide {
         public var input: RGBImage
         public var output: RGBImage
-        public var weight: Float
         public var blend: Float
-        public init(input: RGBImage, output: RGBImage, weight: Float, blend: Float) {
-            self.input = input; self.output = output; self.weight = weight; self.blend = blend
+        public init(input: RGBImage, output: RGBImage, blend: Float) {
+            self.input = input; self.output = output; self.blend = blend
         }
     }
     public var guide: Guide?
@@ -285,9 +283,11 @@ public final class TemporalStylizer {
             sceneCuts += 1
             return try fromScratch()
         }
-        let warped = zip(offsets, flows).map { j, flow in
+        var warped = zip(offsets, flows).map { j, flow in
             Warp.backwardCubic(Tensor(image: history[history.count - j].output), flow: flow.backward)
         }
+        let guided = try guideTarget(frame: t, input: input)
+        if let g = guided { for k in warped.indices { g.blend(into: &warped[k]) } }
         // The warm start: each pixel from the nearest frame that saw it. A pixel none
         // vouches for but that the previous frame covers (an occlusion, a motion boundary)
         // keeps the previous result warped there: its neighbourhood's texture, which the
@@ -296,7 +296,8 @@ public final class TemporalStylizer {
         // from the content recoloured to the previous result's palette (copying the
         // previous result there would smear the border into streaks).
         let previous = Tensor(image: history[history.count - 1].output)
-        let recoloured = ColorOps.matchStatistics(input, to: previous)
+        var recoloured = ColorOps.matchStatistics(input, to: previous)
+        guided?.blend(into: &recoloured)
         var start = warped[0]
         let back = flows[0].backward
         for i in 0..<n {
@@ -308,18 +309,34 @@ public final class TemporalStylizer {
         for (k, wk) in weights.enumerated() where k > 0 {
             for i in 0..<n where wk[i] > 0 { for ch in 0..<3 { start.storage[ch * n + i] = warped[k].storage[ch * n + i] } }
         }
-        var losses: [ImageLoss] = zip(warped, weights).map { TemporalLoss(warpedPrevious: $0, weights: $1, weight: config.weight) }
-        if let g = guide, g.weight > 0 || g.blend > 0, g.input.width == inputImage.width, g.input.height == inputImage.height {
-            let flow = try BuiltInFlow(options: config.flow).flows(frame: t, earlier: t, current: input, earlierInput: Tensor(image: g.input))
-            let target = Warp.backwardCubic(Tensor(image: g.output), flow: flow.backward), trust = consistency(flow)
-            for i in 0..<n where trust[i] > 0 {
-                for ch in 0..<3 { start.storage[ch * n + i] += g.blend * (target.storage[ch * n + i] - start.storage[ch * n + i]) }
-            }
-            if g.weight > 0 { losses.append(TemporalLoss(warpedPrevious: target, weights: trust, weight: g.weight)) }
-        }
+        let losses: [ImageLoss] = zip(warped, weights).map { TemporalLoss(warpedPrevious: $0, weights: $1, weight: config.weight) }
         let out = try stylizeLater(content: frame, start: start, losses: losses, styles: styles, progress: progress)
         push(input: inputImage, output: out)
         return out
+    }
+}
+
+/// The guide warped onto a frame, with the pixels the flow between them vouches for.
+private struct GuideTarget {
+    let target: Tensor
+    let trust: [Float]
+    let share: Float
+    /// Moves `image` `share` of the way to the target at the trusted pixels.
+    func blend(into image: inout Tensor) {
+        let n = trust.count
+        for i in 0..<n where trust[i] > 0 {
+            for ch in 0..<3 { image.storage[ch * n + i] += share * (target.storage[ch * n + i] - image.storage[ch * n + i]) }
+        }
+    }
+}
+
+extension TemporalStylizer {
+    /// `guide` warped onto frame `t` (nil without a guide, or one of another size).
+    fileprivate func guideTarget(frame t: Int, input: Tensor) throws -> GuideTarget? {
+        guard let g = guide, g.blend > 0, g.input.width == input.width, g.input.height == input.height else { return nil }
+        let flow = try BuiltInFlow(options: config.flow).flows(frame: t, earlier: t, current: input, earlierInput: Tensor(image: g.input))
+        return GuideTarget(target: Warp.backwardCubic(Tensor(image: g.output), flow: flow.backward),
+                           trust: consistency(flow), share: min(1, g.blend))
     }
 }
 

@@ -90,6 +90,11 @@ public struct VideoProgress: Sendable {
 public final class FramePipeline {
     public let reader: VideoReader
     public let range: FrameRange
+    /// After `run`: the first processed frame's place in the video, `pts` (input time
+    /// base) after the video's first frame and that frame's `time` (seconds), where the
+    /// whole video's output would start. A part rendered apart (a cluster task's segment)
+    /// is placed there when the parts are joined.
+    public private(set) var rangeStart: (pts: Int64, videoStartTime: Double)?
     public init(reader: VideoReader, range: FrameRange) { self.reader = reader; self.range = range }
 
     /// - makeWriter: called with the first processed frame's time (seconds), to open the
@@ -112,11 +117,14 @@ public final class FramePipeline {
         let failure = Failure()
         let reader = self.reader, range = self.range
         let decodeDone = DispatchSemaphore(value: 0)
+        final class Origin: @unchecked Sendable { var pts: Int64 = 0; var time = 0.0 }
+        let origin = Origin()     // written before the first frame is queued, read after
         Thread.detachNewThread {
             defer { decoded.close(); decodeDone.signal() }
             var firstTime: Double? = nil
             do {
                 while let f = try reader.nextFrame() {
+                    if firstTime == nil { origin.pts = f.pts; origin.time = f.time }
                     let t0 = firstTime ?? f.time
                     firstTime = t0
                     if range.isPast(f, firstTime: t0) { break }
@@ -146,7 +154,7 @@ public final class FramePipeline {
                     }
                 }
             }
-            if !started { started = true; startPts = frame.pts }
+            if !started { started = true; startPts = frame.pts; rangeStart = (frame.pts - origin.pts, origin.time) }
             let out = try process(frame, pending)
             if writer != nil, !encoded.put((out, frame.pts - startPts)) { break }
             done += 1

@@ -30,10 +30,13 @@ struct PlanCommand: ParsableCommand {
     var job: String
     @Option(help: "Most frames per task (default \(PlanCommand.defaultChunkFrames): about 45 minutes at the video defaults on 2 cores, at ~9 s per frame).")
     var chunkFrames: Int = PlanCommand.defaultChunkFrames
+    @Option(help: "Frames before a seam inside a shot that travel, in equal steps, toward the next task's keyframe, so the two meet without a jump (longer: smaller steps; measured in BENCHMARKS.md).")
+    var seamFrames: Int = RenderPlan.defaultSeamFrames
 
     func validate() throws {
         let video = main.video
         guard chunkFrames >= 1 else { throw ValidationError("--chunk-frames must be at least 1") }
+        guard seamFrames >= 0 else { throw ValidationError("--seam-frames must be 0 (no seam step) or more") }
         guard video.start == nil, video.duration == nil, video.frames == nil else {
             throw ValidationError("a plan renders the whole input: --start, --duration and --frames are not for plan (cut the input first)")
         }
@@ -48,8 +51,9 @@ struct PlanCommand: ParsableCommand {
         var i = 0
         while i < args.count {
             let a = args[i]
-            if ["--job", "--chunk-frames"].contains(a) { i += 2; continue }
-            if a.hasPrefix("--job=") || a.hasPrefix("--chunk-frames=") { i += 1; continue }
+            let own = ["--job", "--chunk-frames", "--seam-frames"]
+            if own.contains(a) { i += 2; continue }
+            if own.contains(where: { a.hasPrefix($0 + "=") }) { i += 1; continue }
             out.append(a); i += 1
         }
         return out
@@ -78,7 +82,7 @@ struct PlanCommand: ParsableCommand {
                                fingerprint: JobFolder.fingerprint(prepared), frameCount: frames,
                                frameRate: prepared.reader.info.frameRate.value,
                                width: prepared.processing.width, height: prepared.processing.height,
-                               shotStarts: detector.starts, tasks: tasks)
+                               shotStarts: detector.starts, seamFrames: seamFrames, tasks: tasks)
         do {
             try fm.createDirectory(atPath: job, withIntermediateDirectories: true)
             try value.encoded().write(to: URL(fileURLWithPath: plan.planPath), options: .atomic)
@@ -98,6 +102,36 @@ struct JobFolder {
     var planPath: String { path + "/plan.json" }
     func taskFolder(_ k: Int) -> String { path + "/tasks/\(k)" }
     func doneFile(_ k: Int) -> String { taskFolder(k) + "/done" }
+    /// Task k's frames encoded as OUTPUT is (video only, timestamps from 0), in a container
+    /// that keeps decode timestamps (`SegmentJoiner`).
+    func segmentFile(_ k: Int, plan: RenderPlan) -> String {
+        taskFolder(k) + (URL(fileURLWithPath: plan.output).pathExtension.lowercased() == "webm" ? "/segment.webm" : "/segment.mp4")
+    }
+    func segmentInfoFile(_ k: Int) -> String { taskFolder(k) + "/segment.json" }
+
+    /// Where a task's segment goes in the output: its first frame's pts after the video's
+    /// first frame (input time base), and where the video starts (seconds of the input).
+    struct SegmentInfo: Codable {
+        var offset: Int64
+        var videoStartTime: Double
+    }
+    func writeSegmentInfo(_ info: SegmentInfo, task k: Int) throws {
+        let e = JSONEncoder()
+        e.keyEncodingStrategy = .convertToSnakeCase
+        try e.encode(info).write(to: URL(fileURLWithPath: segmentInfoFile(k)), options: .atomic)
+    }
+    func segmentInfo(_ k: Int) -> SegmentInfo? {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        return FileManager.default.contents(atPath: segmentInfoFile(k)).flatMap { try? d.decode(SegmentInfo.self, from: $0) }
+    }
+
+    /// The main form the plan recorded, parsed (nothing loaded).
+    func mainForm(_ plan: RenderPlan) throws -> MainForm {
+        do { return try MainForm.parse(plan.arguments) } catch {
+            throw CLIError("\(planPath): its arguments no longer parse (\(MainForm.message(for: error))): plan again")
+        }
+    }
 
     /// What a task must reproduce: the settings, the model, and the stylevid version.
     static func fingerprint(_ prepared: PreparedVideo) -> String {
@@ -114,11 +148,10 @@ struct JobFolder {
             throw CLIError("\(path) is not a job folder: it has no plan.json (make one with stylevid plan … --job \(path))")
         }
         let plan: RenderPlan
-        do { plan = try RenderPlan.decode(data) } catch {
+        do { plan = try RenderPlan.decode(data) } catch RenderPlan.FormatError.format(let n) {
+            throw CLIError("\(planPath) has plan format \(n); this stylevid reads format \(RenderPlan.currentFormat): plan again")
+        } catch {
             throw CLIError("\(planPath) is not a stylevid plan (\(error.localizedDescription))")
-        }
-        guard plan.format == RenderPlan.currentFormat else {
-            throw CLIError("\(planPath) has plan format \(plan.format); this stylevid reads format \(RenderPlan.currentFormat): plan again")
         }
         guard plan.stylevidVersion == StyleVid.configuration.version else {
             throw CLIError("\(planPath) was made by stylevid \(plan.stylevidVersion); this is stylevid \(StyleVid.configuration.version): use the same build on every node, or plan again")
@@ -135,10 +168,7 @@ struct JobFolder {
     /// The main form's job as the plan recorded it, prepared for `range`; refused when
     /// this build resolves the settings or the model otherwise than the planning one did.
     func prepare(_ plan: RenderPlan, range: ClosedRange<Int>) throws -> (VideoJob, PreparedVideo) {
-        let job: VideoJob
-        do { job = try MainForm.parse(plan.arguments).videoJob } catch {
-            throw CLIError("\(planPath): its arguments no longer parse (\(MainForm.message(for: error))): plan again")
-        }
+        let job = try mainForm(plan).videoJob
         let prepared = try job.prepare(range: FrameRange(frames: range), arguments: plan.arguments)
         guard JobFolder.fingerprint(prepared) == plan.fingerprint else {
             throw CLIError("\(planPath) was made with other settings or another model than this stylevid resolves them to (\(prepared.summary.components(separatedBy: "; ").last ?? "")): plan again with this build")
@@ -167,7 +197,7 @@ struct RenderCommand: ParsableCommand {
         discussion: """
             A task that continues a shot the task before it started needs its keyframe (its \
             first frame) before that task runs: the task before it is drawn toward it over \
-            its last \(RenderCommand.seamFrames) frames, so the two meet without a jump. So \
+            its last frames (the plan's --seam-frames), so the two meet without a jump. So \
             render in two phases: `--keyframe` for every such task, then the tasks \
             (`--all` does both, in that order). Without --task or --all, the task is \
             $SLURM_ARRAY_TASK_ID (a Slurm array job) or $JOB_COMPLETION_INDEX (a Kubernetes \
@@ -175,13 +205,6 @@ struct RenderCommand: ParsableCommand {
             from its saved frames and gives the frames an uninterrupted run gives; a finished \
             task is left as it is.
             """)
-    /// The seam: frames over which a task is drawn toward the next task's keyframe, and
-    /// the pull's γ at the last of them (relative to the temporal weight); the pull and the
-    /// share of the warped keyframe in each frame's start ramp up linearly from 0 to 1. Measured on bikes.mp4 and bigbuckbunny.mp4 (BENCHMARKS.md; the
-    /// variables STYLEVID_SEAM_FRAMES and STYLEVID_SEAM_STRENGTH reproduce the others).
-    static let seamFrames = Int(ProcessInfo.processInfo.environment["STYLEVID_SEAM_FRAMES"] ?? "") ?? 12
-    static let seamStrength = Float(ProcessInfo.processInfo.environment["STYLEVID_SEAM_STRENGTH"] ?? "") ?? 2
-
     @Argument(help: "The job folder of `stylevid plan`.") var dir: String
     @Option(help: "The task to render (0-based).") var task: Int?
     @Flag(help: "Render every unfinished task, in order, on this machine (keyframes first).") var all = false
@@ -247,17 +270,24 @@ struct RenderCommand: ParsableCommand {
         let (job, prepared) = try folder.prepare(plan, range: t.first...t.last)
         let saved = try checkpoints(k, plan: plan, folder: folder)
         reporter.note("task \(k): frames \(t.first)-\(t.last)" + (saved.available > 0 ? ", \(saved.available) already saved" : ""))
-        let ramp = min(RenderCommand.seamFrames, t.count - 1)
         let done = try job.stylizeFrames(prepared, into: saved, reporter: reporter, writing: false, keepInputs: false) { i in
-            guard let next, ramp > 0, i > t.count - 1 - ramp else { prepared.temporal.guide = nil; return }
-            let x = Float(i - (t.count - 1 - ramp)) / Float(ramp)
-            prepared.temporal.guide = .init(input: next.input, output: next.output,
-                                            weight: RenderCommand.seamStrength * prepared.temporalConfig.weight * x, blend: x)
+            let share = plan.seamShare(task: k, frame: i)
+            prepared.temporal.guide = next.flatMap { share > 0 ? .init(input: $0.input, output: $0.output, blend: share) : nil }
         }
         reporter.finish()
         guard done.frames == t.count else {
             throw CLIError("task \(k): the input gave \(done.frames) frame(s) for frames \(t.first)-\(t.last); has \(plan.input) changed since the plan?")
         }
+        // the task's part of OUTPUT, encoded here so the join only copies packets
+        let (w, h) = prepared.processing
+        let segment = try job.encode(prepared, reporter: reporter, segment: folder.segmentFile(k, plan: plan)) { i in
+            guard let img = saved.load(i, width: w, height: h) else { throw CLIError("task \(k): frame \(t.first + i) is missing or damaged") }
+            return img
+        }
+        guard segment.frames == t.count, let start = segment.start else {
+            throw CLIError("task \(k): the input gave \(segment.frames) frame(s) for frames \(t.first)-\(t.last); has \(plan.input) changed since the plan?")
+        }
+        try folder.writeSegmentInfo(.init(offset: start.pts, videoStartTime: start.videoStartTime), task: k)
         try "\(done.frames) frames\n".write(toFile: folder.doneFile(k), atomically: true, encoding: .utf8)
         reporter.note(String(format: "task %d done: %d frames, %.1f s per frame", k, done.frames, done.secondsPerFrame))
     }
@@ -279,18 +309,24 @@ struct JoinCommand: ParsableCommand {
             let list = unfinished.prefix(20).map(String.init).joined(separator: ", ") + (unfinished.count > 20 ? ", …" : "")
             throw CLIError("\(unfinished.count) of \(plan.tasks.count) task(s) are not finished (\(list)); render them (stylevid render \(dir) --task K), then join again")
         }
-        let (job, prepared) = try folder.prepare(plan, range: 0...(plan.frameCount - 1))
-        let reporter = ProgressReporter(quiet: quiet)
-        let (w, h) = prepared.processing
-        let written = try job.encode(prepared, reporter: reporter) { frame in
-            guard let k = plan.task(of: frame),
-                  let img = try? ImageIO.read(folder.taskFolder(k) + String(format: "/frame-%06d.png", frame - plan.tasks[k].first)),
-                  img.width == w, img.height == h else {
-                throw CLIError("frame \(frame) of \(dir) is missing or damaged; render its task again (stylevid render \(dir) --task \(plan.task(of: frame) ?? -1))")
+        let main = try folder.mainForm(plan)
+        let segments = try plan.tasks.indices.map { k in
+            guard let info = folder.segmentInfo(k), FileManager.default.fileExists(atPath: folder.segmentFile(k, plan: plan)) else {
+                throw CLIError("task \(k)'s segment is missing or damaged; render the task again (rm \(folder.doneFile(k)); stylevid render \(dir) --task \(k))")
             }
-            return img
+            return (segment: SegmentJoiner.Segment(path: folder.segmentFile(k, plan: plan), offset: info.offset), start: info.videoStartTime)
         }
-        reporter.note("wrote \(plan.output) (\(written.frames) frames, \(written.writer?.width ?? 0)×\(written.writer?.height ?? 0), from \(plan.tasks.count) task(s))")
+        let reporter = ProgressReporter(quiet: quiet)
+        try checkVideoOutput(plan.output, inputs: [plan.input])
+        let info = try VideoReader(path: plan.input).info
+        let written = try SegmentJoiner.join(segments.map(\.segment), into: plan.output, timeBase: info.timeBase, frameRate: info.frameRate,
+                                             rotation: info.rotation, audioFrom: main.video.noAudio ? nil : plan.input,
+                                             startTime: segments[0].start)
+        for warning in written.warnings { reporter.note("warning: " + warning) }
+        guard written.frames == plan.frameCount else {
+            throw CLIError("the segments of \(dir) hold \(written.frames) frames, the plan \(plan.frameCount); render the tasks again")
+        }
+        reporter.note("wrote \(plan.output) (\(written.frames) frames, joined from \(plan.tasks.count) task segment(s))")
     }
 }
 

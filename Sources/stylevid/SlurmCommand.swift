@@ -42,8 +42,9 @@ struct SlurmCommand: ParsableCommand {
 
     static func quote(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 
-    func header(name: String, log: String) -> [String] {
-        var lines = ["#!/bin/bash", "#SBATCH --job-name=\(name)", "#SBATCH --output=\(log)", "#SBATCH --cpus-per-task=\(cpusPerTask)"]
+    /// `cpus`: the job's CPUs (default --cpus-per-task).
+    func header(name: String, log: String, cpus: Int? = nil) -> [String] {
+        var lines = ["#!/bin/bash", "#SBATCH --job-name=\(name)", "#SBATCH --output=\(log)", "#SBATCH --cpus-per-task=\(cpus ?? cpusPerTask)"]
         if let partition { lines.append("#SBATCH --partition=\(partition)") }
         if let time { lines.append("#SBATCH --time=\(time)") }
         if let mem { lines.append("#SBATCH --mem=\(mem)") }
@@ -77,7 +78,8 @@ struct SlurmCommand: ParsableCommand {
         let render = header(name: "stylevid-render", log: "\(job)/logs/render-%a.log")
             + (tasks.isEmpty ? [] : ["#SBATCH --array=\(arraySpec(tasks, count: plan.tasks.count))"])
             + env + ["exec \(exe) render --quiet \(SlurmCommand.quote(job))"]
-        let join = header(name: "stylevid-join", log: "\(job)/logs/join.log")
+        // the join copies the tasks' encoded segments: one CPU, seconds
+        let join = header(name: "stylevid-join", log: "\(job)/logs/join.log", cpus: 1)
             + env + ["exec \(exe) join --quiet \(SlurmCommand.quote(job))"]
         let scripts = job + "/slurm"
         do {

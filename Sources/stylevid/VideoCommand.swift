@@ -120,13 +120,13 @@ struct VideoJob {
                 reporter.finish()
                 try runLaterPasses(frames: done.frames, passes: job.passes, temporal: job.temporal, styles: job.styleImages,
                                    checkpoints: checkpoints, width: job.processing.width, height: job.processing.height, reporter: reporter)
-                written = try encode(job, reporter: reporter) { k in
+                let encoded = try encode(job, reporter: reporter) { k in
                     guard let img = checkpoints.load(k, width: job.processing.width, height: job.processing.height) else {
                         throw CLIError("the checkpoint of frame \(k) is missing or damaged")
                     }
                     return img
                 }
-                written.secondsPerFrame = done.secondsPerFrame
+                written = (encoded.frames, encoded.writer, done.secondsPerFrame)
             } else {
                 written = try stylizeFrames(job, into: checkpoints, reporter: reporter, writing: true, keepInputs: false)
             }
@@ -254,19 +254,25 @@ extension VideoJob {
                              summary: summary, noAudio: video.noAudio, encoding: encoding)
     }
 
-    /// A writer for the output with the input's timing, rotation and audio.
-    func writerMaker(_ job: PreparedVideo, reporter: ProgressReporter, made: @escaping (VideoWriter) -> Void) -> (Double) throws -> VideoWriter? {
+    /// A writer for the output with the input's timing, rotation and audio; or, given a
+    /// `segment` path, for a cluster task's part of it: video only, from time 0, encoded
+    /// with a fixed thread count so every node makes the same bytes.
+    func writerMaker(_ job: PreparedVideo, reporter: ProgressReporter, segment: String? = nil,
+                     made: @escaping (VideoWriter) -> Void) -> (Double) throws -> VideoWriter? {
         let info = job.reader.info
+        var encoding = job.encoding
+        if segment != nil { encoding.threads = VideoJob.segmentEncoderThreads }
         return { startTime in
-            let w = try VideoWriter(path: job.output, width: job.outputSize.width, height: job.outputSize.height,
+            let w = try VideoWriter(path: segment ?? job.output, width: job.outputSize.width, height: job.outputSize.height,
                                     timeBase: info.timeBase, frameRate: info.frameRate, rotation: info.rotation,
-                                    audioFrom: job.noAudio ? nil : job.input, startTime: startTime,
-                                    endTime: job.range.duration.map { startTime + $0 }, encoding: job.encoding)
+                                    audioFrom: job.noAudio || segment != nil ? nil : job.input, startTime: startTime,
+                                    endTime: job.range.duration.map { startTime + $0 }, encoding: encoding)
             for warning in w.warnings { reporter.note("warning: " + warning) }
             made(w)
             return w
         }
     }
+    static let segmentEncoderThreads = 2
 
     /// Stylizes the frames of `job.range` in order, each saved in `checkpoints` (a frame
     /// already there is restored instead); `writing`: encoded into the output as they come.
@@ -315,19 +321,21 @@ extension VideoJob {
         return (n, writer, current.secondsPerFrame)
     }
 
-    /// Encodes the output from finished frames (`frame(k)`, k counted from the range's
-    /// first frame), with the input's timestamps, rotation and audio.
-    func encode(_ job: PreparedVideo, reporter: ProgressReporter,
-                frame: @escaping (Int) throws -> RGBImage) throws -> (frames: Int, writer: VideoWriter?, secondsPerFrame: Double) {
+    /// Encodes the output (or a cluster task's `segment`) from finished frames
+    /// (`frame(k)`, k counted from the range's first frame), with the input's timestamps,
+    /// rotation and audio. `start`: where the range starts in the video (for a segment).
+    func encode(_ job: PreparedVideo, reporter: ProgressReporter, segment: String? = nil,
+                frame: @escaping (Int) throws -> RGBImage) throws -> (frames: Int, writer: VideoWriter?, start: (pts: Int64, videoStartTime: Double)?) {
         var writer: VideoWriter?
         var k = 0
-        let n = try FramePipeline(reader: try VideoReader(path: job.input, sizing: job.sizing), range: job.range).run(
-            makeWriter: writerMaker(job, reporter: reporter) { writer = $0 },
+        let pipeline = FramePipeline(reader: try VideoReader(path: job.input, sizing: job.sizing), range: job.range)
+        let n = try pipeline.run(
+            makeWriter: writerMaker(job, reporter: reporter, segment: segment) { writer = $0 },
             process: { _, _ in
                 defer { k += 1 }
                 return try ImageIO.scale(try frame(k), width: job.outputSize.width, height: job.outputSize.height)
             })
-        return (n, writer, 0)
+        return (n, writer, pipeline.rangeStart)
     }
 }
 

@@ -35,7 +35,12 @@ final class ClusterTests: CLITestCase {
     /// Presentation times of a file's video frames, in order.
     func frameTimes(_ path: String) -> [String] {
         runShell("ffprobe -v error -select_streams v -show_entries frame=best_effort_timestamp_time -of csv=p=0 '\(path)'")
-            .stdout.split(separator: "\n").map(String.init)
+            .stdout.split(separator: "\n").map { String($0.split(separator: ",").first ?? "") }   // (a frame with side data gets a trailing comma)
+    }
+
+    /// A checksum of every decoded video frame.
+    func decodedFrames(_ path: String) -> [String] {
+        runShell("ffmpeg -v error -i '\(path)' -map 0:v -f framemd5 - | grep -v '^#'").stdout.split(separator: "\n").map(String.init)
     }
 
     /// The slurm-cluster script's Slurm, for this test only.
@@ -107,6 +112,7 @@ final class ClusterTests: CLITestCase {
         XCTAssertEqual(taskFrames(job).count, 13)
         XCTAssertEqual(frameTimes(out), frameTimes(clip))
         XCTAssertEqual(frameTimes(out), frameTimes(refOut))
+        XCTAssertEqual(decodedFrames(out), decodedFrames(refOut), "the joined videos differ")
         XCTAssert(runShell("ffprobe -v error -show_entries stream=codec_type -of csv=p=0 '\(out)'").stdout.contains("audio"))
     }
 
@@ -124,6 +130,15 @@ final class ClusterTests: CLITestCase {
         assertOneLineError(runStylevid(["render", job, "--task", "3"]), contains: "task 3 is out of range")
         assertOneLineError(runStylevid(["render", job]), contains: "which task?")
         assertOneLineError(runStylevid(["join", job]), contains: "3 of 3 task(s) are not finished")
+        // a task marked done whose segment is gone
+        let planned = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: job + "/plan.json"))) as? [String: Any])
+        for (k, t) in try XCTUnwrap(planned["tasks"] as? [[String: Int]]).enumerated() {
+            try FileManager.default.createDirectory(atPath: job + "/tasks/\(k)", withIntermediateDirectories: true)
+            try "\(t["last"]! - t["first"]! + 1) frames\n".write(toFile: job + "/tasks/\(k)/done", atomically: true, encoding: .utf8)
+        }
+        assertOneLineError(runStylevid(["join", job]), contains: "task 0's segment is missing or damaged")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        try FileManager.default.removeItem(atPath: job + "/tasks")
         // one shot in 3 tasks: task 0 is drawn toward task 1's keyframe, which must come first
         assertOneLineError(runStylevid(["render", job, "--task", "0"]), contains: "needs the keyframe of task 1")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))

@@ -38,6 +38,27 @@ final class RenderPlanTests: XCTestCase {
         XCTAssertEqual(plan.task(of: 7), 1)
         XCTAssertNil(plan.task(of: 13))
         XCTAssertThrowsError(try RenderPlan.decode(Data("{\"tasks\": 3}".utf8)))
+        XCTAssertThrowsError(try RenderPlan.decode(Data("{\"format\": 1, \"tasks\": []}".utf8))) {
+            XCTAssertEqual($0 as? RenderPlan.FormatError, .format(1))
+        }
+    }
+
+    /// The seam's shares move a task's last frames toward the next keyframe by equal
+    /// steps, ending on it; a task followed by a new shot, or the last task, has none.
+    func testSeamSharesMakeEqualSteps() {
+        let plan = RenderPlan(stylevidVersion: "9", input: "/in.mp4", output: "/out.mp4", workingDirectory: "/w",
+                              arguments: [], fingerprint: "f", frameCount: 40, frameRate: 25, width: 64, height: 36,
+                              shotStarts: [30], seamFrames: 4, tasks: [.init(first: 0, last: 14), .init(first: 15, last: 29), .init(first: 30, last: 39)])
+        var position: Float = 0     // 0: the task's own texture, 1: the keyframe
+        var path: [Float] = []
+        for i in 0..<15 {
+            position += plan.seamShare(task: 0, frame: i) * (1 - position)
+            path.append(position)
+        }
+        XCTAssertEqual(path.prefix(10), [Float](repeating: 0, count: 10)[...])
+        for (got, want) in zip(path.suffix(5), [0, 0.25, 0.5, 0.75, 1] as [Float]) { XCTAssertEqual(got, want, accuracy: 1e-6) }
+        XCTAssertEqual((0..<15).map { plan.seamShare(task: 1, frame: $0) }, [Float](repeating: 0, count: 15), "task 2 starts a shot")
+        XCTAssertEqual((0..<10).map { plan.seamShare(task: 2, frame: $0) }, [Float](repeating: 0, count: 10), "the last task")
     }
 
     /// A pan over one picture is one shot; a jump to another picture is a cut.
