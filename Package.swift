@@ -26,20 +26,20 @@ let package = Package(
         .target(name: "Photoreal", dependencies: ["Kernels"]),
         .target(name: "Engine", dependencies: ["Kernels", "VideoIO", "Temporal", "Photoreal", "CHDF5"]),
         .executableTarget(name: "stylevid", dependencies: [
-            "Engine", "Temporal", "Photoreal", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Engine", "Kernels", "VideoIO", "Temporal", "Photoreal", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // -z nodelete: hosts dlopen, dlclose and dlopen the plugin again (MLT scans every
         // plugin at start-up, then loads the one a project uses). The Swift runtime keeps
         // the sections of every Swift image it has seen registered, so an unmapped plugin
         // leaves it reading freed memory; a plugin that is never unmapped is safe to reload.
-        .target(name: "StylevidFrei0r", dependencies: ["Engine", "CFrei0r"],
+        .target(name: "StylevidFrei0r", dependencies: ["Engine", "Temporal", "VideoIO", "CFrei0r"],
                 linkerSettings: [.unsafeFlags(["-Xlinker", "-z", "-Xlinker", "nodelete"])]),
         .target(name: "TestSupport", dependencies: ["Kernels"], path: "Tests/TestSupport"),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "TestSupport"]),
         .testTarget(name: "VideoIOTests", dependencies: ["VideoIO", "TestSupport"]),
         .testTarget(name: "TemporalTests", dependencies: ["Temporal", "Kernels", "TestSupport"]),
         .testTarget(name: "PhotorealTests", dependencies: ["Photoreal", "Kernels", "TestSupport"]),
-        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "VideoIO", "Photoreal", "CHDF5", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "VideoIO", "Temporal", "Photoreal", "CHDF5", "TestSupport"]),
         .testTarget(name: "PluginTests", dependencies: ["StylevidFrei0r", "Engine"]),
         .testTarget(name: "CLITests", dependencies: ["Engine", "Kernels", "VideoIO", "CHDF5", "TestSupport"]),
         // bad inputs, interrupts, kill/resume and the libFuzzer runs, through the real binary

@@ -1,5 +1,3 @@
-import VideoIO
-
 /// User-facing errors of the engine. Each `description` is one line naming the problem.
 public enum EngineError: Error, CustomStringConvertible, Equatable {
     case weightsNotFound(path: String, hint: String)
@@ -8,7 +6,6 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
     case weightsIncomplete(path: String, reason: String)
     case unknownLayer(name: String, available: [String])
     case invalidOption(String)
-    case media(MediaError)
 
     public var description: String {
         switch self {
@@ -20,7 +17,6 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
         case .unknownLayer(let n, let avail):
             return "unknown layer '\(n)' (available: \(avail.joined(separator: ", ")))"
         case .invalidOption(let m): return m
-        case .media(let e): return e.description
         }
     }
 }

@@ -42,8 +42,7 @@ public enum ColorOps {
         for i in 0..<n {
             let (r, g, b) = (stylized.storage[i], stylized.storage[n + i], stylized.storage[2 * n + i])
             let (cr, cg, cb) = (content.storage[i], content.storage[n + i], content.storage[2 * n + i])
-            let y = 0.299 * r + 0.587 * g + 0.114 * b
-            let cy = 0.299 * cr + 0.587 * cg + 0.114 * cb
+            let y = Luma.rec601(r, g, b), cy = Luma.rec601(cr, cg, cb)
             // same chroma as the content: shift every channel by the luminance difference
             out.storage[i] = cr + (y - cy)
             out.storage[n + i] = cg + (y - cy)

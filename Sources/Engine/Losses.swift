@@ -40,21 +40,10 @@ public struct ContentLoss: FeatureLoss {
 }
 
 /// The Gram matrix G = F Fᵀ / (C·H·W) of a C×(H·W) feature map, C×C row-major.
-public func gramMatrix(_ f: Tensor) -> [Float] {
-    let c = f.channels, n = f.plane
-    var g = [Float](repeating: 0, count: c * c)
-    if n == 0 { return g }
-    f.storage.withUnsafeBufferPointer { fp in
-        g.withUnsafeMutableBufferPointer { gp in
-            gemm(transB: true, m: c, n: c, k: n, alpha: 1 / Float(c * n),
-                 a: fp.baseAddress!, lda: n, b: fp.baseAddress!, ldb: n, c: gp.baseAddress!, ldc: c)
-        }
-    }
-    return g
-}
+public func gramMatrix(_ f: Tensor) -> [Float] { GramStyle.gram(f)! }
 
-/// Gram style loss (Gatys): weight · mean((G − Ĝ)²) over the C×C entries.
-/// Gradient: weight · 4/(C²·C·H·W) · (G − Ĝ) F.
+/// Gram style loss (Gatys): weight · mean((G − Ĝ)²) over the C×C entries
+/// (`GramStyle.term` without a mask). Gradient: weight · 4/(C²·C·H·W) · (G − Ĝ) F.
 public struct StyleLoss: FeatureLoss {
     public let layer: Int
     public let targetGram: [Float]
@@ -63,24 +52,8 @@ public struct StyleLoss: FeatureLoss {
         self.layer = layer; self.targetGram = targetGram; self.weight = weight
     }
     public func evaluate(_ f: Tensor, gradient: inout Tensor) -> Double {
-        let c = f.channels, n = f.plane
-        precondition(targetGram.count == c * c, "StyleLoss: Gram target \(targetGram.count) values for \(c) channels")
-        var diff = gramMatrix(f)
-        var sum = 0.0
-        for i in 0..<diff.count {
-            diff[i] -= targetGram[i]
-            sum += Double(diff[i] * diff[i])
-        }
-        if n > 0 {
-            let alpha = 4 * weight / (Float(c * c) * Float(c * n))
-            diff.withUnsafeBufferPointer { dp in
-            f.storage.withUnsafeBufferPointer { fp in
-            gradient.storage.withUnsafeMutableBufferPointer { gp in
-                gemm(m: c, n: n, k: c, alpha: alpha, a: dp.baseAddress!, lda: c,
-                     b: fp.baseAddress!, ldb: n, beta: 1, c: gp.baseAddress!, ldc: n)
-            }}}
-        }
-        return Double(weight) * sum / Double(c * c)
+        var scratch: (masked: [Float], product: [Float]) = ([], [])
+        return GramStyle.term(f, mask: nil, target: targetGram, weight: Double(weight), gradient: &gradient, scratch: &scratch)!
     }
 }
 

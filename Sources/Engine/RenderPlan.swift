@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import VideoIO
 
 /// A video render split into tasks that run independently (on a cluster, one per array
@@ -135,8 +136,8 @@ public struct ShotDetector {
         let n = image.width * image.height
         for i in 0..<n {
             let p = image.pixels
-            let y = (299 * Int(p[3 * i]) + 587 * Int(p[3 * i + 1]) + 114 * Int(p[3 * i + 2])) / 1000
-            h[min(31, y / 8)] += 1
+            let y = Luma.rec601(Float(p[3 * i]), Float(p[3 * i + 1]), Float(p[3 * i + 2]))
+            h[min(31, Int(y) / 8)] += 1
         }
         return h.map { $0 / Double(max(1, n)) }
     }

@@ -153,3 +153,23 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 }
+
+/// Rec. 601 luma: the one definition the flow, the colour metrics, the colour
+/// preservation and the shot detector use.
+public enum Luma {
+    @inline(__always)
+    public static func rec601(_ r: Float, _ g: Float, _ b: Float) -> Float { 0.299 * r + 0.587 * g + 0.114 * b }
+
+    /// The luma of an RGB tensor as one H×W plane (a 1-channel tensor is its own).
+    public static func plane(_ t: Tensor) -> [Float] {
+        if t.channels == 1 { return t.storage }
+        let n = t.plane
+        var out = [Float](repeating: 0, count: n)
+        t.storage.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { o in
+                for i in 0..<n { o[i] = rec601(s[i], s[n + i], s[2 * n + i]) }
+            }
+        }
+        return out
+    }
+}

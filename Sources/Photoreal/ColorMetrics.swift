@@ -86,12 +86,6 @@ public enum ColorMetrics {
         rgb(fromLab: matchMoments(lab(content), to: lab(reference)))
     }
 
-    /// Rec. 601 luma of an RGB tensor, as one W×H plane.
-    public static func luma(_ t: Tensor) -> [Float] {
-        let n = t.plane
-        return (0..<n).map { 0.299 * t.storage[$0] + 0.587 * t.storage[n + $0] + 0.114 * t.storage[2 * n + $0] }
-    }
-
     /// Mean of SSIM's structure term s = (σ_xy + C3)/(σ_x σ_y + C3) between the two images'
     /// luma, over 11×11 Gaussian windows (σ 1.5, Wang et al.'s), C3 = (0.03·1)²/2.
     /// 1 = same structure; insensitive to brightness and contrast changes, which a colour
@@ -99,7 +93,7 @@ public enum ColorMetrics {
     public static func structureSimilarity(_ a: Tensor, _ b: Tensor) -> Double {
         precondition(a.width == b.width && a.height == b.height, "structureSimilarity: \(a.shapeDescription) vs \(b.shapeDescription)")
         let w = a.width, h = a.height
-        let x = luma(a), y = luma(b)
+        let x = Luma.plane(a), y = Luma.plane(b)
         let kernel: [Double] = (-5...5).map { exp(-Double($0 * $0) / (2 * 1.5 * 1.5)) }
         func blur(_ p: [Double]) -> [Double] {
             var t = [Double](repeating: 0, count: w * h), o = t

@@ -154,33 +154,7 @@ public struct MaskPairing: Sendable, Equatable {
 
 /// Masked Gram matrix G = (F⊙M)(F⊙M)ᵀ / (C·H·W·mean(M)) of a C×H×W feature map and one
 /// H×W mask plane; nil when the mask is (numerically) empty at this resolution.
-public func maskedGram(_ f: Tensor, mask: UnsafePointer<Float>) -> [Float]? {
-    var fm = [Float](repeating: 0, count: f.count)
-    return maskedProduct(f, mask: mask, into: &fm)?.gram
-}
-
-/// F⊙M into `fm` (C×H×W), and the masked Gram with the mask's mean; nil when the mask is
-/// (numerically) empty. Shared by the targets and the loss.
-func maskedProduct(_ f: Tensor, mask: UnsafePointer<Float>, into fm: inout [Float]) -> (gram: [Float], mean: Double)? {
-    let c = f.channels, n = f.plane
-    var m = 0.0
-    for i in 0..<n { m += Double(mask[i]) }
-    m /= Double(max(1, n))
-    guard m > 1e-6 else { return nil }
-    f.storage.withUnsafeBufferPointer { fp in
-        fm.withUnsafeMutableBufferPointer { p in
-            for ch in 0..<c { for i in 0..<n { p[ch * n + i] = fp[ch * n + i] * mask[i] } }
-        }
-    }
-    var g = [Float](repeating: 0, count: c * c)
-    fm.withUnsafeBufferPointer { fp in
-        g.withUnsafeMutableBufferPointer { gp in
-            gemm(transB: true, m: c, n: c, k: n, alpha: Float(1 / (Double(c * n) * m)),
-                 a: fp.baseAddress!, lda: n, b: fp.baseAddress!, ldb: n, c: gp.baseAddress!, ldc: c)
-        }
-    }
-    return (g, m)
-}
+public func maskedGram(_ f: Tensor, mask: UnsafePointer<Float>) -> [Float]? { GramStyle.gram(f, mask: mask) }
 
 /// Luan et al.'s segmented style loss on one layer: for every label l,
 ///   area_l · weight · mean((G_l − Ĝ_l)²),  G_l the masked Gram of the result's features
@@ -210,34 +184,15 @@ public struct MaskedStyleLoss: Sendable {
     }
 
     public func evaluate(_ f: Tensor, gradient: inout Tensor) -> Double {
-        let c = f.channels, n = f.plane
         precondition(masks.height == f.height && masks.width == f.width,
                      "MaskedStyleLoss: masks \(masks.shapeDescription) for features \(f.shapeDescription)")
         var total = 0.0
-        var fm = [Float](repeating: 0, count: c * n), dfm = [Float](repeating: 0, count: c * n)
-        for l in 0..<targets.count {
-            guard let target = targets[l] else { continue }
-            precondition(target.count == c * c, "MaskedStyleLoss: target of \(target.count) values for \(c) channels")
+        var scratch: (masked: [Float], product: [Float]) = ([], [])
+        for (l, target) in targets.enumerated() {
+            guard let target else { continue }
             masks.storage.withUnsafeBufferPointer { mp in
-                let M = mp.baseAddress! + l * n
-                guard let (gram, mean) = maskedProduct(f, mask: M, into: &fm) else { return }
-                var d = gram
-                var sum = 0.0
-                for i in 0..<d.count { d[i] -= target[i]; sum += Double(d[i] * d[i]) }
-                let a = areas[l] * Double(weight)
-                total += a * sum / Double(c * c)
-                let alpha = Float(4 * a / (Double(c * c) * Double(c * n) * mean))
-                d.withUnsafeBufferPointer { dp in
-                    fm.withUnsafeBufferPointer { p in
-                        dfm.withUnsafeMutableBufferPointer { op in
-                            gemm(m: c, n: n, k: c, alpha: alpha, a: dp.baseAddress!, lda: c,
-                                 b: p.baseAddress!, ldb: n, c: op.baseAddress!, ldc: n)
-                        }
-                    }
-                }
-                gradient.storage.withUnsafeMutableBufferPointer { gp in
-                    for ch in 0..<c { for i in 0..<n { gp[ch * n + i] += dfm[ch * n + i] * M[i] } }
-                }
+                total += GramStyle.term(f, mask: mp.baseAddress! + l * f.plane, target: target, weight: areas[l] * Double(weight),
+                                        gradient: &gradient, scratch: &scratch) ?? 0
             }
         }
         return total

@@ -19,26 +19,13 @@ public struct FlowOptions: Sendable, Equatable {
 /// (large motions), with a 3×3 median filter of the flow after each warp (Sun, Roth &
 /// Black's "secrets": it removes outliers the quadratic terms let through).
 public enum OpticalFlow {
-    /// Luma of an RGB tensor in 0...1 (or the single channel).
-    public static func luma(_ t: Tensor) -> [Float] {
-        if t.channels == 1 { return t.storage }
-        let n = t.plane
-        var out = [Float](repeating: 0, count: n)
-        t.storage.withUnsafeBufferPointer { s in
-            out.withUnsafeMutableBufferPointer { o in
-                for i in 0..<n { o[i] = 0.299 * s[i] + 0.587 * s[n + i] + 0.114 * s[2 * n + i] }
-            }
-        }
-        return out
-    }
-
     /// The flow w from `a` to `b`: a(p) ≈ b(p + w(p)).
     public static func compute(from a: Tensor, to b: Tensor, options o: FlowOptions = FlowOptions()) -> Flow {
         precondition(a.sameShape(b), "OpticalFlow: frames \(a.shapeDescription) vs \(b.shapeDescription)")
         let w = a.width, h = a.height
         // pyramids (finest first), each level a 5-tap-blurred half of the previous
-        var pa = [Tensor(channels: 1, height: h, width: w, storage: luma(a))]
-        var pb = [Tensor(channels: 1, height: h, width: w, storage: luma(b))]
+        var pa = [Tensor(channels: 1, height: h, width: w, storage: Luma.plane(a))]
+        var pb = [Tensor(channels: 1, height: h, width: w, storage: Luma.plane(b))]
         while min(pa.last!.width, pa.last!.height) / 2 >= o.minSize && pa.count < 8 {
             let s = pa.last!
             pa.append(Resize.bilinear(blur(s), height: (s.height + 1) / 2, width: (s.width + 1) / 2))
