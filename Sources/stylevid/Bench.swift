@@ -11,13 +11,14 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time a kernel: VGG forward + input-gradient backward, optical flow, the matting Laplacian, or each convolution by algorithm (prints JSON as the last line).")
 
-    @Option(help: "What to time: vgg (forward + input gradient to relu5_1), flow (one optical flow between two frames) laplacian (matting Laplacian build, one product, one CG solve), conv (every convolution up to relu5_1, forward and input gradient, im2col vs Winograd; a JSON line per layer) or suite (VGG16/19 at 512x288 and 1280x720, flow at 512x288, Laplacian at 700x466: the BENCHMARKS.md figures, a JSON line each) (default vgg).")
-    var kernel: String = "vgg"
-    @Option(help: "vgg16 or vgg19 (default vgg19).")
+    @Option(help: "What to time: vgg (forward + input gradient to relu5_1), flow (one optical flow between two frames) laplacian (matting Laplacian build, one product, one CG solve), conv (every convolution up to relu5_1, forward and input gradient, im2col vs Winograd; a JSON line per layer) or suite (VGG16/19 at 512x288 and 1280x720, flow at 512x288, Laplacian at 700x466: the BENCHMARKS.md figures, a JSON line each).")
+    var kernel: Kernel = .vgg
+    enum Kernel: String, ExpressibleByArgument, CaseIterable { case vgg, flow, laplacian, conv, suite }
+    @Option(help: "vgg16 or vgg19.")
     var model: String = "vgg19"
-    @Option(help: "Input size WIDTHxHEIGHT (default 512x288).")
+    @Option(help: "Input size WIDTHxHEIGHT.")
     var size: String = "512x288"
-    @Option(help: "Timed repetitions; the median is reported (default 5).")
+    @Option(help: "Timed repetitions; the median is reported.")
     var reps: Int = 5
 
     func run() throws {
@@ -30,19 +31,18 @@ struct Bench: ParsableCommand {
         }
         guard reps >= 1 else { throw ValidationError("--reps must be at least 1") }
         let (w, h) = (parts[0], parts[1])
-        switch kernel.lowercased() {
-        case "vgg": benchVGG(arch, w, h)
-        case "flow": try benchFlow(w, h)
-        case "laplacian": try benchLaplacian(w, h)
-        case "conv": try benchConv(arch, w, h)
-        case "suite":
+        switch kernel {
+        case .vgg: benchVGG(arch, w, h)
+        case .flow: try benchFlow(w, h)
+        case .laplacian: try benchLaplacian(w, h)
+        case .conv: try benchConv(arch, w, h)
+        case .suite:
             // the project's figures (BENCHMARKS.md), one JSON line each; --size/--model ignored
             for size in [(512, 288), (1280, 720)] {
                 for a in [VGGArchitecture.vgg16, .vgg19] { benchVGG(a, size.0, size.1) }
             }
             try benchFlow(512, 288)
             try benchLaplacian(700, 466)
-        default: throw ValidationError("--kernel: '\(kernel)' is not one of vgg, flow, laplacian, conv, suite")
         }
     }
 

@@ -28,7 +28,7 @@ struct PlanCommand: ParsableCommand {
     @OptionGroup var main: MainForm
     @Option(help: "The job folder: plan.json and every task's frames go there.")
     var job: String
-    @Option(help: "Most frames per task (default \(PlanCommand.defaultChunkFrames): about 45 minutes at the video defaults on 2 cores, at ~9 s per frame).")
+    @Option(help: "Most frames per task (the default is about 45 minutes of work at the video defaults on 2 cores, at ~9 s per frame).")
     var chunkFrames: Int = PlanCommand.defaultChunkFrames
     @Option(help: "Frames before a seam inside a shot that travel, in equal steps, toward the next task's keyframe, so the two meet without a jump (longer: smaller steps; measured in BENCHMARKS.md).")
     var seamFrames: Int = RenderPlan.defaultSeamFrames

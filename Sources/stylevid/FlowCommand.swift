@@ -14,9 +14,9 @@ struct FlowCommand: ParsableCommand {
     @Argument(help: "First image.") var first: String
     @Argument(help: "Second image (same size as the first).") var second: String
     @Argument(help: "Output .flo file.") var output: String
-    @Option(help: "Smoothness weight (default \(FlowOptions().alpha)).") var alpha: Float = FlowOptions().alpha
-    @Option(help: "Warps per pyramid level (default \(FlowOptions().warps)).") var warps: Int = FlowOptions().warps
-    @Option(help: "Solver sweeps per warp (default \(FlowOptions().iterations)).") var iterations: Int = FlowOptions().iterations
+    @Option(help: "Smoothness weight.") var alpha: Float = FlowOptions().alpha
+    @Option(help: "Warps per pyramid level.") var warps: Int = FlowOptions().warps
+    @Option(help: "Solver sweeps per warp.") var iterations: Int = FlowOptions().iterations
 
     func run() throws {
         guard output.lowercased().hasSuffix(".flo") else { throw CLIError("\(output): the flow output must be a .flo file") }

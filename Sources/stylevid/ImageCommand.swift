@@ -86,8 +86,9 @@ struct PhotoCommand: ParsableCommand {
 
     @Argument(help: "CONTENT REFERENCE OUTPUT")
     var paths: [String] = []
-    @Option(help: "optimize (default) or reinhard (global Lab colour transfer, no network).")
-    var method: String = "optimize"
+    enum Method: String, ExpressibleByArgument, CaseIterable { case optimize, reinhard }
+    @Option(help: "optimize, or reinhard (global Lab colour transfer, no network).")
+    var method: Method = .optimize
     @OptionGroup var options: StyleOptions
     @OptionGroup(title: "Video options (when CONTENT is a video)") var video: VideoOptions
 
@@ -95,13 +96,10 @@ struct PhotoCommand: ParsableCommand {
         guard paths.count == 3 else {
             throw ValidationError("expected CONTENT REFERENCE OUTPUT, got \(paths.count) path\(paths.count == 1 ? "" : "s")")
         }
-        guard ["optimize", "reinhard"].contains(method) else {
-            throw ValidationError("--method: '\(method)' is not one of optimize, reinhard")
-        }
     }
 
     func run() throws {
-        if method == "reinhard" {
+        if method == .reinhard {
             guard ImageIO.isStillImagePath(paths[0]) else { throw CLIError("--method reinhard is for photos; relight a video with the default method") }
             try checkOutput(paths[2], inputs: [paths[0], paths[1]])
             let content = Tensor(image: try ImageIO.read(paths[0])), reference = Tensor(image: try ImageIO.read(paths[1]))

@@ -23,7 +23,7 @@ struct SlurmCommand: ParsableCommand {
     @Argument(help: "The job folder of `stylevid plan`.") var dir: String
     @Option(help: "Slurm partition (default: the cluster's default).") var partition: String?
     @Option(help: "Time limit of each task, as sbatch takes it (e.g. 2:00:00).") var time: String?
-    @Option(help: "CPUs per task (default 2); stylevid uses as many threads.") var cpusPerTask: Int = 2
+    @Option(help: "CPUs per task; stylevid uses as many threads.") var cpusPerTask: Int = 2
     @Option(help: "Memory per task, as sbatch takes it (e.g. 4G).") var mem: String?
     @Option(help: "Most tasks running at once (default: no limit).") var maxParallel: Int?
     @Option(help: "Account to charge.") var account: String?

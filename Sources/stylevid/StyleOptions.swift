@@ -11,39 +11,39 @@ struct StyleOptions: ParsableArguments {
     var size: Int?
     @Option(help: "Optimizer evaluations per pyramid level (default \(defaults.iterations) for images, \(Preset.reducedIterations) for a video's first frame and for `stylevid photo`).")
     var iterations: Int?
-    @Option(help: "Content loss weight (default \(defaults.contentWeight)).")
+    @Option(help: "Content loss weight.")
     var contentWeight: Float = defaults.contentWeight
-    @Option(help: "Style loss weight per layer (default \(defaults.styleWeight)).")
+    @Option(help: "Style loss weight per layer.")
     var styleWeight: Float = defaults.styleWeight
-    @Option(help: "Total-variation weight (default \(defaults.tvWeight)).")
+    @Option(help: "Total-variation weight.")
     var tvWeight: Float = defaults.tvWeight
-    @Option(help: "Comma-separated content layers (default \(defaults.contentLayers.joined(separator: ","))).")
+    @Option(help: "Comma-separated content layers.")
     var contentLayers: String = defaults.contentLayers.joined(separator: ",")
-    @Option(help: "Comma-separated style layers (default \(defaults.styleLayers.joined(separator: ","))).")
+    @Option(help: "Comma-separated style layers.")
     var styleLayers: String = defaults.styleLayers.joined(separator: ",")
     @Option(help: "Comma-separated weight of each style layer (default all 1).")
     var styleLayerWeights: String?
     @Option(help: "Comma-separated blend weights, one per style image (default equal).")
     var styleBlend: String?
-    @Option(help: "Style image size relative to the result (default \(defaults.styleScale)).")
+    @Option(help: "Style image size relative to the result.")
     var styleScale: Float = defaults.styleScale
     @Option(help: "Initial image: content, random, reinhard (the content with the style's Lab colour statistics) or an image path (default content; with --photoreal and in `stylevid photo`: reinhard).")
     var `init`: String?
-    @Option(help: "Optimizer: lbfgs or adam (default lbfgs).")
-    var optimizer: String = defaults.optimizer.rawValue
+    @Option(help: "Optimizer.")
+    var optimizer: OptimizerKind = defaults.optimizer
     @Option(help: "Step size (default 1 for lbfgs, 0.02 for adam).")
     var learningRate: Float?
-    @Option(help: "Resolution pyramid levels, 1 = off; each level doubles the size (default \(defaults.pyramidLevels)).")
+    @Option(help: "Resolution pyramid levels, 1 = off; each level doubles the size.")
     var pyramid: Int = defaults.pyramidLevels
     @Flag(help: "Keep the content's colours: transfer luminance only.")
     var preserveColors = false
-    @Option(help: "Pooling in the network: max, average or max-blur (max at stride 1, then a blur at stride 2: robust to small shifts, which lets each video frame build on the previous one) (default max for images, \(TemporalConfig.defaultPooling.rawValue) for videos).")
-    var pooling: String?
+    @Option(help: "Pooling in the network (max-blur: max, then a blur at stride 2: robust to small shifts, which lets each video frame build on the previous one) (default max for images, \(TemporalConfig.defaultPooling.rawValue) for videos).")
+    var pooling: Layers.Pooling?
     /// The --model values, for every command that loads a network.
     static let modelChoices = "vgg16, vgg19 or a .h5/.safetensors path (default: vgg19 if installed, else vgg16)"
     @Option(help: "Model: \(StyleOptions.modelChoices).")
     var model: String?
-    @Option(help: "Random seed (default \(defaults.seed)).")
+    @Option(help: "Random seed.")
     var seed: UInt64 = defaults.seed
     @Option(help: "Photorealism weight λ of the matting-Laplacian term, which keeps the result a photograph (default 0 = off; `stylevid photo`: \(FilterOption.format(Double(StyleConfig.defaultPhotorealWeight)))).")
     var photoreal: Float?
@@ -57,22 +57,12 @@ struct StyleOptions: ParsableArguments {
     var maskMap: String?
     @Option(help: "Smooth the result with a guided filter of this radius, the content as guide (default 0 = off; `stylevid photo`: \(Preset.photoSmoothRadius)).")
     var smooth: Int?
-    @Option(help: "Guided-filter ε for --smooth, in squared 0-1 colour units (default \(defaults.smoothEpsilon)).")
+    @Option(help: "Guided-filter ε for --smooth, in squared 0-1 colour units.")
     var smoothEpsilon: Float = defaults.smoothEpsilon
-    @Option(help: "Write the current image every N evaluations next to the output (default off).")
+    @Option(help: "Write the current image every N evaluations next to the output (0 = off).")
     var saveEvery: Int = 0
     @Flag(help: "No progress output.")
     var quiet = false
-
-    /// Parses a --pooling value.
-    static func pooling(_ s: String) throws -> Layers.Pooling {
-        switch s.lowercased() {
-        case "max": return .max
-        case "avg", "average": return .average
-        case "max-blur", "maxblur": return .maxBlur
-        default: throw ValidationError("--pooling: '\(s)' is not one of max, average, max-blur")
-        }
-    }
 
     func floats(_ s: String, _ name: String) throws -> [Float] {
         try s.split(separator: ",").map {
@@ -106,14 +96,11 @@ struct StyleOptions: ParsableArguments {
         } else {
             c.initMode = Preset.start(photorealWeight: c.photorealWeight)
         }
-        guard let opt = OptimizerKind(rawValue: optimizer.lowercased()) else {
-            throw ValidationError("--optimizer: '\(optimizer)' is not one of lbfgs, adam")
-        }
-        c.optimizer = opt
+        c.optimizer = optimizer
         c.learningRate = learningRate
         c.pyramidLevels = pyramid
         c.preserveColors = preserveColors
-        c.pooling = try pooling.map(StyleOptions.pooling) ?? c.pooling
+        c.pooling = pooling ?? c.pooling
         c.seed = seed
         c.photorealTwoStage = twoStage
         c.smoothRadius = smooth ?? c.smoothRadius
@@ -127,4 +114,17 @@ struct StyleOptions: ParsableArguments {
         do { try c.validate(styleCount: styleCount) } catch let e as EngineError { throw ValidationError(e.description) }
         return c
     }
+}
+
+// Choice options: help and errors list the values (the spellings of older versions,
+// "avg" and "maxblur", are still read).
+extension Layers.Pooling: ExpressibleByArgument {
+    public init?(argument: String) {
+        let s = argument.lowercased()
+        guard let p = Layers.Pooling(rawValue: s) ?? ["avg": .average, "maxblur": .maxBlur][s] else { return nil }
+        self = p
+    }
+}
+extension OptimizerKind: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
 }

@@ -16,21 +16,21 @@ struct VideoOptions: ParsableArguments {
     var noAudio = false
     @Option(help: "Video quality, constant rate factor (default 18 for H.264, 31 for VP9; lower is better).")
     var crf: Int?
-    @Option(help: "x264 preset (default medium).")
+    @Option(help: "x264 preset.")
     var preset: String = "medium"
     @Option(help: "Temporal-consistency weight γ: each frame starts from the previous result warped by optical flow and is pulled toward it (0 = independent frames; default \(TemporalConfig().weight)).")
     var temporalWeight: Float = TemporalConfig().weight
     @Option(help: "Evaluations for frames after the first, which start from the previous result (default \(TemporalConfig.defaultLaterIterations)).")
     var laterIterations: Int?
-    @Option(help: "Earlier frames the temporal term looks back to, comma-separated offsets (default \(TemporalConfig().frames.map(String.init).joined(separator: ","))).")
+    @Option(help: "Earlier frames the temporal term looks back to, comma-separated offsets.")
     var temporalFrames: String = TemporalConfig().frames.map(String.init).joined(separator: ",")
-    @Option(help: "Later frames stop once the loss improves by less than this fraction over --stop-window evaluations (0 = use the whole budget; default \(TemporalConfig().stopTolerance)).")
+    @Option(help: "Later frames stop once the loss improves by less than this fraction over --stop-window evaluations (0 = use the whole budget).")
     var stopTolerance: Double = TemporalConfig().stopTolerance
-    @Option(help: "Evaluations the early stop looks back over (default \(TemporalConfig().stopWindow); Ruder et al.'s schedule: --stop-tolerance 1e-4 --stop-window 50).")
+    @Option(help: "Evaluations the early stop looks back over (Ruder et al.'s schedule: --stop-tolerance 1e-4 --stop-window 50).")
     var stopWindow: Int = TemporalConfig().stopWindow
     @Flag(help: "Start every later frame's optimiser afresh (Ruder et al.), instead of with the L-BFGS curvature learnt on the frames before it.")
     var freshOptimizer = false
-    @Option(help: "Soften the consistency weights over this radius, so trust tapers toward occlusions and motion boundaries (default 0 = off).")
+    @Option(help: "Soften the consistency weights over this radius, so trust tapers toward occlusions and motion boundaries (0 = off).")
     var smoothWeights: Int = 0
     @Option(help: "Folder of precomputed .flo files (backward_T_S.flo and forward_S_T.flo, frames numbered from 1 in the processed range); missing ones are computed.")
     var flowDir: String?
@@ -38,16 +38,11 @@ struct VideoOptions: ParsableArguments {
     var passes: Int = 1
     @Flag(help: "Continue an interrupted run from its checkpoints (same command, same settings).")
     var resume = false
-    @Option(help: "Output frame size: 'processing' (the --size result) or 'source' (scaled back to the input's size; default processing).")
-    var outputSize: String = "processing"
+    enum OutputSize: String, ExpressibleByArgument, CaseIterable { case processing, source }
+    @Option(help: "Output frame size: processing (the --size result) or source (that result scaled to the input's size).")
+    var outputSize: OutputSize = .processing
 
-    func wantsSourceSize() throws -> Bool {
-        switch outputSize.lowercased() {
-        case "processing": return false
-        case "source": return true
-        default: throw ValidationError("--output-size: '\(outputSize)' is not one of processing, source")
-        }
-    }
+    func wantsSourceSize() -> Bool { outputSize == .source }
 
     static func parseTime(_ s: String, _ name: String) throws -> Double {
         let parts = s.split(separator: ":", omittingEmptySubsequences: false)
@@ -205,7 +200,7 @@ extension VideoJob {
         guard (1...50).contains(passes) else { throw CLIError("--passes must be between 1 and 50") }
         if passes > 1 && tconfig.weight == 0 { throw CLIError("--passes needs the temporal term (--temporal-weight > 0)") }
         let range = try override ?? video.range()
-        let sourceSize = try video.wantsSourceSize()
+        let sourceSize = video.wantsSourceSize()
         if case .image = config.initMode { throw CLIError("--init PATH is for images; for videos use content or random") }
         try checkVideoOutput(output, inputs: [input] + settings.stylePaths + [settings.contentMask, settings.referenceMask].compactMap { $0 })
         let segmentation = try loadSegmentation(settings)
@@ -517,7 +512,7 @@ struct Stability: ParsableCommand {
     @Flag(help: "Also count pairs across a shot change (where the input's flow connects fewer than 10% of the pixels); they are left out by default.") var keepCuts = false
     @Option(help: "Also measure style strength: the style loss of every output frame against this style image (default layers and weights), and the content loss against the input frame; the means are added to the JSON line (lower style loss = stronger style).") var style: String?
     @Option(help: "Model for --style: \(StyleOptions.modelChoices).") var model: String?
-    @Option(help: "Pooling of the network for --style: max, average or max-blur (default \(TemporalConfig.defaultPooling.rawValue), the video default; measure with the pooling the video was made with).") var pooling: String = TemporalConfig.defaultPooling.rawValue
+    @Option(help: "Pooling of the network for --style (the video default; measure with the pooling the video was made with).") var pooling: Layers.Pooling = TemporalConfig.defaultPooling
 
     func run() throws {
         let out = try VideoReader(path: output)
@@ -527,7 +522,7 @@ struct Stability: ParsableCommand {
             let styleImage = try ImageIO.read(sp)
             var config = StyleConfig()
             config.size = max(w, h)
-            config.pooling = try StyleOptions.pooling(pooling)
+            config.pooling = pooling
             let network = try ModelLoader.load(path: try ModelLoader.resolve(model), for: config)
             strength = (try Stylizer(network: network, config: config), styleImage)
         }

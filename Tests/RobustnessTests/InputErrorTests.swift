@@ -30,7 +30,7 @@ final class InputErrorTests: CLITestCase {
         assertOneLineError(runStylevid([sample, painting, out, "--style-layer-weights", "1,2"]), contains: "2 values for 5 style layers")
         assertOneLineError(runStylevid([sample, painting, out, "--style-layers", "relu9_1"]), contains: "unknown layer 'relu9_1'")
         assertOneLineError(runStylevid([sample, painting, out, "--optimizer", "sgd"]), contains: "sgd")
-        assertOneLineError(runStylevid([sample, painting, out, "--pooling", "min"]), contains: "--pooling: 'min' is not one of max, average, max-blur")
+        assertOneLineError(runStylevid([sample, painting, out, "--pooling", "min"]), contains: "The value 'min' is invalid for '--pooling <pooling>'. Please provide one of 'max', 'average' or 'max-blur'")
         assertOneLineError(runStylevid([sample, painting, out, "--iterations", "-3"]), contains: "iterations")
         assertOneLineError(runStylevid([sample, painting]), contains: "expected INPUT STYLE")
         assertOneLineError(runStylevid([sample, painting, dir + "/out.xyz"]), contains: "unknown output format '.xyz'")
