@@ -25,9 +25,12 @@ let package = Package(
         .target(name: "Temporal", dependencies: ["Kernels"]),
         .target(name: "Photoreal", dependencies: ["Kernels"]),
         .target(name: "Engine", dependencies: ["Kernels", "VideoIO", "Temporal", "Photoreal", "CHDF5"]),
-        .executableTarget(name: "stylevid", dependencies: [
+        // the commands, as a library so unit tests reach them (-enable-testing: @testable
+        // imports in release builds); the executable only calls StyleVid.main()
+        .target(name: "StylevidCommands", dependencies: [
             "Engine", "Kernels", "VideoIO", "Temporal", "Photoreal", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], swiftSettings: [.unsafeFlags(["-enable-testing"])]),
+        .executableTarget(name: "stylevid", dependencies: ["StylevidCommands"]),
         // -z nodelete: hosts dlopen, dlclose and dlopen the plugin again (MLT scans every
         // plugin at start-up, then loads the one a project uses). The Swift runtime keeps
         // the sections of every Swift image it has seen registered, so an unmapped plugin
@@ -41,6 +44,7 @@ let package = Package(
         .testTarget(name: "PhotorealTests", dependencies: ["Photoreal", "Kernels", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "VideoIO", "Temporal", "Photoreal", "CHDF5", "TestSupport"]),
         .testTarget(name: "PluginTests", dependencies: ["StylevidFrei0r", "Engine"]),
+        .testTarget(name: "CommandTests", dependencies: ["StylevidCommands", "Engine", "Kernels", "VideoIO", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Engine", "Kernels", "VideoIO", "CHDF5", "TestSupport"]),
         // bad inputs, interrupts, kill/resume and the libFuzzer runs, through the real binary
         .testTarget(name: "RobustnessTests", dependencies: ["TestSupport"]),

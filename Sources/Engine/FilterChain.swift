@@ -164,6 +164,17 @@ extension ChainSettings {
         config.styleBlend = weights.count > 1 ? weights : nil
         return (positional + styles.map(\.path), config)
     }
+
+    /// The one way settings and a chain become a run, for the command line and the
+    /// plugin alike: `resolved`, then at least one style image (`missingStyle` says where
+    /// to give one) and both configurations valid. Throws `EngineError.invalidOption`.
+    public func validated(positional: [String], explicitStart: Bool, missingStyle: String) throws -> (paths: [String], style: StyleConfig, temporal: TemporalConfig) {
+        let (paths, config) = try resolved(positional: positional, explicitStart: explicitStart)
+        guard !paths.isEmpty else { throw EngineError.invalidOption("no style image: " + missingStyle) }
+        try config.validate(styleCount: paths.count)
+        try temporal.validate()
+        return (paths, config, temporal)
+    }
 }
 
 /// One filter: its name, help, option table, and how its values fill the settings.
@@ -181,15 +192,15 @@ public enum FilterChain {
     public static let filters: [FilterDefinition] = [
         FilterDefinition(
             name: "scale", help: "Resize every frame (before stylization); -1 keeps the aspect ratio, -2 too with an even size, 0 keeps the input's.",
-            options: [FilterOption("w", .int(-2...8192), default: "-1", "width in pixels"),
-                      FilterOption("h", .int(-2...8192), default: "-1", "height in pixels")],
+            options: [FilterOption("w", .int(-2...StyleConfig.sizeRange.upperBound), default: "-1", "width in pixels"),
+                      FilterOption("h", .int(-2...StyleConfig.sizeRange.upperBound), default: "-1", "height in pixels")],
             apply: { s, v in s.geometry.append(.scale(width: v["w"]?.int ?? -1, height: v["h"]?.int ?? -1)) }),
         FilterDefinition(
             name: "crop", help: "Cut a w×h window out of every frame (centred unless x, y are given).",
-            options: [FilterOption("w", .int(2...8192), default: nil, required: true, "window width"),
-                      FilterOption("h", .int(2...8192), default: nil, required: true, "window height"),
-                      FilterOption("x", .int(0...8192), default: "centred", "left edge"),
-                      FilterOption("y", .int(0...8192), default: "centred", "top edge")],
+            options: [FilterOption("w", .int(2...StyleConfig.sizeRange.upperBound), default: nil, required: true, "window width"),
+                      FilterOption("h", .int(2...StyleConfig.sizeRange.upperBound), default: nil, required: true, "window height"),
+                      FilterOption("x", .int(0...StyleConfig.sizeRange.upperBound), default: "centred", "left edge"),
+                      FilterOption("y", .int(0...StyleConfig.sizeRange.upperBound), default: "centred", "top edge")],
             apply: { s, v in
                 s.geometry.append(.crop(width: v["w"]!.int!, height: v["h"]!.int!, x: v["x"]?.int, y: v["y"]?.int))
             }),
@@ -242,10 +253,10 @@ public enum FilterChain {
         FilterDefinition(
             name: "smooth", help: "Post-process smoothing: guided filter of the result with the content as guide (local affine colour model), so edges stay where the content has them.",
             options: [FilterOption("radius", .int(1...64), default: "4", "window radius in pixels"),
-                      FilterOption("sigma", .float(1e-4...1), default: "0.01", "range sigma (ε = sigma²)")],
+                      FilterOption("sigma", .float(1e-4...1), default: FilterOption.format(StyleConfig.defaultSmoothSigma), "range sigma (ε = sigma²)")],
             apply: { s, v in
                 s.style.smoothRadius = v["radius"]?.int ?? 4
-                let sigma = v["sigma"]?.float ?? 0.01
+                let sigma = v["sigma"]?.float ?? StyleConfig.defaultSmoothSigma
                 s.style.smoothEpsilon = Float(sigma * sigma)
             }),
     ]

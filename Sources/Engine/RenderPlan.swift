@@ -100,18 +100,18 @@ public struct RenderPlan: Codable, Equatable, Sendable {
     /// keyframe) is rendered first, and the task before is drawn toward it at the seam.
     public func needsKeyframe(_ k: Int) -> Bool { k > 0 && k < tasks.count && !shotStarts.contains(tasks[k].first) }
 
-    /// The seam: how much of the way from its own warped results toward the next task's
-    /// keyframe the frame `offset` frames into task k moves (`TemporalStylizer.Guide`'s
-    /// blend), 0 where it does not. Over the task's last `seamFrames` frames the shares are
-    /// 1/R, 1/(R−1), …, 1/2, 1 (R frames), so the frames move by equal steps, 1/R of the
-    /// way each, and the last one starts at the keyframe warped onto it: the jump between
-    /// two independently started textures is spread evenly over the ramp.
-    public func seamShare(task k: Int, frame offset: Int) -> Float {
-        guard needsKeyframe(k + 1), tasks.indices.contains(k) else { return 0 }
+    /// The seam: for the frame `offset` frames into task k, the share of the distance to
+    /// the next task's keyframe still to go once the frame is made
+    /// (`TemporalStylizer.Guide.remaining`); nil off the ramp. Over the task's last
+    /// `seamFrames` frames (R) it falls (R−1)/R, (R−2)/R, …, 0 in equal steps, so the
+    /// jump between two independently started textures is spread evenly over the ramp
+    /// and the last frame starts at the keyframe warped onto it.
+    public func seamRemaining(task k: Int, frame offset: Int) -> Float? {
+        guard needsKeyframe(k + 1), tasks.indices.contains(k) else { return nil }
         let ramp = min(seamFrames, tasks[k].count - 1)
         let i = offset - (tasks[k].count - 1 - ramp)     // 1...ramp on the ramp
-        guard ramp > 0, i >= 1, i <= ramp else { return 0 }
-        return 1 / Float(ramp - i + 1)
+        guard ramp > 0, i >= 1, i <= ramp else { return nil }
+        return Float(ramp - i) / Float(ramp)
     }
 
     /// The task that renders input frame `frame`.

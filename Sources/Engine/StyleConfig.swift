@@ -77,7 +77,7 @@ public struct StyleConfig: Sendable, Equatable {
     /// in pixels of the result. Default 0 (off).
     public var smoothRadius: Int = 0
     /// The guided filter's ε (0...1 colour units squared; σ_r = 0.01 → 1e-4). Default 1e-4.
-    public var smoothEpsilon: Float = 1e-4
+    public var smoothEpsilon: Float = StyleConfig.defaultSmoothEpsilon
 
     /// `stylevid photo`'s λ: Luan's 1e4, re-measured for the bundled HED-VGG16 (whose style
     /// losses are ~100× smaller than ImageNet VGG19's) at photo's 384 px from the Reinhard
@@ -85,13 +85,22 @@ public struct StyleConfig: Sendable, Equatable {
     /// still moved (BENCHMARKS.md).
     public static let defaultPhotorealWeight: Float = 1e4
 
+    /// Sizes in pixels: the longest side of a result, the shorter side (relu5_1 sees the
+    /// image at 1/16 of its size, so under 16 px deep layers are empty), `-vf` geometry.
+    public static let sizeRange = 16...8192
+
+    /// The smoothing filter's range sigma (the `smooth` filter's `sigma`) and ε = sigma²
+    /// (`--smooth-epsilon`).
+    public static let defaultSmoothSigma = 0.01
+    public static let defaultSmoothEpsilon = Float(defaultSmoothSigma * defaultSmoothSigma)
+
     public init() {}
 
     /// Checks that do not need the network: throws `EngineError.invalidOption`.
     public func validate(styleCount: Int) throws {
         func bad(_ m: String) -> EngineError { .invalidOption(m) }
-        guard size >= 16 else { throw bad("--size \(size) is too small (at least 16)") }
-        guard size <= 8192 else { throw bad("--size \(size) is too large (at most 8192)") }
+        guard size >= StyleConfig.sizeRange.lowerBound else { throw bad("--size \(size) is too small (at least \(StyleConfig.sizeRange.lowerBound))") }
+        guard size <= StyleConfig.sizeRange.upperBound else { throw bad("--size \(size) is too large (at most \(StyleConfig.sizeRange.upperBound))") }
         guard iterations >= 1 else { throw bad("--iterations must be at least 1") }
         for (n, v) in [("content", contentWeight), ("style", styleWeight), ("tv", tvWeight)] {
             guard v >= 0 && v.isFinite else { throw bad("--\(n)-weight must be a finite number ≥ 0, got \(v)") }

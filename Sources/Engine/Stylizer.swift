@@ -250,8 +250,8 @@ public final class Stylizer {
         let (fw, fh) = Stylizer.fitSize(width: content.width, height: content.height, longest: config.size)
         // relu5_1 sees the image at 1/16 of its size: a shorter side under 16 px leaves
         // deep layers empty
-        guard min(fw, fh) >= 16 else {
-            throw EngineError.invalidOption("the result would be \(fw)×\(fh); its shorter side must be at least 16 px (raise --size, or the image is too narrow)")
+        guard min(fw, fh) >= StyleConfig.sizeRange.lowerBound else {
+            throw EngineError.invalidOption("the result would be \(fw)×\(fh); its shorter side must be at least \(StyleConfig.sizeRange.lowerBound) px (raise --size, or the image is too narrow)")
         }
         if segmentation != nil && styles.count != 1 {
             throw EngineError.invalidOption("segmentation masks need exactly one reference image, got \(styles.count)")

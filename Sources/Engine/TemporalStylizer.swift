@@ -147,19 +147,32 @@ public final class TemporalStylizer {
 
     /// A stylized frame further on that the next frame is drawn toward: the seam of a
     /// render cut into chunks, where a chunk's last frames travel toward the next chunk's
-    /// first frame (its keyframe), so the two meet. Set before each frame: `blend` (0...1)
-    /// moves both the warm start and the temporal term's targets that share of the way
-    /// from the warped earlier results to the guide warped onto the frame. Pixels the flow
-    /// between the frame and the guide does not vouch for keep their own start and targets.
+    /// first frame (its keyframe), so the two meet. Set before each frame. The frame's warm
+    /// start and its temporal targets move part of the way from the warped earlier results
+    /// to the guide warped onto the frame, so that `remaining` (1 → 0 over the ramp) of
+    /// the distance measured at the ramp's first frame (`startDistance`; nil: this is
+    /// that frame) is left: the share is measured each frame, so what the optimisation
+    /// undoes on one frame is made up on the next. Pixels the flow between the frame and
+    /// the guide does not vouch for keep their own start and targets.
     public struct Guide {
         public var input: RGBImage
         public var output: RGBImage
-        public var blend: Float
-        public init(input: RGBImage, output: RGBImage, blend: Float) {
-            self.input = input; self.output = output; self.blend = blend
+        public var remaining: Float
+        public var startDistance: Float?
+        public init(input: RGBImage, output: RGBImage, remaining: Float, startDistance: Float?) {
+            self.input = input; self.output = output; self.remaining = remaining; self.startDistance = startDistance
+        }
+
+        /// The share of the way to move a frame `distance` from the guide.
+        public static func share(remaining: Float, startDistance: Float, distance: Float) -> Float {
+            guard distance > 0 else { return 0 }
+            return min(1, max(0, 1 - remaining * startDistance / distance))
         }
     }
     public var guide: Guide?
+    /// The guide distance the last guided frame measured from (its `startDistance`, or
+    /// its own distance on the ramp's first frame): a resumed render needs it again.
+    public private(set) var lastGuideStartDistance: Float?
 
     public init(stylizer: Stylizer, config: TemporalConfig, flowSource: FlowSource? = nil) {
         self.stylizer = stylizer; self.config = config
@@ -286,7 +299,7 @@ public final class TemporalStylizer {
         var warped = zip(offsets, flows).map { j, flow in
             Warp.backwardCubic(Tensor(image: history[history.count - j].output), flow: flow.backward)
         }
-        let guided = try guideTarget(frame: t, input: input)
+        let guided = try guideTarget(frame: t, input: input, from: warped[0])
         if let g = guided { for k in warped.indices { g.blend(into: &warped[k]) } }
         // The warm start: each pixel from the nearest frame that saw it. A pixel none
         // vouches for but that the previous frame covers (an occlusion, a motion boundary)
@@ -328,15 +341,34 @@ private struct GuideTarget {
             for ch in 0..<3 { image.storage[ch * n + i] += share * (target.storage[ch * n + i] - image.storage[ch * n + i]) }
         }
     }
+    /// Root-mean-square distance of `image` to the target over the trusted pixels.
+    func distance(_ image: Tensor) -> Float {
+        let n = trust.count
+        var sum = 0.0, count = 0
+        for i in 0..<n where trust[i] > 0 {
+            for ch in 0..<3 { let d = Double(image.storage[ch * n + i] - target.storage[ch * n + i]); sum += d * d }
+            count += 3
+        }
+        return count > 0 ? Float((sum / Double(count)).squareRoot()) : 0
+    }
 }
 
 extension TemporalStylizer {
-    /// `guide` warped onto frame `t` (nil without a guide, or one of another size).
-    fileprivate func guideTarget(frame t: Int, input: Tensor) throws -> GuideTarget? {
-        guard let g = guide, g.blend > 0, g.input.width == input.width, g.input.height == input.height else { return nil }
+    /// `guide` warped onto frame `t`, with the share that moves `current` (the warped
+    /// previous result) to its place on the ramp; nil without a guide or one of another size.
+    fileprivate func guideTarget(frame t: Int, input: Tensor, from current: Tensor) throws -> GuideTarget? {
+        guard let g = guide, g.input.width == input.width, g.input.height == input.height else { return nil }
         let flow = try BuiltInFlow(options: config.flow).flows(frame: t, earlier: t, current: input, earlierInput: Tensor(image: g.input))
-        return GuideTarget(target: Warp.backwardCubic(Tensor(image: g.output), flow: flow.backward),
-                           trust: consistency(flow), share: min(1, g.blend))
+        var guided = GuideTarget(target: Warp.backwardCubic(Tensor(image: g.output), flow: flow.backward), trust: consistency(flow), share: 0)
+        let distance = guided.distance(current)
+        let start = g.startDistance ?? distance
+        lastGuideStartDistance = start
+        guided = GuideTarget(target: guided.target, trust: guided.trust,
+                             share: Guide.share(remaining: g.remaining, startDistance: start, distance: distance))
+        if ProcessInfo.processInfo.environment["STYLEVID_DEBUG"] != nil {
+            FileHandle.standardError.write("frame \(t): guide distance \(distance) (start \(start)), remaining \(g.remaining), share \(guided.share)\n".data(using: .utf8)!)
+        }
+        return guided
     }
 }
 

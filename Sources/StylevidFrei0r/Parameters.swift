@@ -15,7 +15,7 @@ public enum SliderScale: Sendable, Equatable {
 
     static let decades = 10.0, lowestExponent = -3.0
     static let countScale = 1000.0
-    static let sizeScale = 8192.0, sizeStep = 16.0
+    static let sizeScale = Double(StyleConfig.sizeRange.upperBound), sizeStep = 16.0
 
     /// The real value of slider position `x` (clamped to [0, 1]).
     public func value(_ x: Double) -> Double {
@@ -158,12 +158,8 @@ public struct PluginSettings: Equatable, Sendable {
         }
         // a style in the chain replaces the style parameter's
         let slider = chained.styles.isEmpty && !PluginSettings.blank(self.style) ? [self.style] : []
-        let (paths, resolved) = try chained.resolved(positional: slider, explicitStart: false)
-        guard !paths.isEmpty else {
-            throw EngineError.invalidOption("no style image: set the 'style' parameter to an image path, or a style= filter in 'chain'")
-        }
-        try resolved.validate(styleCount: paths.count)
-        try chained.temporal.validate()
-        return (resolved, chained.temporal, paths)
+        let run = try chained.validated(positional: slider, explicitStart: false,
+                                        missingStyle: "set the 'style' parameter to an image path, or a style= filter in 'chain'")
+        return (run.style, run.temporal, run.paths)
     }
 }

@@ -3,8 +3,9 @@ import Foundation
 
 /// Encoder settings for `VideoWriter`.
 public struct VideoEncoding: Sendable, Equatable {
-    /// Constant rate factor (x264: 0–51, default 18; VP9: 0–63, default 31).
+    /// Constant rate factor (x264: 0–51, VP9: 0–63; nil: the codec's default below).
     public var crf: Int? = nil
+    public static let defaultCRF = (h264: 18, vp9: 31)
     /// x264 preset (default "medium").
     public var preset: String = "medium"
     /// Encoder threads (nil: as many as the encoder likes). The bitstream depends on the
@@ -72,11 +73,11 @@ public final class VideoWriter {
         if let t = encoding.threads { e.pointee.thread_count = Int32(t) }
         if vp9 {
             e.pointee.bit_rate = 0
-            av_opt_set_int(e.pointee.priv_data, "crf", Int64(encoding.crf ?? 31), 0)
+            av_opt_set_int(e.pointee.priv_data, "crf", Int64(encoding.crf ?? VideoEncoding.defaultCRF.vp9), 0)
             av_opt_set(e.pointee.priv_data, "deadline", "good", 0)
             av_opt_set_int(e.pointee.priv_data, "cpu-used", 4, 0)
         } else {
-            av_opt_set(e.pointee.priv_data, "crf", String(encoding.crf ?? 18), 0)
+            av_opt_set(e.pointee.priv_data, "crf", String(encoding.crf ?? VideoEncoding.defaultCRF.h264), 0)
             av_opt_set(e.pointee.priv_data, "preset", encoding.preset, 0)
         }
         if muxer.wantsGlobalHeader { e.pointee.flags |= shim_codec_flag_global_header() }

@@ -43,22 +43,26 @@ final class RenderPlanTests: XCTestCase {
         }
     }
 
-    /// The seam's shares move a task's last frames toward the next keyframe by equal
-    /// steps, ending on it; a task followed by a new shot, or the last task, has none.
-    func testSeamSharesMakeEqualSteps() {
+    /// The seam leaves a task's last frames equal steps short of the next keyframe,
+    /// ending on it; a task followed by a new shot, or the last task, has none. The
+    /// guide's share reaches those places from wherever the last frame ended up.
+    func testSeamRampMakesEqualSteps() {
         let plan = RenderPlan(stylevidVersion: "9", input: "/in.mp4", output: "/out.mp4", workingDirectory: "/w",
                               arguments: [], fingerprint: "f", frameCount: 40, frameRate: 25, width: 64, height: 36,
                               shotStarts: [30], seamFrames: 4, tasks: [.init(first: 0, last: 14), .init(first: 15, last: 29), .init(first: 30, last: 39)])
-        var position: Float = 0     // 0: the task's own texture, 1: the keyframe
-        var path: [Float] = []
-        for i in 0..<15 {
-            position += plan.seamShare(task: 0, frame: i) * (1 - position)
-            path.append(position)
+        XCTAssertEqual((0..<15).map { plan.seamRemaining(task: 0, frame: $0) },
+                       [Float?](repeating: nil, count: 11) + [0.75, 0.5, 0.25, 0])
+        XCTAssertEqual((0..<15).compactMap { plan.seamRemaining(task: 1, frame: $0) }, [], "task 2 starts a shot")
+        XCTAssertEqual((0..<10).compactMap { plan.seamRemaining(task: 2, frame: $0) }, [], "the last task")
+        // a frame the optimisation pulled back (distance 0.9 of the start where 0.75
+        // was asked) moves further: to exactly the 0.5 asked of the next one
+        var distance: Float = 1
+        for (remaining, undone) in [(Float(0.75), Float(0.15)), (0.5, 0.1), (0.25, 0), (0, 0)] {
+            let share = TemporalStylizer.Guide.share(remaining: remaining, startDistance: 1, distance: distance)
+            XCTAssertEqual(distance * (1 - share), remaining, accuracy: 1e-6)
+            distance = remaining + undone
         }
-        XCTAssertEqual(path.prefix(10), [Float](repeating: 0, count: 10)[...])
-        for (got, want) in zip(path.suffix(5), [0, 0.25, 0.5, 0.75, 1] as [Float]) { XCTAssertEqual(got, want, accuracy: 1e-6) }
-        XCTAssertEqual((0..<15).map { plan.seamShare(task: 1, frame: $0) }, [Float](repeating: 0, count: 15), "task 2 starts a shot")
-        XCTAssertEqual((0..<10).map { plan.seamShare(task: 2, frame: $0) }, [Float](repeating: 0, count: 10), "the last task")
+        XCTAssertEqual(TemporalStylizer.Guide.share(remaining: 0.5, startDistance: 1, distance: 0.3), 0, "already past: stays")
     }
 
     /// A pan over one picture is one shot; a jump to another picture is a cut.

@@ -14,10 +14,10 @@ struct VideoOptions: ParsableArguments {
     var frames: String?
     @Flag(help: "Leave the audio out (by default every audio stream is copied).")
     var noAudio = false
-    @Option(help: "Video quality, constant rate factor (default 18 for H.264, 31 for VP9; lower is better).")
+    @Option(help: "Video quality, constant rate factor (default \(VideoEncoding.defaultCRF.h264) for H.264, \(VideoEncoding.defaultCRF.vp9) for VP9; lower is better).")
     var crf: Int?
     @Option(help: "x264 preset.")
-    var preset: String = "medium"
+    var preset: String = VideoEncoding().preset
     @Option(help: "Temporal-consistency weight γ: each frame starts from the previous result warped by optical flow and is pulled toward it (0 = independent frames; default \(TemporalConfig().weight)).")
     var temporalWeight: Float = TemporalConfig().weight
     @Option(help: "Evaluations for frames after the first, which start from the previous result (default \(TemporalConfig.defaultLaterIterations)).")
@@ -216,7 +216,7 @@ extension VideoJob {
         var (procW, procH) = (reader.outputWidth, reader.outputHeight)
         if !geometry.isEmpty {
             do { (procW, procH) = try geometry.outputSize(width: procW, height: procH) } catch let e as EngineError { throw CLIError("-vf: \(e.description)") }
-            guard min(procW, procH) >= 16 else { throw CLIError("-vf: the frames would be \(procW)×\(procH); the shorter side must be at least 16 px") }
+            guard min(procW, procH) >= StyleConfig.sizeRange.lowerBound else { throw CLIError("-vf: the frames would be \(procW)×\(procH); the shorter side must be at least \(StyleConfig.sizeRange.lowerBound) px") }
         }
         config.size = max(procW, procH)
         try checkMemory(config: config, width: procW, height: procH)
@@ -271,10 +271,12 @@ extension VideoJob {
 
     /// Stylizes the frames of `job.range` in order, each saved in `checkpoints` (a frame
     /// already there is restored instead); `writing`: encoded into the output as they come.
-    /// `beforeFrame(k)` runs before frame k (counted from the range's first) is stylized.
+    /// `beforeFrame(k)` runs before frame k (counted from the range's first) is stylized,
+    /// `beforeSaving(k)` after, before it is saved (state a resume needs goes first).
     func stylizeFrames(_ job: PreparedVideo, into checkpoints: Checkpoints, reporter: ProgressReporter,
                        writing: Bool, keepInputs: Bool,
-                       beforeFrame: (Int) throws -> Void = { _ in }) throws -> (frames: Int, writer: VideoWriter?, secondsPerFrame: Double) {
+                       beforeFrame: (Int) throws -> Void = { _ in },
+                       beforeSaving: (Int) throws -> Void = { _ in }) throws -> (frames: Int, writer: VideoWriter?, secondsPerFrame: Double) {
         let (procW, procH) = job.processing, temporal = job.temporal, info = job.reader.info
         var frameNumber = 0
         var current = VideoProgress(framesDone: 0, framesExpected: job.range.expectedCount(total: info.frameCount, frameRate: info.frameRate.value), elapsed: 0, secondsPerFrame: 0)
@@ -302,6 +304,7 @@ extension VideoJob {
                     }
                     if frameNumber > 0 { job.laterEvaluations += temporal.lastEvaluations; job.laterFrames += 1 }
                     if ProcessInfo.processInfo.environment["STYLEVID_DEBUG"] != nil { FileHandle.standardError.write("frame \(frameNumber): coverage \(temporal.lastCoverage), evaluations \(temporal.lastEvaluations), loss \(temporal.stylizer.lastBreakdown)\n".data(using: .utf8)!) }
+                    try beforeSaving(frameNumber)
                     if keepInputs { try checkpoints.saveInput(frame.image, frameNumber) }
                     // the curvature first and the older one removed last: a kill at any
                     // point leaves each saved frame with the curvature that followed it
@@ -407,7 +410,7 @@ final class Checkpoints {
             guard (try? String(contentsOfFile: manifest, encoding: .utf8)) == fingerprint else {
                 throw CLIError("--resume: the checkpoints in \(folder) were made with other settings; run the same command, or without --resume to start over")
             }
-            available = ((try? fm.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasPrefix("frame-") }.count
+            available = ((try? fm.contentsOfDirectory(atPath: folder)) ?? []).filter(Checkpoints.isFrameName).count
         } else {
             try? fm.removeItem(atPath: folder)   // our own folder from an earlier run: start over
             do {
@@ -419,7 +422,12 @@ final class Checkpoints {
         }
     }
 
-    func path(_ n: Int) -> String { folder + String(format: "/frame-%06d.png", n) }
+    /// File names inside a checkpoint folder (a cluster task's folder is one).
+    static func frameName(_ n: Int) -> String { String(format: "frame-%06d.png", n) }
+    static func inputName(_ n: Int) -> String { String(format: "input-%06d.png", n) }
+    static func isFrameName(_ name: String) -> Bool { name.hasPrefix("frame-") && name.hasSuffix(".png") }
+
+    func path(_ n: Int) -> String { folder + "/" + Checkpoints.frameName(n) }
 
     func has(_ n: Int) -> Bool { n < available && FileManager.default.fileExists(atPath: path(n)) }
 
@@ -448,7 +456,7 @@ final class Checkpoints {
     }
 
     /// The processing-size input frames, kept for the later passes of --passes.
-    func inputPath(_ n: Int) -> String { folder + String(format: "/input-%06d.png", n) }
+    func inputPath(_ n: Int) -> String { folder + "/" + Checkpoints.inputName(n) }
     func saveInput(_ img: RGBImage, _ n: Int) throws { try ImageIO.write(img, to: inputPath(n)) }
     func loadInput(_ n: Int, width: Int, height: Int) -> RGBImage? {
         guard let img = try? ImageIO.read(inputPath(n)), img.width == width, img.height == height else { return nil }

@@ -50,24 +50,21 @@ struct RunSettings {
          masks: StyleOptions? = nil) throws {
         self.config = config; self.temporal = temporal; self.passes = passes; stylePaths = positional
         contentMask = masks?.contentMask; referenceMask = masks?.styleMask; maskMap = masks?.maskMap
-        guard let chain else { return }
-        let s = try FilterChain.parse(chain, onto: ChainSettings(style: config, temporal: temporal))
-        if let m = s.contentMask { contentMask = m }
-        if let m = s.referenceMask { referenceMask = m }
-        if (contentMask == nil) != (referenceMask == nil) {
-            throw CLIError("-vf: photoreal needs both mask= and refmask= (or neither)")
+        var s = ChainSettings(style: config, temporal: temporal)
+        if let chain {
+            s = try FilterChain.parse(chain, onto: s)
+            if let m = s.contentMask { contentMask = m }
+            if let m = s.referenceMask { referenceMask = m }
+            if (contentMask == nil) != (referenceMask == nil) {
+                throw CLIError("-vf: photoreal needs both mask= and refmask= (or neither)")
+            }
         }
-        self.temporal = s.temporal
-        self.geometry = s.geometry
+        geometry = s.geometry
         self.passes = s.passes ?? passes
         do {
-            (stylePaths, self.config) = try s.resolved(positional: positional, explicitStart: masks?.`init` != nil)
-        } catch let e as EngineError { throw CLIError("-vf: \(e.description)") }
-        guard !stylePaths.isEmpty else { throw CLIError("no style image: give STYLE paths or a style= filter in -vf") }
-        do {
-            try self.config.validate(styleCount: stylePaths.count)
-            try self.temporal.validate()
-        } catch let e as EngineError { throw CLIError("-vf: \(e.description)") }
+            (stylePaths, self.config, self.temporal) = try s.validated(positional: positional, explicitStart: masks?.`init` != nil,
+                                                                       missingStyle: "give STYLE paths or a style= filter in -vf")
+        } catch let e as EngineError { throw CLIError(chain == nil || e.description.hasPrefix("no style image") ? e.description : "-vf: \(e.description)") }
     }
 }
 

@@ -178,8 +178,8 @@ struct JobFolder {
 
     /// Task k's keyframe: its first frame's input and result, once rendered.
     func keyframe(_ k: Int) -> (input: RGBImage, output: RGBImage)? {
-        guard let i = try? ImageIO.read(taskFolder(k) + "/input-000000.png"),
-              let o = try? ImageIO.read(taskFolder(k) + "/frame-000000.png"), i.width == o.width, i.height == o.height else { return nil }
+        guard let i = try? ImageIO.read(taskFolder(k) + "/" + Checkpoints.inputName(0)),
+              let o = try? ImageIO.read(taskFolder(k) + "/" + Checkpoints.frameName(0)), i.width == o.width, i.height == o.height else { return nil }
         return (i, o)
     }
 
@@ -270,10 +270,18 @@ struct RenderCommand: ParsableCommand {
         let (job, prepared) = try folder.prepare(plan, range: t.first...t.last)
         let saved = try checkpoints(k, plan: plan, folder: folder)
         reporter.note("task \(k): frames \(t.first)-\(t.last)" + (saved.available > 0 ? ", \(saved.available) already saved" : ""))
-        let done = try job.stylizeFrames(prepared, into: saved, reporter: reporter, writing: false, keepInputs: false) { i in
-            let share = plan.seamShare(task: k, frame: i)
-            prepared.temporal.guide = next.flatMap { share > 0 ? .init(input: $0.input, output: $0.output, blend: share) : nil }
-        }
+        // the distance to the keyframe at the ramp's start, which the ramp's shares are
+        // measured against: kept in the task folder so a resumed task finds it again
+        let seamFile = folder.taskFolder(k) + "/seam-distance"
+        var startDistance = (try? String(contentsOfFile: seamFile, encoding: .utf8)).flatMap { Float($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let done = try job.stylizeFrames(prepared, into: saved, reporter: reporter, writing: false, keepInputs: false, beforeFrame: { i in
+            let remaining = plan.seamRemaining(task: k, frame: i)
+            prepared.temporal.guide = next.flatMap { key in remaining.map { .init(input: key.input, output: key.output, remaining: $0, startDistance: startDistance) } }
+        }, beforeSaving: { _ in
+            guard startDistance == nil, prepared.temporal.guide != nil, let d = prepared.temporal.lastGuideStartDistance else { return }
+            try "\(d)\n".write(toFile: seamFile, atomically: true, encoding: .utf8)
+            startDistance = d
+        })
         reporter.finish()
         guard done.frames == t.count else {
             throw CLIError("task \(k): the input gave \(done.frames) frame(s) for frames \(t.first)-\(t.last); has \(plan.input) changed since the plan?")
@@ -343,7 +351,7 @@ struct StatusCommand: ParsableCommand {
         let fm = FileManager.default
         var done = 0, finished = 0, busySeconds = 0.0, timedFrames = 0
         for (k, t) in plan.tasks.enumerated() {
-            let names = ((try? fm.contentsOfDirectory(atPath: folder.taskFolder(k))) ?? []).filter { $0.hasPrefix("frame-") && $0.hasSuffix(".png") }.sorted()
+            let names = ((try? fm.contentsOfDirectory(atPath: folder.taskFolder(k))) ?? []).filter(Checkpoints.isFrameName).sorted()
             let isDone = folder.finishedFrames(k) == t.count
             // seconds per frame, from the saved frames' times
             let times = names.compactMap { (try? fm.attributesOfItem(atPath: folder.taskFolder(k) + "/" + $0))?[.modificationDate] as? Date }

@@ -26,8 +26,9 @@ struct Bench: ParsableCommand {
             throw ValidationError("--model: '\(model)' is not one of vgg16, vgg19")
         }
         let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
-        guard parts.count == 2, parts[0] >= 16, parts[1] >= 16, parts[0] <= 8192, parts[1] <= 8192 else {
-            throw ValidationError("--size: expected WIDTHxHEIGHT between 16 and 8192, got '\(size)'")
+        let limits = StyleConfig.sizeRange
+        guard parts.count == 2, limits.contains(parts[0]), limits.contains(parts[1]) else {
+            throw ValidationError("--size: expected WIDTHxHEIGHT between \(limits.lowerBound) and \(limits.upperBound), got '\(size)'")
         }
         guard reps >= 1 else { throw ValidationError("--reps must be at least 1") }
         let (w, h) = (parts[0], parts[1])

@@ -4,9 +4,10 @@ import Foundation
 import Kernels
 import VideoIO
 
-@main
-struct StyleVid: ParsableCommand {
-    static let configuration = CommandConfiguration(
+/// The `stylevid` command: its subcommands, and the one-line error format.
+public struct StyleVid: ParsableCommand {
+    public init() {}
+    public static let configuration = CommandConfiguration(
         commandName: "stylevid",
         abstract: "Restyle photos and videos with neural style transfer.",
         discussion: """
@@ -23,7 +24,7 @@ struct StyleVid: ParsableCommand {
         subcommands: [Run.self, ImageCommand.self, PhotoCommand.self, PhotoMetrics.self, FiltersCommand.self, Probe.self, FlowCommand.self, Stability.self, Bench.self, PlanCommand.self, RenderCommand.self, JoinCommand.self, StatusCommand.self, SlurmCommand.self],
         defaultSubcommand: Run.self)
 
-    static func main() {
+    public static func main() {
         configureAllocator()
         // a full disk or a file-size limit must be an error we can clean up after, not
         // a kill by SIGXFSZ that leaves the temporary file behind

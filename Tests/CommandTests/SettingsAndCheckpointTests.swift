@@ -1,0 +1,117 @@
+import Engine
+import Foundation
+@testable import StylevidCommands
+import TestSupport
+import VideoIO
+import XCTest
+
+/// The command-line logic without the binary: settings resolution, the resume
+/// fingerprint, checkpoints and job folders.
+final class SettingsResolutionTests: XCTestCase {
+    func options(_ args: [String]) throws -> StyleOptions { try StyleOptions.parse(args) }
+
+    func testOptionsFillTheVideoPresetAndTheChainAddsStyles() throws {
+        let o = try options(["--style-weight", "300"])
+        let config = try o.makeConfig(styleCount: 1, video: true)
+        XCTAssertEqual(config.size, Preset.video.style().size, "the video preset's size")
+        XCTAssertEqual(config.styleWeight, 300)
+        let s = try RunSettings(config: config, temporal: TemporalConfig(), passes: 1, positional: ["a.jpg"],
+                                chain: "style=b.jpg:weight=100,temporal=weight=50", masks: o)
+        XCTAssertEqual(s.stylePaths, ["a.jpg", "b.jpg"])
+        XCTAssertEqual(s.config.styleBlend, [300, 100], "the images blend in proportion to their weights")
+        XCTAssertEqual(s.config.styleWeight, 200, "the loss weight is their mean")
+        XCTAssertEqual(s.temporal.weight, 50)
+    }
+
+    /// "photoreal starts from reinhard" holds whether λ comes from an option or the chain,
+    /// unless the user chose a start.
+    func testPhotorealStartsFromReinhardFromEitherSide() throws {
+        let plain = try options([])
+        let viaChain = try RunSettings(config: try plain.makeConfig(styleCount: 1), temporal: TemporalConfig(), passes: 1,
+                                       positional: ["a.jpg"], chain: "photoreal=1e4", masks: plain)
+        XCTAssertEqual(viaChain.config.initMode, Preset.start(photorealWeight: 1e4))
+        XCTAssertNotEqual(viaChain.config.initMode, Preset.start(photorealWeight: 0))
+        let chosen = try options(["--init", "content"])
+        let kept = try RunSettings(config: try chosen.makeConfig(styleCount: 1), temporal: TemporalConfig(), passes: 1,
+                                   positional: ["a.jpg"], chain: "photoreal=1e4", masks: chosen)
+        XCTAssertEqual(kept.config.initMode, Preset.start(photorealWeight: 0), "an explicit --init wins")
+    }
+
+    func testBadSettingsGiveOneLine() throws {
+        let o = try options([])
+        let config = try o.makeConfig(styleCount: 1)
+        XCTAssertThrowsError(try RunSettings(config: config, temporal: TemporalConfig(), passes: 1, positional: [], chain: nil, masks: o)) {
+            XCTAssertEqual("\($0)", "no style image: give STYLE paths or a style= filter in -vf")
+        }
+        XCTAssertThrowsError(try RunSettings(config: config, temporal: TemporalConfig(), passes: 1, positional: ["a.jpg"],
+                                             chain: "photoreal=1e4:mask=m.png", masks: o)) {
+            XCTAssert("\($0)".contains("needs both mask= and refmask="), "\($0)")
+        }
+        let weightless = try options(["--style-weight", "0"])
+        XCTAssertThrowsError(try RunSettings(config: try weightless.makeConfig(styleCount: 1), temporal: TemporalConfig(), passes: 1,
+                                             positional: ["a.jpg"], chain: "style=b.jpg:weight=0", masks: weightless)) {
+            XCTAssertEqual("\($0)", "-vf: every style weight is 0")
+        }
+        XCTAssertThrowsError(try options(["--size", "9000"]).makeConfig(styleCount: 1)) {
+            XCTAssert("\($0)".contains("too large (at most \(StyleConfig.sizeRange.upperBound))"), "\($0)")
+        }
+    }
+
+    /// What --resume and a cluster task compare: the same settings give the same
+    /// fingerprint however they were spelled; any setting, the model or the arguments
+    /// change it; --resume and --quiet do not.
+    func testFingerprintFollowsSettingsNotSpelling() throws {
+        let config = StyleConfig(), temporal = TemporalConfig()
+        let base = VideoJob.fingerprint(arguments: ["in.mp4", "p.jpg", "out.mp4"], config: config, temporal: temporal, network: "vgg16")
+        XCTAssertEqual(base, VideoJob.fingerprint(arguments: ["run", "in.mp4", "p.jpg", "out.mp4", "--resume", "--quiet"],
+                                                  config: config, temporal: temporal, network: "vgg16"))
+        var heavier = config
+        heavier.styleWeight *= 2
+        var steadier = temporal
+        steadier.weight += 1
+        for other in [VideoJob.fingerprint(arguments: ["in.mp4", "p.jpg", "out.mp4"], config: heavier, temporal: temporal, network: "vgg16"),
+                      VideoJob.fingerprint(arguments: ["in.mp4", "p.jpg", "out.mp4"], config: config, temporal: steadier, network: "vgg16"),
+                      VideoJob.fingerprint(arguments: ["in.mp4", "p.jpg", "out.mp4"], config: config, temporal: temporal, network: "vgg19"),
+                      VideoJob.fingerprint(arguments: ["in.mp4", "q.jpg", "out.mp4"], config: config, temporal: temporal, network: "vgg16")] {
+            XCTAssertNotEqual(other, base)
+        }
+    }
+}
+
+final class CheckpointTests: TemporaryDirectoryTestCase {
+    func image(_ v: UInt8, _ w: Int = 8, _ h: Int = 6) -> RGBImage { RGBImage(width: w, height: h, pixels: [UInt8](repeating: v, count: w * h * 3)) }
+
+    func testResumeFindsFramesAndRefusesOtherSettings() throws {
+        let out = dir + "/out.mp4"
+        let fresh = try Checkpoints(output: out, fingerprint: "A", resume: false)
+        try fresh.save(image(10), 0)
+        try fresh.save(image(20), 1)
+        let resumed = try Checkpoints(output: out, fingerprint: "A", resume: true)
+        XCTAssertEqual(resumed.available, 2)
+        XCTAssertEqual(resumed.load(1, width: 8, height: 6)?.pixels, image(20).pixels)
+        XCTAssertNil(resumed.load(1, width: 16, height: 6), "a frame of another size is redone, not trusted")
+        try Data("not a png".utf8).write(to: URL(fileURLWithPath: resumed.path(0)))
+        XCTAssertNil(resumed.load(0, width: 8, height: 6), "a damaged frame is redone")
+        XCTAssertThrowsError(try Checkpoints(output: out, fingerprint: "B", resume: true)) {
+            XCTAssert("\($0)".contains("were made with other settings"), "\($0)")
+        }
+        XCTAssertThrowsError(try Checkpoints(output: dir + "/other.mp4", fingerprint: "A", resume: true)) {
+            XCTAssert("\($0)".contains("nothing to resume"), "\($0)")
+        }
+        _ = try Checkpoints(output: out, fingerprint: "B", resume: false)
+        XCTAssertEqual(try Checkpoints(output: out, fingerprint: "B", resume: true).available, 0, "a fresh run starts over")
+    }
+
+    func testJobFolderSaysWhyThereIsNoPlan() throws {
+        XCTAssertThrowsError(try JobFolder(dir + "/none").load()) { XCTAssert("\($0)".contains("no such job folder"), "\($0)") }
+        XCTAssertThrowsError(try JobFolder(dir).load()) { XCTAssert("\($0)".contains("has no plan.json"), "\($0)") }
+        try Data("{\"format\": 1}".utf8).write(to: URL(fileURLWithPath: dir + "/plan.json"))
+        XCTAssertThrowsError(try JobFolder(dir).load()) { XCTAssert("\($0)".contains("has plan format 1"), "\($0)") }
+        let folder = JobFolder(dir)
+        try FileManager.default.createDirectory(atPath: folder.taskFolder(0), withIntermediateDirectories: true)
+        try folder.writeSegmentInfo(.init(offset: 3072, videoStartTime: 0.5), task: 0)
+        XCTAssertEqual(folder.segmentInfo(0)?.offset, 3072)
+        XCTAssertEqual(folder.segmentInfo(0)?.videoStartTime, 0.5)
+        XCTAssertNil(folder.segmentInfo(1))
+    }
+}
