@@ -12,7 +12,8 @@ import VideoIO
 /// (the settings the arguments resolved to, the model, the version: a task refuses a plan
 /// whose fingerprint its own build does not reproduce), `frame_count`, `frame_rate`,
 /// `width`/`height` (processing size), `shot_starts` (0-based frames where a shot begins),
-/// `seam_frames` (how many frames before a seam travel toward the next task's keyframe)
+/// `seam_frames` (how many frames before a seam travel toward the next task's keyframe),
+/// `seam_pass_frames` (how many first frames of such a task its seam pass renders again)
 /// and `tasks`: `[{"first": A, "last": B}, ...]`, 0-based input frames, inclusive.
 public struct RenderPlan: Codable, Equatable, Sendable {
     public struct Task: Codable, Equatable, Sendable {
@@ -24,6 +25,7 @@ public struct RenderPlan: Codable, Equatable, Sendable {
 
     public static let currentFormat = 2
     public static let defaultSeamFrames = 24
+    public static let defaultSeamPassFrames = 8
     public var format = RenderPlan.currentFormat
     public var stylevidVersion: String
     public var input: String
@@ -38,14 +40,16 @@ public struct RenderPlan: Codable, Equatable, Sendable {
     public var height: Int
     public var shotStarts: [Int]
     public var seamFrames: Int
+    public var seamPassFrames: Int
     public var tasks: [Task]
 
     public init(stylevidVersion: String, input: String, output: String, workingDirectory: String, arguments: [String], fingerprint: String,
                 frameCount: Int, frameRate: Double, width: Int, height: Int, shotStarts: [Int],
-                seamFrames: Int = RenderPlan.defaultSeamFrames, tasks: [Task]) {
+                seamFrames: Int = RenderPlan.defaultSeamFrames, seamPassFrames: Int = RenderPlan.defaultSeamPassFrames, tasks: [Task]) {
         self.stylevidVersion = stylevidVersion; self.input = input; self.output = output; self.workingDirectory = workingDirectory; self.arguments = arguments
         self.fingerprint = fingerprint; self.frameCount = frameCount; self.frameRate = frameRate
-        self.width = width; self.height = height; self.shotStarts = shotStarts; self.seamFrames = seamFrames; self.tasks = tasks
+        self.width = width; self.height = height; self.shotStarts = shotStarts; self.seamFrames = seamFrames
+        self.seamPassFrames = seamPassFrames; self.tasks = tasks
     }
 
     /// Splits frames 0..<frameCount into tasks of at most `chunkFrames` frames. Task
@@ -112,6 +116,24 @@ public struct RenderPlan: Codable, Equatable, Sendable {
         let i = offset - (tasks[k].count - 1 - ramp)     // 1...ramp on the ramp
         guard ramp > 0, i >= 1, i <= ramp else { return nil }
         return Float(ramp - i) / Float(ramp)
+    }
+
+    /// Frames task k's seam pass renders again (0: it has none). A task that continues
+    /// the shot of the task before it starts from its own keyframe; its seam pass, once
+    /// both tasks are rendered, renders its first frames again continuing the task
+    /// before's last frame, handing over to the task's own frames in equal steps: the
+    /// seam pair is then an ordinary pair of consecutive frames.
+    public func seamPassLength(task k: Int) -> Int {
+        needsKeyframe(k) ? max(0, min(seamPassFrames, tasks[k].count - 1)) : 0
+    }
+
+    /// The seam pass's share still to go toward the task's own frame `offset` once that
+    /// frame is made (`TemporalStylizer.Guide.remaining`): P/(P+1), …, 1/(P+1) over its P
+    /// frames, the task's own next frame being the last step; nil off the pass.
+    public func seamPassRemaining(task k: Int, frame offset: Int) -> Float? {
+        let p = seamPassLength(task: k)
+        guard offset >= 0, offset < p else { return nil }
+        return Float(p - offset) / Float(p + 1)
     }
 
     /// The task that renders input frame `frame`.

@@ -153,13 +153,14 @@ public final class TemporalStylizer {
     /// the distance measured at the ramp's first frame (`startDistance`; nil: this is
     /// that frame) is left: the share is measured each frame, so what the optimisation
     /// undoes on one frame is made up on the next. Pixels the flow between the frame and
-    /// the guide does not vouch for keep their own start and targets.
+    /// the guide does not vouch for keep their own start and targets. A guide without an
+    /// `input` is of the frame itself (a seam pass handing over to a task's own frames).
     public struct Guide {
-        public var input: RGBImage
+        public var input: RGBImage?
         public var output: RGBImage
         public var remaining: Float
         public var startDistance: Float?
-        public init(input: RGBImage, output: RGBImage, remaining: Float, startDistance: Float?) {
+        public init(input: RGBImage?, output: RGBImage, remaining: Float, startDistance: Float?) {
             self.input = input; self.output = output; self.remaining = remaining; self.startDistance = startDistance
         }
 
@@ -357,9 +358,15 @@ extension TemporalStylizer {
     /// `guide` warped onto frame `t`, with the share that moves `current` (the warped
     /// previous result) to its place on the ramp; nil without a guide or one of another size.
     fileprivate func guideTarget(frame t: Int, input: Tensor, from current: Tensor) throws -> GuideTarget? {
-        guard let g = guide, g.input.width == input.width, g.input.height == input.height else { return nil }
-        let flow = try BuiltInFlow(options: config.flow).flows(frame: t, earlier: t, current: input, earlierInput: Tensor(image: g.input))
-        var guided = GuideTarget(target: Warp.backwardCubic(Tensor(image: g.output), flow: flow.backward), trust: consistency(flow), share: 0)
+        guard let g = guide, g.output.width == input.width, g.output.height == input.height else { return nil }
+        var guided: GuideTarget
+        if let gi = g.input {
+            guard gi.width == input.width, gi.height == input.height else { return nil }
+            let flow = try BuiltInFlow(options: config.flow).flows(frame: t, earlier: t, current: input, earlierInput: Tensor(image: gi))
+            guided = GuideTarget(target: Warp.backwardCubic(Tensor(image: g.output), flow: flow.backward), trust: consistency(flow), share: 0)
+        } else {
+            guided = GuideTarget(target: Tensor(image: g.output), trust: [Float](repeating: 1, count: input.plane), share: 0)
+        }
         let distance = guided.distance(current)
         let start = g.startDistance ?? distance
         lastGuideStartDistance = start

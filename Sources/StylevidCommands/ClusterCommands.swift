@@ -32,11 +32,13 @@ struct PlanCommand: ParsableCommand {
     var chunkFrames: Int = PlanCommand.defaultChunkFrames
     @Option(help: "Frames before a seam inside a shot that travel, in equal steps, toward the next task's keyframe, so the two meet without a jump (longer: smaller steps; measured in BENCHMARKS.md).")
     var seamFrames: Int = RenderPlan.defaultSeamFrames
+    @Option(help: "First frames of such a task that its seam pass renders again, continuing the task before's last frame and handing over to the task's own frames (0: none).")
+    var seamPassFrames: Int = RenderPlan.defaultSeamPassFrames
 
     func validate() throws {
         let video = main.video
         guard chunkFrames >= 1 else { throw ValidationError("--chunk-frames must be at least 1") }
-        guard seamFrames >= 0 else { throw ValidationError("--seam-frames must be 0 (no seam step) or more") }
+        guard seamFrames >= 0, seamPassFrames >= 0 else { throw ValidationError("--seam-frames and --seam-pass-frames must be 0 (none) or more") }
         guard video.start == nil, video.duration == nil, video.frames == nil else {
             throw ValidationError("a plan renders the whole input: --start, --duration and --frames are not for plan (cut the input first)")
         }
@@ -51,7 +53,7 @@ struct PlanCommand: ParsableCommand {
         var i = 0
         while i < args.count {
             let a = args[i]
-            let own = ["--job", "--chunk-frames", "--seam-frames"]
+            let own = ["--job", "--chunk-frames", "--seam-frames", "--seam-pass-frames"]
             if own.contains(a) { i += 2; continue }
             if own.contains(where: { a.hasPrefix($0 + "=") }) { i += 1; continue }
             out.append(a); i += 1
@@ -82,7 +84,7 @@ struct PlanCommand: ParsableCommand {
                                fingerprint: JobFolder.fingerprint(prepared), frameCount: frames,
                                frameRate: prepared.reader.info.frameRate.value,
                                width: prepared.processing.width, height: prepared.processing.height,
-                               shotStarts: detector.starts, seamFrames: seamFrames, tasks: tasks)
+                               shotStarts: detector.starts, seamFrames: seamFrames, seamPassFrames: seamPassFrames, tasks: tasks)
         do {
             try fm.createDirectory(atPath: job, withIntermediateDirectories: true)
             try value.encoded().write(to: URL(fileURLWithPath: plan.planPath), options: .atomic)
@@ -108,6 +110,8 @@ struct JobFolder {
         taskFolder(k) + (URL(fileURLWithPath: plan.output).pathExtension.lowercased() == "webm" ? "/segment.webm" : "/segment.mp4")
     }
     func segmentInfoFile(_ k: Int) -> String { taskFolder(k) + "/segment.json" }
+    /// Task k's seam pass: its first frames rendered again (`RenderPlan.seamPassLength`).
+    func seamFolder(_ k: Int) -> String { path + "/seams/\(k)" }
 
     /// Where a task's segment goes in the output: its first frame's pts after the video's
     /// first frame (input time base), and where the video starts (seconds of the input).
@@ -189,27 +193,34 @@ struct JobFolder {
     }
 }
 
-/// `stylevid render DIR [--keyframe] [--task K | --all]`.
+/// `stylevid render DIR [--keyframe | --seam] [--task K | --all]`.
 struct RenderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "render",
         abstract: "Render task(s) of a plan into its job folder (lossless, resumable).",
         discussion: """
-            A task that continues a shot the task before it started needs its keyframe (its \
-            first frame) before that task runs: the task before it is drawn toward it over \
-            its last frames (the plan's --seam-frames), so the two meet without a jump. So \
-            render in two phases: `--keyframe` for every such task, then the tasks \
-            (`--all` does both, in that order). Without --task or --all, the task is \
-            $SLURM_ARRAY_TASK_ID (a Slurm array job) or $JOB_COMPLETION_INDEX (a Kubernetes \
-            Indexed Job), so one command line serves every task. A task run again continues \
-            from its saved frames and gives the frames an uninterrupted run gives; a finished \
-            task is left as it is.
+            Seams inside a shot take three phases. A task that continues a shot the task \
+            before it started needs its keyframe (its first frame) first: the task before \
+            is drawn toward it over its last frames (the plan's --seam-frames). Then the \
+            tasks. Then each such task's seam pass renders its first frames again (the \
+            plan's --seam-pass-frames), continuing the task before's last frame and handing \
+            over to the task's own frames, and encodes the task. So: `--keyframe`, then the \
+            tasks, then `--seam` (`--all` does all three, in order). Without --task or \
+            --all, the task is $SLURM_ARRAY_TASK_ID (a Slurm array job) or \
+            $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job), so one command line serves \
+            every task. A task run again continues from its saved frames and gives the \
+            frames an uninterrupted run gives; finished work is left as it is.
             """)
     @Argument(help: "The job folder of `stylevid plan`.") var dir: String
     @Option(help: "The task to render (0-based).") var task: Int?
-    @Flag(help: "Render every unfinished task, in order, on this machine (keyframes first).") var all = false
+    @Flag(help: "Render every unfinished task, in order, on this machine (keyframes first, seam passes last).") var all = false
     @Flag(help: "Render only the keyframe (first frame) of the task(s).") var keyframe = false
+    @Flag(help: "Run only the seam pass of the task(s), once the task and the one before it are rendered.") var seam = false
     @Flag(help: "No progress output.") var quiet = false
+
+    func validate() throws {
+        guard !(keyframe && seam) else { throw ValidationError("--keyframe and --seam exclude each other") }
+    }
 
     func tasks(_ plan: RenderPlan) throws -> [Int] {
         if all {
@@ -229,34 +240,46 @@ struct RenderCommand: ParsableCommand {
     func run() throws {
         let folder = JobFolder(dir)
         let plan = try folder.load()
-        let reporter = ProgressReporter(quiet: quiet)
+        let renderer = TaskRenderer(plan: plan, folder: folder, reporter: ProgressReporter(quiet: quiet))
         let chosen = try tasks(plan)
         if keyframe || all {
-            for k in chosen where plan.needsKeyframe(k) { try renderKeyframe(k, plan: plan, folder: folder, reporter: reporter) }
+            for k in chosen where plan.needsKeyframe(k) { try renderer.keyframe(k) }
         }
-        if !keyframe {
-            for k in chosen { try renderTask(k, plan: plan, folder: folder, reporter: reporter) }
+        if !keyframe && !seam || all {
+            for k in chosen { try renderer.task(k) }
+        }
+        if seam || all {
+            for k in chosen where plan.seamPassLength(task: k) > 0 { try renderer.seamPass(k) }
         }
     }
+}
 
-    func checkpoints(_ k: Int, plan: RenderPlan, folder: JobFolder) throws -> Checkpoints {
-        let path = folder.taskFolder(k)
-        return try Checkpoints(folder: path, output: "task \(k)", fingerprint: plan.fingerprint,
-                               resume: FileManager.default.fileExists(atPath: path + "/settings"))
+/// The work of `stylevid render` on one job folder: keyframes, tasks, seam passes, and
+/// each task's segment of OUTPUT.
+struct TaskRenderer {
+    let plan: RenderPlan
+    let folder: JobFolder
+    let reporter: ProgressReporter
+    var dir: String { folder.path }
+
+    func checkpoints(_ path: String, _ what: String) throws -> Checkpoints {
+        try Checkpoints(folder: path, output: what, fingerprint: plan.fingerprint,
+                        resume: FileManager.default.fileExists(atPath: path + "/settings"))
     }
 
     /// Task k's first frame, stylized as the task itself would (with its input kept for
     /// the task before, which is drawn toward it).
-    func renderKeyframe(_ k: Int, plan: RenderPlan, folder: JobFolder, reporter: ProgressReporter) throws {
+    func keyframe(_ k: Int) throws {
         if folder.keyframe(k) != nil { reporter.note("keyframe of task \(k) is already done"); return }
         let first = plan.tasks[k].first
         let (job, prepared) = try folder.prepare(plan, range: first...first)
-        _ = try job.stylizeFrames(prepared, into: try checkpoints(k, plan: plan, folder: folder), reporter: reporter, writing: false, keepInputs: true)
+        _ = try job.stylizeFrames(prepared, into: try checkpoints(folder.taskFolder(k), "task \(k)"), reporter: reporter,
+                                  writing: false, keepInputs: true)
         reporter.finish()
         reporter.note("keyframe of task \(k) (frame \(first)) done")
     }
 
-    func renderTask(_ k: Int, plan: RenderPlan, folder: JobFolder, reporter: ProgressReporter) throws {
+    func task(_ k: Int) throws {
         let t = plan.tasks[k]
         if folder.finishedFrames(k) == t.count { reporter.note("task \(k) (frames \(t.first)-\(t.last)) is already done"); return }
         // the seam: drawn toward the next task's keyframe when it continues this shot
@@ -268,36 +291,95 @@ struct RenderCommand: ParsableCommand {
             next = key
         }
         let (job, prepared) = try folder.prepare(plan, range: t.first...t.last)
-        let saved = try checkpoints(k, plan: plan, folder: folder)
+        let saved = try checkpoints(folder.taskFolder(k), "task \(k)")
         reporter.note("task \(k): frames \(t.first)-\(t.last)" + (saved.available > 0 ? ", \(saved.available) already saved" : ""))
-        // the distance to the keyframe at the ramp's start, which the ramp's shares are
-        // measured against: kept in the task folder so a resumed task finds it again
-        let seamFile = folder.taskFolder(k) + "/seam-distance"
-        var startDistance = (try? String(contentsOfFile: seamFile, encoding: .utf8)).flatMap { Float($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        let ramp = SeamRamp(file: folder.taskFolder(k) + "/seam-distance", temporal: prepared.temporal)
         let done = try job.stylizeFrames(prepared, into: saved, reporter: reporter, writing: false, keepInputs: false, beforeFrame: { i in
-            let remaining = plan.seamRemaining(task: k, frame: i)
-            prepared.temporal.guide = next.flatMap { key in remaining.map { .init(input: key.input, output: key.output, remaining: $0, startDistance: startDistance) } }
-        }, beforeSaving: { _ in
-            guard startDistance == nil, prepared.temporal.guide != nil, let d = prepared.temporal.lastGuideStartDistance else { return }
-            try "\(d)\n".write(toFile: seamFile, atomically: true, encoding: .utf8)
-            startDistance = d
-        })
+            ramp.guide(next.flatMap { key in plan.seamRemaining(task: k, frame: i).map { (key.input, key.output, $0) } })
+        }, beforeSaving: { _ in try ramp.keepStartDistance() })
         reporter.finish()
         guard done.frames == t.count else {
             throw CLIError("task \(k): the input gave \(done.frames) frame(s) for frames \(t.first)-\(t.last); has \(plan.input) changed since the plan?")
         }
-        // the task's part of OUTPUT, encoded here so the join only copies packets
+        try "\(done.frames) frames\n".write(toFile: folder.doneFile(k), atomically: true, encoding: .utf8)
+        // the task's part of OUTPUT, encoded here so the join only copies packets (a task
+        // with a seam pass is encoded by it)
+        if plan.seamPassLength(task: k) == 0 { try encodeSegment(k) { saved.load($0, width: $1, height: $2) } }
+        reporter.note(String(format: "task %d done: %d frames, %.1f s per frame", k, done.frames, done.secondsPerFrame))
+    }
+
+    /// Task k's seam pass: its first frames again, continuing task k−1's last frame (its
+    /// first frame restored, with the curvature that followed it) and handing over to
+    /// task k's own frames (`RenderPlan.seamPassRemaining`); then task k's segment.
+    func seamPass(_ k: Int) throws {
+        let t = plan.tasks[k], before = plan.tasks[k - 1], p = plan.seamPassLength(task: k)
+        let seams = folder.seamFolder(k)
+        if folder.segmentInfo(k) != nil { reporter.note("the seam pass of task \(k) is already done"); return }
+        guard folder.finishedFrames(k - 1) == before.count, folder.finishedFrames(k) == t.count else {
+            throw CLIError("the seam pass of task \(k) needs tasks \(k - 1) and \(k) rendered first (stylevid render \(dir) --task K)")
+        }
+        let (job, prepared) = try folder.prepare(plan, range: (t.first - 1)...(t.first + p - 1))
+        let saved = try checkpoints(seams, "the seam pass of task \(k)")
+        let (w, h) = prepared.processing
+        if !saved.has(0) {
+            let from = try checkpoints(folder.taskFolder(k - 1), "task \(k - 1)")
+            guard let last = from.load(before.count - 1, width: w, height: h) else {
+                throw CLIError("task \(k - 1): its last frame is missing or damaged; render the task again")
+            }
+            try saved.saveCurvature(from.loadCurvature(after: before.count - 1), after: 0)
+            try saved.save(last, 0)
+        }
+        let own = try checkpoints(folder.taskFolder(k), "task \(k)")
+        let ramp = SeamRamp(file: seams + "/seam-distance", temporal: prepared.temporal)
+        reporter.note("seam pass of task \(k): frames \(t.first)-\(t.first + p - 1) again, from frame \(t.first - 1)")
+        _ = try job.stylizeFrames(prepared, into: saved, reporter: reporter, writing: false, keepInputs: false, beforeFrame: { i in
+            ramp.guide(plan.seamPassRemaining(task: k, frame: i - 1).flatMap { r in own.load(i - 1, width: w, height: h).map { (nil, $0, r) } })
+        }, beforeSaving: { _ in try ramp.keepStartDistance() })
+        reporter.finish()
+        try encodeSegment(k) { i, w, h in i < p ? saved.load(i + 1, width: w, height: h) : own.load(i, width: w, height: h) }
+        reporter.note("seam pass of task \(k) done")
+    }
+
+    /// Task k's frames (`frame(i, width, height)`, i from the task's first) encoded as
+    /// OUTPUT is, into the task's segment, then its place in the output.
+    func encodeSegment(_ k: Int, frame: @escaping (Int, Int, Int) -> RGBImage?) throws {
+        let t = plan.tasks[k]
+        let (job, prepared) = try folder.prepare(plan, range: t.first...t.last)
         let (w, h) = prepared.processing
         let segment = try job.encode(prepared, reporter: reporter, segment: folder.segmentFile(k, plan: plan)) { i in
-            guard let img = saved.load(i, width: w, height: h) else { throw CLIError("task \(k): frame \(t.first + i) is missing or damaged") }
+            guard let img = frame(i, w, h) else { throw CLIError("task \(k): frame \(t.first + i) is missing or damaged; render the task again") }
             return img
         }
         guard segment.frames == t.count, let start = segment.start else {
             throw CLIError("task \(k): the input gave \(segment.frames) frame(s) for frames \(t.first)-\(t.last); has \(plan.input) changed since the plan?")
         }
         try folder.writeSegmentInfo(.init(offset: start.pts, videoStartTime: start.videoStartTime), task: k)
-        try "\(done.frames) frames\n".write(toFile: folder.doneFile(k), atomically: true, encoding: .utf8)
-        reporter.note(String(format: "task %d done: %d frames, %.1f s per frame", k, done.frames, done.secondsPerFrame))
+    }
+}
+
+/// A seam ramp's guide, frame by frame, and the distance its shares are measured
+/// against, kept in `file` before the first guided frame is saved so a resumed render
+/// continues the same ramp.
+final class SeamRamp {
+    let file: String
+    let temporal: TemporalStylizer
+    private var startDistance: Float?
+
+    init(file: String, temporal: TemporalStylizer) {
+        self.file = file; self.temporal = temporal
+        startDistance = (try? String(contentsOfFile: file, encoding: .utf8)).flatMap { Float($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// Sets the next frame's guide: (its input, nil for the frame itself; its result;
+    /// the share still to go), or none.
+    func guide(_ g: (input: RGBImage?, output: RGBImage, remaining: Float)?) {
+        temporal.guide = g.map { .init(input: $0.input, output: $0.output, remaining: $0.remaining, startDistance: startDistance) }
+    }
+
+    func keepStartDistance() throws {
+        guard startDistance == nil, temporal.guide != nil, let d = temporal.lastGuideStartDistance else { return }
+        try "\(d)\n".write(toFile: file, atomically: true, encoding: .utf8)
+        startDistance = d
     }
 }
 
@@ -320,7 +402,9 @@ struct JoinCommand: ParsableCommand {
         let main = try folder.mainForm(plan)
         let segments = try plan.tasks.indices.map { k in
             guard let info = folder.segmentInfo(k), FileManager.default.fileExists(atPath: folder.segmentFile(k, plan: plan)) else {
-                throw CLIError("task \(k)'s segment is missing or damaged; render the task again (rm \(folder.doneFile(k)); stylevid render \(dir) --task \(k))")
+                throw CLIError(plan.seamPassLength(task: k) > 0
+                    ? "the seam pass of task \(k) has not run: stylevid render \(dir) --seam --task \(k) (stylevid slurm and --all run it)"
+                    : "task \(k)'s segment is missing or damaged; render the task again (rm \(folder.doneFile(k)); stylevid render \(dir) --task \(k))")
             }
             return (segment: SegmentJoiner.Segment(path: folder.segmentFile(k, plan: plan), offset: info.offset), start: info.videoStartTime)
         }
@@ -370,6 +454,9 @@ struct StatusCommand: ParsableCommand {
             line += String(format: "; %.1f s per frame, about %.1f h of work left (divide by the tasks running at once)", perFrame, perFrame * Double(left) / 3600)
         }
         print(line)
-        if finished == plan.tasks.count { print("every task is done: stylevid join \(dir)") }
+        let seams = plan.tasks.indices.filter { plan.seamPassLength(task: $0) > 0 }
+        let seamsDone = seams.filter { folder.segmentInfo($0) != nil }.count
+        if !seams.isEmpty { print("\(seamsDone) of \(seams.count) seam pass(es) done") }
+        if finished == plan.tasks.count && seamsDone == seams.count { print("every task is done: stylevid join \(dir)") }
     }
 }

@@ -7,14 +7,15 @@ import Foundation
 struct SlurmCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "slurm",
-        abstract: "Submit a plan to Slurm: an array job of its tasks, then the join.",
+        abstract: "Submit a plan to Slurm: keyframes, an array job of its tasks, seam passes, then the join.",
         discussion: """
             Writes DIR/slurm/keyframes.sbatch (the first frame of every task that continues \
             a shot, `stylevid render --keyframe DIR`), DIR/slurm/render.sbatch (one array \
-            task per plan task, `stylevid render DIR`, after the keyframes) and \
-            DIR/slurm/join.sbatch (`stylevid join DIR`, submitted with \
-            --dependency=afterok on the array), submits them with sbatch and prints the job \
-            ids. Then wait: the join job writes OUTPUT. `stylevid status DIR` shows the \
+            task per plan task, `stylevid render DIR`, after the keyframes), \
+            DIR/slurm/seams.sbatch (the seam pass of every task that continues a shot, \
+            `stylevid render --seam DIR`, after the tasks) and DIR/slurm/join.sbatch \
+            (`stylevid join DIR`), each submitted with --dependency=afterok on the one \
+            before, and prints the job ids. Then wait: the join job writes OUTPUT. `stylevid status DIR` shows the \
             progress from any node; logs are in DIR/logs. --resubmit submits the unfinished \
             tasks again (each continues from its saved frames) and a new join. DIR, the \
             input, the output, this stylevid build and $STYLEVID_HOME must be visible at the \
@@ -28,7 +29,7 @@ struct SlurmCommand: ParsableCommand {
     @Option(help: "Most tasks running at once (default: no limit).") var maxParallel: Int?
     @Option(help: "Account to charge.") var account: String?
     @Flag(help: "Write and print the scripts; submit nothing.") var dryRun = false
-    @Flag(help: "Submit only the unfinished tasks (they continue from their saved frames), and the join.") var resubmit = false
+    @Flag(help: "Submit only the unfinished work (tasks continue from their saved frames), and the join.") var resubmit = false
 
     func validate() throws {
         guard cpusPerTask >= 1 else { throw ValidationError("--cpus-per-task must be at least 1") }
@@ -58,6 +59,13 @@ struct SlurmCommand: ParsableCommand {
         return list + (maxParallel.map { "%\($0)" } ?? "")
     }
 
+    /// One batch script: its phase, its lines, where it is written.
+    struct Phase {
+        let name: String
+        let lines: [String]
+        let file: String
+    }
+
     func run() throws {
         let folder = JobFolder(dir)
         let plan = try folder.load()
@@ -67,59 +75,73 @@ struct SlurmCommand: ParsableCommand {
         if !resubmit && !unfinished.elementsEqual(plan.tasks.indices) && !dryRun {
             throw CLIError("\(dir) has finished tasks already; use --resubmit to submit the rest")
         }
-        // the keyframes of the tasks that continue a shot, before any task (each task before
-        // such a task is drawn toward its keyframe at the seam)
+        // keyframes before the tasks (each task before such a task is drawn toward its
+        // keyframe), seam passes after them, then the join
         let keyframes = tasks.filter { plan.needsKeyframe($0) && folder.keyframe($0) == nil }
-        let env = ["export STYLEVID_HOME=\(SlurmCommand.quote(StylevidHome.path))"]
-        let exe = SlurmCommand.quote(SlurmCommand.executable)
-        let keyScript = header(name: "stylevid-keyframes", log: "\(job)/logs/keyframe-%a.log")
-            + ["#SBATCH --array=\(arraySpec(keyframes, count: -1))"]
-            + env + ["exec \(exe) render --keyframe --quiet \(SlurmCommand.quote(job))"]
-        let render = header(name: "stylevid-render", log: "\(job)/logs/render-%a.log")
-            + (tasks.isEmpty ? [] : ["#SBATCH --array=\(arraySpec(tasks, count: plan.tasks.count))"])
-            + env + ["exec \(exe) render --quiet \(SlurmCommand.quote(job))"]
-        // the join copies the tasks' encoded segments: one CPU, seconds
-        let join = header(name: "stylevid-join", log: "\(job)/logs/join.log", cpus: 1)
-            + env + ["exec \(exe) join --quiet \(SlurmCommand.quote(job))"]
+        let seams = plan.tasks.indices.filter { plan.seamPassLength(task: $0) > 0 && folder.segmentInfo($0) == nil }
+        let phases = try writeScripts(plan: plan, job: job, keyframes: keyframes, tasks: tasks, seams: seams)
+        if dryRun {
+            for (i, p) in phases.enumerated() {
+                let after = i > 0 ? " (submitted with --dependency=afterok:\(phases[i - 1].name.uppercased())_JOB_ID)" : ""
+                print("# \(p.file)\(after)\n" + p.lines.joined(separator: "\n") + "\n")
+            }
+            print("# dry run: nothing submitted")
+            return
+        }
         let scripts = job + "/slurm"
+        if resubmit, let old = try? String(contentsOfFile: scripts + "/jobs", encoding: .utf8) {
+            // the earlier jobs that wait on a failed one wait forever: cancel those still pending
+            let ids = old.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
+            if !ids.isEmpty { _ = try? Sbatch.run("scancel", ["--state=PENDING"] + ids) }
+        }
+        var ids: [(name: String, id: String)] = []
+        for p in phases {
+            let what = ["keyframes": "the keyframe array", "render": "the render array", "seams": "the seam array"][p.name] ?? "the join job"
+            let id = try Sbatch.submit(p.file, extra: ids.last.map { ["--dependency=afterok:\($0.id)"] } ?? [], what: what)
+            ids.append((p.name, id))
+        }
+        try? (ids.map { "\($0.name) \($0.id)" }.joined(separator: "\n") + "\n").write(toFile: scripts + "/jobs", atomically: true, encoding: .utf8)
+        for (name, id) in ids {
+            switch name {
+            case "keyframes": print("submitted keyframe array job \(id) (\(keyframes.count) keyframe(s))")
+            case "render": print("submitted render array job \(id) (\(tasks.count) task(s)\(maxParallel.map { ", at most \($0) at once" } ?? "")), after the keyframes")
+            case "seams": print("submitted seam array job \(id) (\(seams.count) seam pass(es)), after the tasks")
+            default: print("submitted join job \(id), which runs once every task succeeded and writes \(plan.output)")
+            }
+        }
+        print("follow it: stylevid status \(dir)   (squeue -j \(ids.map(\.id).joined(separator: ",")); logs in \(job)/logs)")
+        print("if a task fails: stylevid slurm \(dir) --resubmit")
+    }
+
+    /// Writes the batch scripts of the phases that have work, in the order they run.
+    func writeScripts(plan: RenderPlan, job: String, keyframes: [Int], tasks: [Int], seams: [Int]) throws -> [Phase] {
+        let env = ["export STYLEVID_HOME=\(SlurmCommand.quote(StylevidHome.path))"]
+        let exe = SlurmCommand.quote(SlurmCommand.executable), quotedJob = SlurmCommand.quote(job)
+        let scripts = job + "/slurm"
+        var phases: [Phase] = []
+        func add(_ name: String, _ lines: [String]) { phases.append(Phase(name: name, lines: lines, file: "\(scripts)/\(name).sbatch")) }
+        if !keyframes.isEmpty {
+            add("keyframes", header(name: "stylevid-keyframes", log: "\(job)/logs/keyframe-%a.log")
+                + ["#SBATCH --array=\(arraySpec(keyframes, count: -1))"] + env + ["exec \(exe) render --keyframe --quiet \(quotedJob)"])
+        }
+        if !tasks.isEmpty {
+            add("render", header(name: "stylevid-render", log: "\(job)/logs/render-%a.log")
+                + ["#SBATCH --array=\(arraySpec(tasks, count: plan.tasks.count))"] + env + ["exec \(exe) render --quiet \(quotedJob)"])
+        }
+        if !seams.isEmpty {
+            add("seams", header(name: "stylevid-seams", log: "\(job)/logs/seam-%a.log")
+                + ["#SBATCH --array=\(arraySpec(seams, count: -1))"] + env + ["exec \(exe) render --seam --quiet \(quotedJob)"])
+        }
+        // the join copies the tasks' encoded segments: one CPU, seconds
+        add("join", header(name: "stylevid-join", log: "\(job)/logs/join.log", cpus: 1) + env + ["exec \(exe) join --quiet \(quotedJob)"])
         do {
             for d in [scripts, job + "/logs"] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
-            try? FileManager.default.removeItem(atPath: scripts + "/keyframes.sbatch")
-            if !keyframes.isEmpty {
-                try (keyScript.joined(separator: "\n") + "\n").write(toFile: scripts + "/keyframes.sbatch", atomically: true, encoding: .utf8)
-            }
-            try (render.joined(separator: "\n") + "\n").write(toFile: scripts + "/render.sbatch", atomically: true, encoding: .utf8)
-            try (join.joined(separator: "\n") + "\n").write(toFile: scripts + "/join.sbatch", atomically: true, encoding: .utf8)
+            for name in ["keyframes", "render", "seams", "join"] { try? FileManager.default.removeItem(atPath: "\(scripts)/\(name).sbatch") }
+            for p in phases { try (p.lines.joined(separator: "\n") + "\n").write(toFile: p.file, atomically: true, encoding: .utf8) }
         } catch {
             throw CLIError("cannot write the batch scripts into \(scripts): \(error.localizedDescription)")
         }
-        if dryRun {
-            if !keyframes.isEmpty { print("# \(scripts)/keyframes.sbatch\n" + keyScript.joined(separator: "\n") + "\n") }
-            print("# \(scripts)/render.sbatch\(keyframes.isEmpty ? "" : " (submitted with --dependency=afterok:KEYFRAMES_JOB_ID)")\n" + render.joined(separator: "\n"))
-            print("\n# \(scripts)/join.sbatch (submitted with --dependency=afterok:RENDER_JOB_ID)\n" + join.joined(separator: "\n"))
-            print("\n# dry run: nothing submitted")
-            return
-        }
-        if resubmit, let old = try? String(contentsOfFile: scripts + "/jobs", encoding: .utf8) {
-            // the earlier join waits on a failed array forever: cancel it
-            if let j = old.split(separator: "\n").first(where: { $0.hasPrefix("join ") })?.split(separator: " ").last {
-                _ = try? Sbatch.run("scancel", [String(j)])
-            }
-        }
-        var keyID: String?, renderID: String?
-        if !keyframes.isEmpty { keyID = try Sbatch.submit(scripts + "/keyframes.sbatch", what: "the keyframe array") }
-        if !tasks.isEmpty {
-            renderID = try Sbatch.submit(scripts + "/render.sbatch", extra: keyID.map { ["--dependency=afterok:\($0)"] } ?? [], what: "the render array")
-        }
-        let joinID = try Sbatch.submit(scripts + "/join.sbatch", extra: renderID.map { ["--dependency=afterok:\($0)"] } ?? [], what: "the join job")
-        let ids = [keyID, renderID, joinID].compactMap { $0 }
-        try? ([keyID.map { "keyframes \($0)" }, renderID.map { "render \($0)" }, "join \(joinID)"].compactMap { $0 }.joined(separator: "\n") + "\n")
-            .write(toFile: scripts + "/jobs", atomically: true, encoding: .utf8)
-        if let k = keyID { print("submitted keyframe array job \(k) (\(keyframes.count) keyframe(s))") }
-        if let r = renderID { print("submitted render array job \(r) (\(tasks.count) task(s)\(maxParallel.map { ", at most \($0) at once" } ?? "")), after the keyframes") }
-        print("submitted join job \(joinID), which runs once every task succeeded and writes \(plan.output)")
-        print("follow it: stylevid status \(dir)   (squeue -j \((ids + [joinID]).joined(separator: ",")); logs in \(job)/logs)")
-        print("if a task fails: stylevid slurm \(dir) --resubmit")
+        return phases
     }
 }
 

@@ -49,7 +49,7 @@ final class RenderPlanTests: XCTestCase {
     func testSeamRampMakesEqualSteps() {
         let plan = RenderPlan(stylevidVersion: "9", input: "/in.mp4", output: "/out.mp4", workingDirectory: "/w",
                               arguments: [], fingerprint: "f", frameCount: 40, frameRate: 25, width: 64, height: 36,
-                              shotStarts: [30], seamFrames: 4, tasks: [.init(first: 0, last: 14), .init(first: 15, last: 29), .init(first: 30, last: 39)])
+                              shotStarts: [30], seamFrames: 4, seamPassFrames: 4, tasks: [.init(first: 0, last: 14), .init(first: 15, last: 29), .init(first: 30, last: 39)])
         XCTAssertEqual((0..<15).map { plan.seamRemaining(task: 0, frame: $0) },
                        [Float?](repeating: nil, count: 11) + [0.75, 0.5, 0.25, 0])
         XCTAssertEqual((0..<15).compactMap { plan.seamRemaining(task: 1, frame: $0) }, [], "task 2 starts a shot")
@@ -63,6 +63,10 @@ final class RenderPlanTests: XCTestCase {
             distance = remaining + undone
         }
         XCTAssertEqual(TemporalStylizer.Guide.share(remaining: 0.5, startDistance: 1, distance: 0.3), 0, "already past: stays")
+        // the seam pass of task 1: its first 4 frames again, from the task before's last
+        XCTAssertEqual(plan.seamPassLength(task: 1), 4)
+        XCTAssertEqual((0..<6).map { plan.seamPassRemaining(task: 1, frame: $0) }, [0.8, 0.6, 0.4, 0.2, nil, nil])
+        XCTAssertEqual([0, 2].map { plan.seamPassLength(task: $0) }, [0, 0], "the first task and a new shot have none")
     }
 
     /// A pan over one picture is one shot; a jump to another picture is a cut.
