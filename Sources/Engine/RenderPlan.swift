@@ -12,6 +12,8 @@ import VideoIO
 /// (the settings the arguments resolved to, the model, the version: a task refuses a plan
 /// whose fingerprint its own build does not reproduce), `frame_count`, `frame_rate`,
 /// `width`/`height` (processing size), `shot_starts` (0-based frames where a shot begins),
+/// `video_start_pts`/`video_start_time` (the input's first frame) and each task's
+/// `first_pts`/`last_pts` (where its readers seek),
 /// `seam_frames` (how many frames before a seam travel toward the next task's keyframe),
 /// `seam_pass_frames` (how many first frames of such a task its seam pass renders again)
 /// and `tasks`: `[{"first": A, "last": B}, ...]`, 0-based input frames, inclusive.
@@ -19,6 +21,9 @@ public struct RenderPlan: Codable, Equatable, Sendable {
     public struct Task: Codable, Equatable, Sendable {
         public var first: Int
         public var last: Int
+        /// The input timestamps of the first and last frames, where a task's reader seeks.
+        public var firstPts: Int64?
+        public var lastPts: Int64?
         public init(first: Int, last: Int) { self.first = first; self.last = last }
         public var count: Int { last - first + 1 }
     }
@@ -41,6 +46,9 @@ public struct RenderPlan: Codable, Equatable, Sendable {
     public var shotStarts: [Int]
     public var seamFrames: Int
     public var seamPassFrames: Int
+    /// The input's first frame (timestamp, seconds): where every task's segment is placed from.
+    public var videoStartPts: Int64?
+    public var videoStartTime: Double?
     public var tasks: [Task]
 
     public init(stylevidVersion: String, input: String, output: String, workingDirectory: String, arguments: [String], fingerprint: String,
@@ -134,6 +142,14 @@ public struct RenderPlan: Codable, Equatable, Sendable {
         let p = seamPassLength(task: k)
         guard offset >= 0, offset < p else { return nil }
         return Float(p - offset) / Float(p + 1)
+    }
+
+    /// Where a reader of frames from `frame` seeks (`VideoReader.seek`): known for a
+    /// task's first and last frames.
+    public func seekPoint(frame: Int) -> (pts: Int64, index: Int, videoStart: (pts: Int64, time: Double))? {
+        guard let start = videoStartPts, let time = videoStartTime,
+              let pts = tasks.lazy.compactMap({ $0.first == frame ? $0.firstPts : $0.last == frame ? $0.lastPts : nil }).first else { return nil }
+        return (pts, frame, (start, time))
     }
 
     /// The task that renders input frame `frame`.

@@ -124,8 +124,9 @@ public final class FramePipeline {
             var firstTime: Double? = nil
             do {
                 while let f = try reader.nextFrame() {
-                    if firstTime == nil { origin.pts = f.pts; origin.time = f.time }
-                    let t0 = firstTime ?? f.time
+                    // the video's first frame (a reader that seeked knows it without decoding it)
+                    if firstTime == nil { (origin.pts, origin.time) = reader.videoStart ?? (f.pts, f.time) }
+                    let t0 = firstTime ?? origin.time
                     firstTime = t0
                     if range.isPast(f, firstTime: t0) { break }
                     if range.contains(f, firstTime: t0) { if !decoded.put(f) { break } }

@@ -74,17 +74,20 @@ struct PlanCommand: ParsableCommand {
         // shot changes, on small frames: a pass over the input at decoding speed
         var detector = ShotDetector()
         let reader = try VideoReader(path: prepared.input, sizing: { min(64, $0) })
-        var frames = 0
-        while let f = try reader.nextFrame() { detector.add(f.image); frames += 1 }
-        guard frames > 0 else { throw CLIError("\(prepared.input): no video frames") }
-        let tasks = RenderPlan.tasks(frameCount: frames, shotStarts: detector.starts, chunkFrames: chunkFrames)
+        var frames = 0, timestamps: [Int64] = []
+        while let f = try reader.nextFrame() { detector.add(f.image); timestamps.append(f.pts); frames += 1 }
+        guard frames > 0, let videoStart = reader.videoStart else { throw CLIError("\(prepared.input): no video frames") }
+        var tasks = RenderPlan.tasks(frameCount: frames, shotStarts: detector.starts, chunkFrames: chunkFrames)
+        for k in tasks.indices { tasks[k].firstPts = timestamps[tasks[k].first]; tasks[k].lastPts = timestamps[tasks[k].last] }
         let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
-        let value = RenderPlan(stylevidVersion: StyleVid.configuration.version, input: absolute(prepared.input), output: absolute(prepared.output),
+        var value = RenderPlan(stylevidVersion: StyleVid.configuration.version, input: absolute(prepared.input), output: absolute(prepared.output),
                                workingDirectory: fm.currentDirectoryPath, arguments: arguments,
                                fingerprint: JobFolder.fingerprint(prepared), frameCount: frames,
                                frameRate: prepared.reader.info.frameRate.value,
                                width: prepared.processing.width, height: prepared.processing.height,
                                shotStarts: detector.starts, seamFrames: seamFrames, seamPassFrames: seamPassFrames, tasks: tasks)
+        value.videoStartPts = videoStart.pts
+        value.videoStartTime = videoStart.time
         do {
             try fm.createDirectory(atPath: job, withIntermediateDirectories: true)
             try value.encoded().write(to: URL(fileURLWithPath: plan.planPath), options: .atomic)
@@ -174,6 +177,7 @@ struct JobFolder {
     func prepare(_ plan: RenderPlan, range: ClosedRange<Int>) throws -> (VideoJob, PreparedVideo) {
         let job = try mainForm(plan).videoJob
         let prepared = try job.prepare(range: FrameRange(frames: range), arguments: plan.arguments)
+        prepared.seek = plan.seekPoint(frame: range.lowerBound)
         guard JobFolder.fingerprint(prepared) == plan.fingerprint else {
             throw CLIError("\(planPath) was made with other settings or another model than this stylevid resolves them to (\(prepared.summary.components(separatedBy: "; ").last ?? "")): plan again with this build")
         }

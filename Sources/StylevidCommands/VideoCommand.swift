@@ -169,6 +169,11 @@ final class PreparedVideo {
     let noAudio: Bool
     let encoding: VideoEncoding
     var laterEvaluations = 0, laterFrames = 0
+    /// Where the range starts in the input, when known (a cluster plan records it): every
+    /// reader of the range seeks there instead of decoding from the start.
+    var seek: (pts: Int64, index: Int, videoStart: (pts: Int64, time: Double))? {
+        didSet { if let s = seek { reader.seek(toPts: s.pts, index: s.index, videoStart: s.videoStart) } }
+    }
 
     init(input: String, output: String, config: StyleConfig, temporalConfig: TemporalConfig, styleImages: [RGBImage],
          geometry: [GeometryOp], passes: Int, range: FrameRange, reader: VideoReader, sizing: @escaping (Int) -> Int?,
@@ -326,7 +331,9 @@ extension VideoJob {
                 frame: @escaping (Int) throws -> RGBImage) throws -> (frames: Int, writer: VideoWriter?, start: (pts: Int64, videoStartTime: Double)?) {
         var writer: VideoWriter?
         var k = 0
-        let pipeline = FramePipeline(reader: try VideoReader(path: job.input, sizing: job.sizing), range: job.range)
+        let reader = try VideoReader(path: job.input, sizing: job.sizing)
+        if let s = job.seek { reader.seek(toPts: s.pts, index: s.index, videoStart: s.videoStart) }
+        let pipeline = FramePipeline(reader: reader, range: job.range)
         let n = try pipeline.run(
             makeWriter: writerMaker(job, reporter: reporter, segment: segment) { writer = $0 },
             process: { _, _ in

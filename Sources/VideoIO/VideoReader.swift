@@ -63,6 +63,10 @@ public final class VideoReader {
     private var draining = false
     private var finished = false
     private var nextIndex = 0
+    /// After `seek`: frames before this pts are dropped unconverted.
+    private var seekTarget: Int64?
+    /// The stream's first frame (pts, seconds): seen while decoding, or given to `seek`.
+    public private(set) var videoStart: (pts: Int64, time: Double)?
 
     /// `size`: longest side of the output (aspect kept, even dimensions); nil = source size.
     public convenience init(path: String, longestSide size: Int? = nil) throws {
@@ -149,11 +153,45 @@ public final class VideoReader {
         }
     }
 
+    /// Starts decoding at the frame shown at `pts` (input time base), which is frame
+    /// `index` of the stream, the stream's first frame being `videoStart`: the demuxer
+    /// jumps to the key frame before it and the frames in between are decoded but not
+    /// converted. For a part of a long video (a cluster task) this saves decoding and
+    /// converting everything before it. Where the container cannot seek there, it decodes
+    /// from the start, as without `seek`. Call before the first `nextFrame`.
+    public func seek(toPts pts: Int64, index: Int, videoStart start: (pts: Int64, time: Double)) {
+        precondition(nextIndex == 0 && !finished, "VideoReader.seek before decoding only")
+        guard index > 0 else { return }
+        guard av_seek_frame(input.ptr, streamIndex, pts, AVSEEK_FLAG_BACKWARD) >= 0 else { return }
+        avcodec_flush_buffers(codec.ptr)
+        seekTarget = pts
+        nextIndex = index
+        videoStart = start
+    }
+
+    /// Back to the stream's start after a seek that landed past its target.
+    private func rewind() throws {
+        let start = input.ptr.pointee.streams[Int(streamIndex)]!.pointee.start_time
+        try check(av_seek_frame(input.ptr, streamIndex, start == shim_nopts_value() ? 0 : start, AVSEEK_FLAG_BACKWARD)) {
+            MediaError.decodeFailed(path: info.path, reason: "cannot seek back to the start: \($0)")
+        }
+        avcodec_flush_buffers(codec.ptr)
+        seekTarget = nil
+        nextIndex = 0
+        videoStart = nil
+    }
+
     /// The next frame, or nil at the end of the stream. Corrupt packets are skipped and
     /// counted (`corruptPackets`), so a damaged file yields every frame that can be decoded.
     public func nextFrame() throws -> VideoFrame? {
         while !finished {
             let r = avcodec_receive_frame(codec.ptr, decoded.ptr)
+            if r == 0, let target = seekTarget {
+                let pts = frameTimestamp()
+                if pts < target { av_frame_unref(decoded.ptr); continue }
+                if pts > target { av_frame_unref(decoded.ptr); try rewind(); continue }   // landed past it
+                seekTarget = nil
+            }
             if r == 0 { return try convert() }
             if r == shim_averror_eof() { finished = true; break }
             if r != shim_averror_eagain() {
@@ -188,14 +226,21 @@ public final class VideoReader {
         }
         let out = try Frame(format: AV_PIX_FMT_RGB24, width: outputWidth, height: outputHeight)
         try scaler!.scale(decoded, into: out)
+        let pts = frameTimestamp(), time = Double(pts) * info.timeBase.value
+        if videoStart == nil { videoStart = (pts, time) }
+        defer { nextIndex += 1 }
+        return VideoFrame(image: RGBImage(rgbFrame: out), pts: pts, time: time, index: nextIndex)
+    }
+
+    /// The decoded frame's timestamp; without one, derived from the frame rate.
+    private func frameTimestamp() -> Int64 {
+        let f = decoded.ptr.pointee
         var pts = f.best_effort_timestamp
         if pts == shim_nopts_value() { pts = f.pts }
         if pts == shim_nopts_value() {
-            // no timestamp at all: derive one from the frame rate
             let r = info.frameRate.value > 0 ? info.frameRate.value : 25
             pts = Int64((Double(nextIndex) / r / info.timeBase.value).rounded())
         }
-        defer { nextIndex += 1 }
-        return VideoFrame(image: RGBImage(rgbFrame: out), pts: pts, time: Double(pts) * info.timeBase.value, index: nextIndex)
+        return pts
     }
 }

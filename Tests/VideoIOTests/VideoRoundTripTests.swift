@@ -145,6 +145,29 @@ final class VideoRoundTripTests: TemporaryDirectoryTestCase {
     }
 
     /// A truncated file: every decodable frame comes out, then the end, no crash.
+    /// A reader that seeks to a frame gives that frame and the ones after it, numbered
+    /// and timed as a reader from the start gives them (key frames every 5 frames, so the
+    /// seek lands on one before the target and decodes up to it).
+    func testSeekGivesTheFramesOfAReaderFromTheStart() throws {
+        let path = dir + "/gop.mp4"
+        try ffmpeg(["-f", "lavfi", "-i", "testsrc=size=96x64:rate=25", "-frames:v", "30", "-g", "5", "-c:v", "libx264", path])
+        var all: [VideoFrame] = []
+        let r = try VideoReader(path: path)
+        while let f = try r.nextFrame() { all.append(f) }
+        XCTAssertEqual(all.count, 30)
+        let start = try XCTUnwrap(r.videoStart)
+        for target in [1, 12, 17, 29] {
+            let s = try VideoReader(path: path)
+            s.seek(toPts: all[target].pts, index: target, videoStart: start)
+            var got: [VideoFrame] = []
+            while let f = try s.nextFrame() { got.append(f) }
+            XCTAssertEqual(got.map(\.index), Array(target..<30), "seek to \(target)")
+            XCTAssertEqual(got.map(\.pts), all[target...].map(\.pts), "seek to \(target)")
+            XCTAssertEqual(got.first?.image.pixels, all[target].image.pixels, "seek to \(target)")
+            XCTAssertEqual(s.videoStart?.pts, start.pts)
+        }
+    }
+
     func testTruncatedVideoDecodesWhatItCan() throws {
         let path = dir + "/full.mkv"
         try ffmpeg(["-f", "lavfi", "-i", "testsrc=size=64x48:rate=25:duration=2", "-pix_fmt", "yuv420p", "-g", "5", path])
