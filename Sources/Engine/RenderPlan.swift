@@ -144,12 +144,13 @@ public struct RenderPlan: Codable, Equatable, Sendable {
         return Float(p - offset) / Float(p + 1)
     }
 
-    /// Where a reader of frames from `frame` seeks (`VideoReader.seek`): known for a
-    /// task's first and last frames.
+    /// Where a reader of frames from `frame` seeks (`VideoReader.seek`): the nearest
+    /// frame at or before it whose timestamp the plan knows (tasks' first and last).
     public func seekPoint(frame: Int) -> (pts: Int64, index: Int, videoStart: (pts: Int64, time: Double))? {
-        guard let start = videoStartPts, let time = videoStartTime,
-              let pts = tasks.lazy.compactMap({ $0.first == frame ? $0.firstPts : $0.last == frame ? $0.lastPts : nil }).first else { return nil }
-        return (pts, frame, (start, time))
+        guard let start = videoStartPts, let time = videoStartTime else { return nil }
+        let known = tasks.flatMap { [($0.first, $0.firstPts), ($0.last, $0.lastPts)] }
+            .compactMap { i, pts in pts.map { (index: i, pts: $0) } }.filter { $0.index <= frame }
+        return known.max { $0.index < $1.index }.map { ($0.pts, $0.index, (start, time)) }
     }
 
     /// The task that renders input frame `frame`.

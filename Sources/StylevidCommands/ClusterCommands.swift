@@ -312,9 +312,11 @@ struct TaskRenderer {
         reporter.note(String(format: "task %d done: %d frames, %.1f s per frame", k, done.frames, done.secondsPerFrame))
     }
 
-    /// Task k's seam pass: its first frames again, continuing task k−1's last frame (its
-    /// first frame restored, with the curvature that followed it) and handing over to
-    /// task k's own frames (`RenderPlan.seamPassRemaining`); then task k's segment.
+    /// Task k's seam pass: its first frames again, continuing task k−1's last frames (its
+    /// tail restored as the history a render carries, with the curvature that followed
+    /// it, so the first frame passed sees the earlier frames task k−1's next frame would)
+    /// and handing over to task k's own frames (`RenderPlan.seamPassRemaining`); then
+    /// task k's segment.
     func seamPass(_ k: Int) throws {
         let t = plan.tasks[k], before = plan.tasks[k - 1], p = plan.seamPassLength(task: k)
         let seams = folder.seamFolder(k)
@@ -322,25 +324,29 @@ struct TaskRenderer {
         guard folder.finishedFrames(k - 1) == before.count, folder.finishedFrames(k) == t.count else {
             throw CLIError("the seam pass of task \(k) needs tasks \(k - 1) and \(k) rendered first (stylevid render \(dir) --task K)")
         }
-        let (job, prepared) = try folder.prepare(plan, range: (t.first - 1)...(t.first + p - 1))
+        // task k−1's tail: as far back as the temporal term looks
+        let tail = min(before.count, try folder.mainForm(plan).videoJob.resolvedSettings().temporal.frames.max() ?? 1)
+        let (job, prepared) = try folder.prepare(plan, range: (t.first - tail)...(t.first + p - 1))
         let saved = try checkpoints(seams, "the seam pass of task \(k)")
         let (w, h) = prepared.processing
-        if !saved.has(0) {
+        if !saved.has(tail - 1) {
             let from = try checkpoints(folder.taskFolder(k - 1), "task \(k - 1)")
-            guard let last = from.load(before.count - 1, width: w, height: h) else {
-                throw CLIError("task \(k - 1): its last frame is missing or damaged; render the task again")
+            try saved.saveCurvature(from.loadCurvature(after: before.count - 1), after: tail - 1)
+            for i in 0..<tail {
+                guard let frame = from.load(before.count - tail + i, width: w, height: h) else {
+                    throw CLIError("task \(k - 1): frame \(t.first - tail + i) is missing or damaged; render the task again")
+                }
+                try saved.save(frame, i)
             }
-            try saved.saveCurvature(from.loadCurvature(after: before.count - 1), after: 0)
-            try saved.save(last, 0)
         }
         let own = try checkpoints(folder.taskFolder(k), "task \(k)")
         let ramp = SeamRamp(file: seams + "/seam-distance", temporal: prepared.temporal)
-        reporter.note("seam pass of task \(k): frames \(t.first)-\(t.first + p - 1) again, from frame \(t.first - 1)")
+        reporter.note("seam pass of task \(k): frames \(t.first)-\(t.first + p - 1) again, continuing frame \(t.first - 1)")
         _ = try job.stylizeFrames(prepared, into: saved, reporter: reporter, writing: false, keepInputs: false, beforeFrame: { i in
-            ramp.guide(plan.seamPassRemaining(task: k, frame: i - 1).flatMap { r in own.load(i - 1, width: w, height: h).map { (nil, $0, r) } })
+            ramp.guide(plan.seamPassRemaining(task: k, frame: i - tail).flatMap { r in own.load(i - tail, width: w, height: h).map { (nil, $0, r) } })
         }, beforeSaving: { _ in try ramp.keepStartDistance() })
         reporter.finish()
-        try encodeSegment(k) { i, w, h in i < p ? saved.load(i + 1, width: w, height: h) : own.load(i, width: w, height: h) }
+        try encodeSegment(k) { i, w, h in i < p ? saved.load(i + tail, width: w, height: h) : own.load(i, width: w, height: h) }
         reporter.note("seam pass of task \(k) done")
     }
 

@@ -188,16 +188,21 @@ final class PreparedVideo {
 }
 
 extension VideoJob {
+    /// The options, the video preset and the chain resolved to one run (nothing loaded).
+    func resolvedSettings() throws -> RunSettings {
+        let positional = Array(paths[1..<(paths.count - 1)])
+        return try RunSettings(config: try options.makeConfig(styleCount: max(1, positional.count), video: true, photo: photo),
+                               temporal: try video.temporalConfig(), passes: video.passes,
+                               positional: positional, chain: chain, masks: options)
+    }
+
     /// Resolves the settings, opens the input and builds the stylizer: everything that can
     /// fail is checked here, before minutes of work. `range` replaces the options' range
     /// (a cluster task's frames); `arguments` are what the fingerprint records (default:
     /// this command line).
     func prepare(range override: FrameRange? = nil, arguments: [String]? = nil) throws -> PreparedVideo {
         let input = paths[0], output = paths[paths.count - 1]
-        let positional = Array(paths[1..<(paths.count - 1)])
-        let settings = try RunSettings(config: try options.makeConfig(styleCount: max(1, positional.count), video: true, photo: photo),
-                                       temporal: try video.temporalConfig(), passes: video.passes,
-                                       positional: positional, chain: chain, masks: options)
+        let settings = try resolvedSettings()
         var config = settings.config
         let tconfig = settings.temporal
         let geometry = settings.geometry

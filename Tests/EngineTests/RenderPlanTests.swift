@@ -67,6 +67,15 @@ final class RenderPlanTests: XCTestCase {
         XCTAssertEqual(plan.seamPassLength(task: 1), 4)
         XCTAssertEqual((0..<6).map { plan.seamPassRemaining(task: 1, frame: $0) }, [0.8, 0.6, 0.4, 0.2, nil, nil])
         XCTAssertEqual([0, 2].map { plan.seamPassLength(task: $0) }, [0, 0], "the first task and a new shot have none")
+        // readers seek to the nearest frame whose timestamp the plan knows
+        XCTAssertNil(plan.seekPoint(frame: 20), "a plan without timestamps: decode from the start")
+        var timed = plan
+        (timed.videoStartPts, timed.videoStartTime) = (100, 0.1)
+        for k in timed.tasks.indices { (timed.tasks[k].firstPts, timed.tasks[k].lastPts) = (Int64(timed.tasks[k].first * 10 + 100), Int64(timed.tasks[k].last * 10 + 100)) }
+        XCTAssertEqual(timed.seekPoint(frame: 15).map { [$0.pts, Int64($0.index)] }, [250, 15])
+        XCTAssertEqual(timed.seekPoint(frame: 27).map { [$0.pts, Int64($0.index)] }, [250, 15], "inside task 1: its first frame")
+        XCTAssertEqual(timed.seekPoint(frame: 29).map { [$0.pts, Int64($0.index)] }, [390, 29])
+        XCTAssertEqual(timed.seekPoint(frame: 0)?.videoStart.pts, 100)
     }
 
     /// A pan over one picture is one shot; a jump to another picture is a cut.
