@@ -1,0 +1,101 @@
+import Engine
+import Foundation
+import VideoIO
+
+/// A job folder: plan.json, and tasks/K/ with task K's frames (`Checkpoints` files,
+/// numbered from the task's first frame) and, once finished, its `done` file.
+struct JobFolder {
+    let path: String
+    init(_ path: String) { self.path = path }
+    var planPath: String { path + "/plan.json" }
+    func taskFolder(_ k: Int) -> String { path + "/tasks/\(k)" }
+    func doneFile(_ k: Int) -> String { taskFolder(k) + "/done" }
+    /// Task k's frames encoded as OUTPUT is (video only, timestamps from 0), in a container
+    /// that keeps decode timestamps (`SegmentJoiner`).
+    func segmentFile(_ k: Int, plan: RenderPlan) -> String {
+        taskFolder(k) + (URL(fileURLWithPath: plan.output).pathExtension.lowercased() == "webm" ? "/segment.webm" : "/segment.mp4")
+    }
+    func segmentInfoFile(_ k: Int) -> String { taskFolder(k) + "/segment.json" }
+    /// Task k's seam pass: its first frames rendered again (`RenderPlan.seamPassLength`).
+    func seamFolder(_ k: Int) -> String { path + "/seams/\(k)" }
+
+    /// Where a task's segment goes in the output: its first frame's pts after the video's
+    /// first frame (input time base), and where the video starts (seconds of the input).
+    struct SegmentInfo: Codable {
+        var offset: Int64
+        var videoStartTime: Double
+    }
+    func writeSegmentInfo(_ info: SegmentInfo, task k: Int) throws {
+        let e = JSONEncoder()
+        e.keyEncodingStrategy = .convertToSnakeCase
+        try e.encode(info).write(to: URL(fileURLWithPath: segmentInfoFile(k)), options: .atomic)
+    }
+    func segmentInfo(_ k: Int) -> SegmentInfo? {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        return FileManager.default.contents(atPath: segmentInfoFile(k)).flatMap { try? d.decode(SegmentInfo.self, from: $0) }
+    }
+
+    /// The main form the plan recorded, parsed (nothing loaded).
+    func mainForm(_ plan: RenderPlan) throws -> MainForm {
+        do { return try MainForm.parse(plan.arguments) } catch {
+            throw CLIError("\(planPath): its arguments no longer parse (\(MainForm.message(for: error))): plan again")
+        }
+    }
+
+    /// What a task must reproduce: the settings, the model, and the stylevid version.
+    static func fingerprint(_ prepared: PreparedVideo) -> String {
+        "stylevid \(StyleVid.configuration.version)\n" + prepared.fingerprint
+    }
+
+    /// The plan, or one line saying why there is none.
+    func load() throws -> RenderPlan {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
+            throw CLIError("\(path): no such job folder (make one with stylevid plan … --job \(path))")
+        }
+        guard let data = FileManager.default.contents(atPath: planPath) else {
+            throw CLIError("\(path) is not a job folder: it has no plan.json (make one with stylevid plan … --job \(path))")
+        }
+        let plan: RenderPlan
+        do { plan = try RenderPlan.decode(data) } catch RenderPlan.FormatError.format(let n) {
+            throw CLIError("\(planPath) has plan format \(n); this stylevid reads format \(RenderPlan.currentFormat): plan again")
+        } catch {
+            throw CLIError("\(planPath) is not a stylevid plan (\(error.localizedDescription))")
+        }
+        guard plan.stylevidVersion == StyleVid.configuration.version else {
+            throw CLIError("\(planPath) was made by stylevid \(plan.stylevidVersion); this is stylevid \(StyleVid.configuration.version): use the same build on every node, or plan again")
+        }
+        guard FileManager.default.changeCurrentDirectoryPath(plan.workingDirectory) else {
+            throw CLIError("the plan's working folder \(plan.workingDirectory) is not here: DIR, the input and the output must be on a filesystem every node sees")
+        }
+        guard FileManager.default.fileExists(atPath: plan.input) else {
+            throw CLIError("the plan's input \(plan.input) no longer exists")
+        }
+        return plan
+    }
+
+    /// The main form's job as the plan recorded it, prepared for `range`; refused when
+    /// this build resolves the settings or the model otherwise than the planning one did.
+    func prepare(_ plan: RenderPlan, range: ClosedRange<Int>) throws -> (VideoJob, PreparedVideo) {
+        let job = try mainForm(plan).videoJob
+        let prepared = try job.prepare(range: FrameRange(frames: range), arguments: plan.arguments)
+        prepared.seek = plan.seekPoint(frame: range.lowerBound)
+        guard JobFolder.fingerprint(prepared) == plan.fingerprint else {
+            throw CLIError("\(planPath) was made with other settings or another model than this stylevid resolves them to (\(prepared.summary.components(separatedBy: "; ").last ?? "")): plan again with this build")
+        }
+        return (job, prepared)
+    }
+
+    /// Task k's keyframe: its first frame's input and result, once rendered.
+    func keyframe(_ k: Int) -> (input: RGBImage, output: RGBImage)? {
+        guard let i = try? ImageIO.read(taskFolder(k) + "/" + Checkpoints.inputName(0)),
+              let o = try? ImageIO.read(taskFolder(k) + "/" + Checkpoints.frameName(0)), i.width == o.width, i.height == o.height else { return nil }
+        return (i, o)
+    }
+
+    /// Task k's finished frames: its `done` file says how many (nil: not finished).
+    func finishedFrames(_ k: Int) -> Int? {
+        (try? String(contentsOfFile: doneFile(k), encoding: .utf8)).flatMap { Int($0.split(separator: " ").first ?? "") }
+    }
+}

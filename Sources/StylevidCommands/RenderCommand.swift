@@ -1,0 +1,200 @@
+import ArgumentParser
+import Engine
+import Foundation
+import VideoIO
+
+/// `stylevid render DIR [--keyframe | --seam] [--task K | --all]`.
+struct RenderCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "render",
+        abstract: "Render task(s) of a plan into its job folder (lossless, resumable).",
+        discussion: """
+            Seams inside a shot take three phases. A task that continues a shot the task \
+            before it started needs its keyframe (its first frame) first: the task before \
+            is drawn toward it over its last frames (the plan's --seam-frames). Then the \
+            tasks. Then each such task's seam pass renders its first frames again (the \
+            plan's --seam-pass-frames), continuing the task before's last frame and handing \
+            over to the task's own frames, and encodes the task. So: `--keyframe`, then the \
+            tasks, then `--seam` (`--all` does all three, in order). Without --task or \
+            --all, the task is $SLURM_ARRAY_TASK_ID (a Slurm array job) or \
+            $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job), so one command line serves \
+            every task. A task run again continues from its saved frames and gives the \
+            frames an uninterrupted run gives; finished work is left as it is.
+            """)
+    @Argument(help: "The job folder of `stylevid plan`.") var dir: String
+    @Option(help: "The task to render (0-based).") var task: Int?
+    @Flag(help: "Render every unfinished task, in order, on this machine (keyframes first, seam passes last).") var all = false
+    @Flag(help: "Render only the keyframe (first frame) of the task(s).") var keyframe = false
+    @Flag(help: "Run only the seam pass of the task(s), once the task and the one before it are rendered.") var seam = false
+    @Flag(help: "No progress output.") var quiet = false
+
+    func validate() throws {
+        guard !(keyframe && seam) else { throw ValidationError("--keyframe and --seam exclude each other") }
+    }
+
+    func tasks(_ plan: RenderPlan) throws -> [Int] {
+        if all {
+            guard task == nil else { throw CLIError("--task and --all exclude each other") }
+            return Array(plan.tasks.indices)
+        }
+        let env = ProcessInfo.processInfo.environment
+        guard let k = task ?? env["SLURM_ARRAY_TASK_ID"].flatMap({ Int($0) }) ?? env["JOB_COMPLETION_INDEX"].flatMap({ Int($0) }) else {
+            throw CLIError("which task? give --task K or --all (or run it as an array job: $SLURM_ARRAY_TASK_ID, $JOB_COMPLETION_INDEX)")
+        }
+        guard plan.tasks.indices.contains(k) else {
+            throw CLIError("task \(k) is out of range: the plan in \(dir) has tasks 0-\(plan.tasks.count - 1)")
+        }
+        return [k]
+    }
+
+    func run() throws {
+        let folder = JobFolder(dir)
+        let plan = try folder.load()
+        let renderer = TaskRenderer(plan: plan, folder: folder, reporter: ProgressReporter(quiet: quiet))
+        let chosen = try tasks(plan)
+        if keyframe || all {
+            for k in chosen where plan.needsKeyframe(k) { try renderer.keyframe(k) }
+        }
+        if !keyframe && !seam || all {
+            for k in chosen { try renderer.task(k) }
+        }
+        if seam || all {
+            for k in chosen where plan.seamPassLength(task: k) > 0 { try renderer.seamPass(k) }
+        }
+    }
+}
+
+/// The work of `stylevid render` on one job folder: keyframes, tasks, seam passes, and
+/// each task's segment of OUTPUT.
+struct TaskRenderer {
+    let plan: RenderPlan
+    let folder: JobFolder
+    let reporter: ProgressReporter
+    var dir: String { folder.path }
+
+    func checkpoints(_ path: String, _ what: String) throws -> Checkpoints {
+        try Checkpoints(folder: path, output: what, fingerprint: plan.fingerprint,
+                        resume: FileManager.default.fileExists(atPath: path + "/settings"))
+    }
+
+    /// Task k's first frame, stylized as the task itself would (with its input kept for
+    /// the task before, which is drawn toward it).
+    func keyframe(_ k: Int) throws {
+        if folder.keyframe(k) != nil { reporter.note("keyframe of task \(k) is already done"); return }
+        let first = plan.tasks[k].first
+        let (job, prepared) = try folder.prepare(plan, range: first...first)
+        _ = try job.stylizeFrames(prepared, into: try checkpoints(folder.taskFolder(k), "task \(k)"), reporter: reporter,
+                                  writing: false, keepInputs: true)
+        reporter.finish()
+        reporter.note("keyframe of task \(k) (frame \(first)) done")
+    }
+
+    func task(_ k: Int) throws {
+        let t = plan.tasks[k]
+        if folder.finishedFrames(k) == t.count { reporter.note("task \(k) (frames \(t.first)-\(t.last)) is already done"); return }
+        // the seam: drawn toward the next task's keyframe when it continues this shot
+        var next: (input: RGBImage, output: RGBImage)?
+        if k + 1 < plan.tasks.count, plan.needsKeyframe(k + 1) {
+            guard let key = folder.keyframe(k + 1) else {
+                throw CLIError("task \(k) needs the keyframe of task \(k + 1), which is not rendered: stylevid render \(dir) --keyframe --task \(k + 1) first (stylevid slurm and --all do it)")
+            }
+            next = key
+        }
+        let (job, prepared) = try folder.prepare(plan, range: t.first...t.last)
+        let saved = try checkpoints(folder.taskFolder(k), "task \(k)")
+        reporter.note("task \(k): frames \(t.first)-\(t.last)" + (saved.available > 0 ? ", \(saved.available) already saved" : ""))
+        let ramp = SeamRamp(file: folder.taskFolder(k) + "/seam-distance", temporal: prepared.temporal)
+        let done = try job.stylizeFrames(prepared, into: saved, reporter: reporter, writing: false, keepInputs: false, beforeFrame: { i in
+            ramp.guide(next.flatMap { key in plan.seamRemaining(task: k, frame: i).map { (key.input, key.output, $0) } })
+        }, beforeSaving: { _ in try ramp.keepStartDistance() })
+        reporter.finish()
+        guard done.frames == t.count else {
+            throw CLIError("task \(k): the input gave \(done.frames) frame(s) for frames \(t.first)-\(t.last); has \(plan.input) changed since the plan?")
+        }
+        try "\(done.frames) frames\n".write(toFile: folder.doneFile(k), atomically: true, encoding: .utf8)
+        // the task's part of OUTPUT, encoded here so the join only copies packets (a task
+        // with a seam pass is encoded by it)
+        if plan.seamPassLength(task: k) == 0 { try encodeSegment(k) { saved.load($0, width: $1, height: $2) } }
+        reporter.note(String(format: "task %d done: %d frames, %.1f s per frame", k, done.frames, done.secondsPerFrame))
+    }
+
+    /// Task k's seam pass: its first frames again, continuing task k−1's last frames (its
+    /// tail restored as the history a render carries, with the curvature that followed
+    /// it, so the first frame passed sees the earlier frames task k−1's next frame would)
+    /// and handing over to task k's own frames (`RenderPlan.seamPassRemaining`); then
+    /// task k's segment.
+    func seamPass(_ k: Int) throws {
+        let t = plan.tasks[k], before = plan.tasks[k - 1], p = plan.seamPassLength(task: k)
+        let seams = folder.seamFolder(k)
+        if folder.segmentInfo(k) != nil { reporter.note("the seam pass of task \(k) is already done"); return }
+        guard folder.finishedFrames(k - 1) == before.count, folder.finishedFrames(k) == t.count else {
+            throw CLIError("the seam pass of task \(k) needs tasks \(k - 1) and \(k) rendered first (stylevid render \(dir) --task K)")
+        }
+        // task k−1's tail: as far back as the temporal term looks
+        let tail = min(before.count, try folder.mainForm(plan).videoJob.resolvedSettings().temporal.frames.max() ?? 1)
+        let (job, prepared) = try folder.prepare(plan, range: (t.first - tail)...(t.first + p - 1))
+        let saved = try checkpoints(seams, "the seam pass of task \(k)")
+        let (w, h) = prepared.processing
+        if !saved.has(tail - 1) {
+            let from = try checkpoints(folder.taskFolder(k - 1), "task \(k - 1)")
+            try saved.saveCurvature(from.loadCurvature(after: before.count - 1), after: tail - 1)
+            for i in 0..<tail {
+                guard let frame = from.load(before.count - tail + i, width: w, height: h) else {
+                    throw CLIError("task \(k - 1): frame \(t.first - tail + i) is missing or damaged; render the task again")
+                }
+                try saved.save(frame, i)
+            }
+        }
+        let own = try checkpoints(folder.taskFolder(k), "task \(k)")
+        let ramp = SeamRamp(file: seams + "/seam-distance", temporal: prepared.temporal)
+        reporter.note("seam pass of task \(k): frames \(t.first)-\(t.first + p - 1) again, continuing frame \(t.first - 1)")
+        _ = try job.stylizeFrames(prepared, into: saved, reporter: reporter, writing: false, keepInputs: false, beforeFrame: { i in
+            ramp.guide(plan.seamPassRemaining(task: k, frame: i - tail).flatMap { r in own.load(i - tail, width: w, height: h).map { (nil, $0, r) } })
+        }, beforeSaving: { _ in try ramp.keepStartDistance() })
+        reporter.finish()
+        try encodeSegment(k) { i, w, h in i < p ? saved.load(i + tail, width: w, height: h) : own.load(i, width: w, height: h) }
+        reporter.note("seam pass of task \(k) done")
+    }
+
+    /// Task k's frames (`frame(i, width, height)`, i from the task's first) encoded as
+    /// OUTPUT is, into the task's segment, then its place in the output.
+    func encodeSegment(_ k: Int, frame: @escaping (Int, Int, Int) -> RGBImage?) throws {
+        let t = plan.tasks[k]
+        let (job, prepared) = try folder.prepare(plan, range: t.first...t.last)
+        let (w, h) = prepared.processing
+        let segment = try job.encode(prepared, reporter: reporter, segment: folder.segmentFile(k, plan: plan)) { i in
+            guard let img = frame(i, w, h) else { throw CLIError("task \(k): frame \(t.first + i) is missing or damaged; render the task again") }
+            return img
+        }
+        guard segment.frames == t.count, let start = segment.start else {
+            throw CLIError("task \(k): the input gave \(segment.frames) frame(s) for frames \(t.first)-\(t.last); has \(plan.input) changed since the plan?")
+        }
+        try folder.writeSegmentInfo(.init(offset: start.pts, videoStartTime: start.videoStartTime), task: k)
+    }
+}
+
+/// A seam ramp's guide, frame by frame, and the distance its shares are measured
+/// against, kept in `file` before the first guided frame is saved so a resumed render
+/// continues the same ramp.
+final class SeamRamp {
+    let file: String
+    let temporal: TemporalStylizer
+    private var startDistance: Float?
+
+    init(file: String, temporal: TemporalStylizer) {
+        self.file = file; self.temporal = temporal
+        startDistance = (try? String(contentsOfFile: file, encoding: .utf8)).flatMap { Float($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// Sets the next frame's guide: (its input, nil for the frame itself; its result;
+    /// the share still to go), or none.
+    func guide(_ g: (input: RGBImage?, output: RGBImage, remaining: Float)?) {
+        temporal.guide = g.map { .init(input: $0.input, output: $0.output, remaining: $0.remaining, startDistance: startDistance) }
+    }
+
+    func keepStartDistance() throws {
+        guard startDistance == nil, temporal.guide != nil, let d = temporal.lastGuideStartDistance else { return }
+        try "\(d)\n".write(toFile: file, atomically: true, encoding: .utf8)
+        startDistance = d
+    }
+}
