@@ -29,8 +29,11 @@ public struct RenderPlan: Codable, Equatable, Sendable {
     }
 
     public static let currentFormat = 2
-    public static let defaultSeamFrames = 24
-    public static let defaultSeamPassFrames = 8
+    /// The seams' defaults, measured (BENCHMARKS.md, "Cluster rendering"): the seam pass
+    /// alone; the keyframe ramp (`seamFrames` > 0) made the frames before a seam step
+    /// harder than they save at it.
+    public static let defaultSeamFrames = 0
+    public static let defaultSeamPassFrames = 16
     public var format = RenderPlan.currentFormat
     public var stylevidVersion: String
     public var input: String
@@ -108,9 +111,12 @@ public struct RenderPlan: Codable, Equatable, Sendable {
         return try e.encode(self)
     }
 
-    /// Whether task k continues the shot of the task before it: then its first frame (its
-    /// keyframe) is rendered first, and the task before is drawn toward it at the seam.
-    public func needsKeyframe(_ k: Int) -> Bool { k > 0 && k < tasks.count && !shotStarts.contains(tasks[k].first) }
+    /// Whether task k continues the shot of the task before it: a seam, not a cut.
+    public func continuesShot(_ k: Int) -> Bool { k > 0 && k < tasks.count && !shotStarts.contains(tasks[k].first) }
+
+    /// Whether task k's first frame (its keyframe) is rendered before the tasks, for the
+    /// task before to be drawn toward it (a seam with `seamFrames` > 0).
+    public func needsKeyframe(_ k: Int) -> Bool { continuesShot(k) && seamFrames > 0 }
 
     /// The seam: for the frame `offset` frames into task k, the share of the distance to
     /// the next task's keyframe still to go once the frame is made
@@ -132,7 +138,7 @@ public struct RenderPlan: Codable, Equatable, Sendable {
     /// before's last frame, handing over to the task's own frames in equal steps: the
     /// seam pair is then an ordinary pair of consecutive frames.
     public func seamPassLength(task k: Int) -> Int {
-        needsKeyframe(k) ? max(0, min(seamPassFrames, tasks[k].count - 1)) : 0
+        continuesShot(k) ? max(0, min(seamPassFrames, tasks[k].count - 1)) : 0
     }
 
     /// The seam pass's share still to go toward the task's own frame `offset` once that

@@ -17,8 +17,8 @@ struct PlanCommand: ParsableCommand {
             render DIR`, which reads $SLURM_ARRAY_TASK_ID or $JOB_COMPLETION_INDEX), follow \
             them with `stylevid status DIR`, and encode OUTPUT with `stylevid join DIR`. DIR \
             and OUTPUT must be on a filesystem every node sees. Where a task continues the \
-            shot of the task before it, its first frame (its keyframe) is rendered first and \
-            the task before is drawn toward it over its last frames, so the seam does not jump.
+            shot of the task before it, a seam pass renders its first frames again once \
+            both are done, continuing the task before's last frame, so the seam does not jump.
             """)
 
     /// At the video defaults (384 px, 20 later evaluations) a frame costs about 9 s on 2
@@ -30,7 +30,7 @@ struct PlanCommand: ParsableCommand {
     var job: String
     @Option(help: "Most frames per task (the default is about 45 minutes of work at the video defaults on 2 cores, at ~9 s per frame).")
     var chunkFrames: Int = PlanCommand.defaultChunkFrames
-    @Option(help: "Frames before a seam inside a shot that travel, in equal steps, toward the next task's keyframe, so the two meet without a jump (longer: smaller steps; measured in BENCHMARKS.md).")
+    @Option(help: "A keyframe ramp besides the seam pass: the next task's first frame is rendered before the tasks, and this many frames before the seam travel toward it (0: none; measured worse than the seam pass alone, BENCHMARKS.md).")
     var seamFrames: Int = RenderPlan.defaultSeamFrames
     @Option(help: "First frames of such a task that its seam pass renders again, continuing the task before's last frame and handing over to the task's own frames (0: none).")
     var seamPassFrames: Int = RenderPlan.defaultSeamPassFrames

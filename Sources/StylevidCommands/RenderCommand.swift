@@ -9,14 +9,13 @@ struct RenderCommand: ParsableCommand {
         commandName: "render",
         abstract: "Render task(s) of a plan into its job folder (lossless, resumable).",
         discussion: """
-            Seams inside a shot take three phases. A task that continues a shot the task \
-            before it started needs its keyframe (its first frame) first: the task before \
-            is drawn toward it over its last frames (the plan's --seam-frames). Then the \
-            tasks. Then each such task's seam pass renders its first frames again (the \
-            plan's --seam-pass-frames), continuing the task before's last frame and handing \
-            over to the task's own frames, and encodes the task. So: `--keyframe`, then the \
-            tasks, then `--seam` (`--all` does all three, in order). Without --task or \
-            --all, the task is $SLURM_ARRAY_TASK_ID (a Slurm array job) or \
+            Where a task continues the shot of the task before it, its seam pass (the \
+            plan's --seam-pass-frames) renders its first frames again once both tasks are \
+            done, continuing the task before's last frame and handing over to the task's \
+            own frames, and encodes the task: so render the tasks, then `--seam` (`--all` \
+            does both, in order). A plan with a keyframe ramp (--seam-frames) also needs \
+            those tasks' first frames before any task: `--keyframe` first. Without --task \
+            or --all, the task is $SLURM_ARRAY_TASK_ID (a Slurm array job) or \
             $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job), so one command line serves \
             every task. A task run again continues from its saved frames and gives the \
             frames an uninterrupted run gives; finished work is left as it is.

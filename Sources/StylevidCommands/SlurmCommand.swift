@@ -7,11 +7,12 @@ import Foundation
 struct SlurmCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "slurm",
-        abstract: "Submit a plan to Slurm: keyframes, an array job of its tasks, seam passes, then the join.",
+        abstract: "Submit a plan to Slurm: an array job of its tasks, their seam passes, then the join.",
         discussion: """
-            Writes DIR/slurm/keyframes.sbatch (the first frame of every task that continues \
-            a shot, `stylevid render --keyframe DIR`), DIR/slurm/render.sbatch (one array \
-            task per plan task, `stylevid render DIR`, after the keyframes), \
+            Writes DIR/slurm/keyframes.sbatch (for a plan with a keyframe ramp: the first \
+            frame of every task that continues a shot, `stylevid render --keyframe DIR`), \
+            DIR/slurm/render.sbatch (one array \
+            task per plan task, `stylevid render DIR`), \
             DIR/slurm/seams.sbatch (the seam pass of every task that continues a shot, \
             `stylevid render --seam DIR`, after the tasks) and DIR/slurm/join.sbatch \
             (`stylevid join DIR`), each submitted with --dependency=afterok on the one \
@@ -104,7 +105,7 @@ struct SlurmCommand: ParsableCommand {
         for (name, id) in ids {
             switch name {
             case "keyframes": print("submitted keyframe array job \(id) (\(keyframes.count) keyframe(s))")
-            case "render": print("submitted render array job \(id) (\(tasks.count) task(s)\(maxParallel.map { ", at most \($0) at once" } ?? "")), after the keyframes")
+            case "render": print("submitted render array job \(id) (\(tasks.count) task(s)\(maxParallel.map { ", at most \($0) at once" } ?? ""))\(keyframes.isEmpty ? "" : ", after the keyframes")")
             case "seams": print("submitted seam array job \(id) (\(seams.count) seam pass(es)), after the tasks")
             default: print("submitted join job \(id), which runs once every task succeeded and writes \(plan.output)")
             }

@@ -89,7 +89,7 @@ final class ClusterTests: CLITestCase {
         // float sums are split by thread, so another thread count rounds otherwise)
         r = stylevid(env, "slurm '\(job)' --max-parallel 1")
         XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssert(r.stdout.contains("submitted keyframe array job"), r.stdout)
+        XCTAssert(r.stdout.contains("submitted seam array job"), r.stdout)
         XCTAssert(r.stdout.contains("submitted render array job"), r.stdout)
         let renderLine = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.contains("render array job") })
         let arrayID = try XCTUnwrap(renderLine.split(separator: " ").drop { $0 != "job" }.dropFirst().first.map(String.init))
@@ -139,14 +139,21 @@ final class ClusterTests: CLITestCase {
         assertOneLineError(runStylevid(["join", job]), contains: "task 0's segment is missing or damaged")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
         try FileManager.default.removeItem(atPath: job + "/tasks")
-        // one shot in 3 tasks: task 0 is drawn toward task 1's keyframe, which must come first
-        assertOneLineError(runStylevid(["render", job, "--task", "0"]), contains: "needs the keyframe of task 1")
+        // one shot in 3 tasks: a seam pass needs both its tasks
+        assertOneLineError(runStylevid(["render", job, "--seam", "--task", "1"]), contains: "needs tasks 0 and 1 rendered first")
+        // with a keyframe ramp, task 0 is drawn toward task 1's keyframe, which must come first
+        let keyed = dir + "/keyed"
+        XCTAssertEqual(plan(keyed, output: dir + "/keyed.mp4", extra: ["--seam-frames", "3"]).status, 0)
+        assertOneLineError(runStylevid(["render", keyed, "--task", "0"]), contains: "needs the keyframe of task 1")
+        let keyedPlan = try String(contentsOfFile: keyed + "/plan.json", encoding: .utf8)
+        try keyedPlan.replacingOccurrences(of: "model vgg16", with: "model vgg19").write(toFile: keyed + "/plan.json", atomically: true, encoding: .utf8)
+        assertOneLineError(runStylevid(["render", keyed, "--keyframe", "--task", "1"]), contains: "other settings or another model")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
         // sbatch absent, and sbatch refusing
         assertOneLineError(runShell("PATH=/nonexistent '\(StylevidPaths.binary)' slurm '\(job)'"), contains: "sbatch not found")
         // (a configuration sbatch cannot read; a missing one makes it search DNS for a minute)
         try "NotASlurmOption=1\n".write(toFile: dir + "/bad-slurm.conf", atomically: true, encoding: .utf8)
-        assertOneLineError(runShell("SLURM_CONF='\(dir!)/bad-slurm.conf' '\(StylevidPaths.binary)' slurm '\(job)'"), contains: "submitting the keyframe array: sbatch failed")
+        assertOneLineError(runShell("SLURM_CONF='\(dir!)/bad-slurm.conf' '\(StylevidPaths.binary)' slurm '\(job)'"), contains: "submitting the render array: sbatch failed")
 
         // a plan made by another version, or resolving to other settings or another model
         let planPath = job + "/plan.json"
@@ -155,7 +162,6 @@ final class ClusterTests: CLITestCase {
         assertOneLineError(runStylevid(["render", job, "--task", "0"]), contains: "was made by stylevid 0.0.1-")
         try original.replacingOccurrences(of: "model vgg16", with: "model vgg19").write(toFile: planPath, atomically: true, encoding: .utf8)
         assertOneLineError(runStylevid(["render", job, "--task", "2"]), contains: "other settings or another model")
-        assertOneLineError(runStylevid(["render", job, "--keyframe", "--task", "1"]), contains: "other settings or another model")
         try "{\"tasks\": 1}".write(toFile: planPath, atomically: true, encoding: .utf8)
         assertOneLineError(runStylevid(["status", job]), contains: "is not a stylevid plan")
         try original.write(toFile: planPath, atomically: true, encoding: .utf8)
