@@ -256,12 +256,7 @@ public final class Stylizer {
         if segmentation != nil && styles.count != 1 {
             throw EngineError.invalidOption("segmentation masks need exactly one reference image, got \(styles.count)")
         }
-        let levels = pyramid ? levelSizes(width: fw, height: fh) : [(fw, fh)]
-        // phases: the pyramid's levels, and with the two-stage schedule one more at full
-        // size that switches the photorealism term on
-        let photoreal = config.photorealWeight > 0
-        var phases = levels.map { (w: $0.0, h: $0.1, matting: photoreal && !config.photorealTwoStage) }
-        if photoreal && config.photorealTwoStage { phases.append((fw, fh, true)) }
+        let phases = self.phases(width: fw, height: fh, pyramid: pyramid)
         let firstFull = phases.firstIndex { $0.w == fw && $0.h == fh }!
         if let s = start {
             precondition(s.width == fw && s.height == fh && s.channels == 3,
@@ -277,56 +272,15 @@ public final class Stylizer {
         var globalEval = 0
         for (li, phase) in phases.enumerated() {
             let (w, h) = (phase.w, phase.h)
-            let contentImg = try ImageIO.scale(content, width: w, height: h)
-            let contentT = Tensor(image: contentImg)
+            let contentT = Tensor(image: try ImageIO.scale(content, width: w, height: h))
             contentFinal = contentT
-            let featureLosses = try self.featureLosses(content: contentT, styles: styles)
-            let tv = TotalVariationLoss(weight: config.tvWeight)
-            let imageLosses: [ImageLoss] = li >= firstFull ? extraLosses : []
-            let matting: PhotorealismLoss? = phase.matting
-                ? PhotorealismLoss(laplacian: MattingLaplacian(image: contentT, bands: false), weight: config.photorealWeight) : nil
-
-            // starting image
-            var start0: Tensor
-            if li == firstFull, let s = start {
-                start0 = s
-            } else if let prev = x {
-                start0 = Resize.bilinear(prev, height: h, width: w)
-            } else {
-                switch config.initMode {
-                case .content: start0 = contentT
-                case .random:
-                    start0 = Tensor.random(channels: 3, height: h, width: w, in: 0.25...0.75, generator: &rng)
-                case .colorTransfer:
-                    start0 = ColorMetrics.reinhard(contentT, reference: Tensor(image: styles[0]))
-                case .image:
-                    guard let ini = initImage else { throw EngineError.invalidOption("--init image was not loaded") }
-                    start0 = Tensor(image: try ImageIO.scale(ini, width: w, height: h))
-                }
+            let shape: Tensor
+            if li == firstFull, let s = start { shape = s } else if let prev = x { shape = Resize.bilinear(prev, height: h, width: w) } else {
+                shape = try firstStart(content: contentT, styles: styles, initImage: initImage, rng: &rng)
             }
-            let shape = start0
-            // the breakdown of the last evaluation, and of the point the optimiser holds
-            // (a rejected line-search trial is evaluated too, and must not be reported)
-            var breakdown = LossBreakdown(), held = LossBreakdown()
-            let deepest = self.deepest
-            let objective: Objective = { [network] values in
-                let img = Tensor(channels: 3, height: h, width: w, storage: values)
-                let acts = network.forward(img, through: deepest)
-                var grads: [Int: Tensor] = [:]
-                var b = LossBreakdown()
-                for loss in featureLosses {
-                    var g = grads[loss.layer] ?? Tensor.zeros(like: acts[loss.layer])
-                    let v = loss.evaluate(acts[loss.layer], gradient: &g)
-                    if loss is ContentLoss { b.content += v } else { b.style += v }
-                    grads[loss.layer] = g
-                }
-                var gi = network.backward(activations: acts, gradients: grads)
-                b.tv = tv.evaluate(img, gradient: &gi)
-                for l in imageLosses { b.temporal += l.evaluate(img, gradient: &gi) }
-                if let m = matting { b.photoreal = m.evaluate(img, gradient: &gi) }
-                breakdown = b
-                return (b.total, gi.storage)
-            }
+            let recorder = LossRecorder()
+            let objective = try self.objective(content: contentT, styles: styles, extraLosses: li >= firstFull ? extraLosses : [],
+                                               matting: phase.matting, recorder: recorder)
             var values = shape.storage
             let budget = iterations ?? config.iterations
             let levelCost = costs[li]
@@ -334,7 +288,7 @@ public final class Stylizer {
             var monitor = earlyStop.map(EarlyStop.Monitor.init)
             let cb: OptimizerCallback = { it, loss, current in
                 globalEval += 1
-                if loss == breakdown.total { held = breakdown }
+                if loss == recorder.last.total { recorder.held = recorder.last }
                 evaluations += 1
                 let frac = (doneCost + levelCost * Double(it) / Double(budget)) / totalCost
                 progress(StyleProgress(level: li, levels: phases.count, levelSize: (w, h), iteration: it,
@@ -346,38 +300,107 @@ public final class Stylizer {
                 if monitor?.shouldStop(after: loss) == true { return false }
                 return !shouldStop()
             }
-            // the image is written clamped to 0...1: optimise that image, not one the
-            // clamp would change afterwards (LBFGS.bounds)
-            let box: ClosedRange<Float> = 0...1
-            switch config.optimizer {
-            case .lbfgs:
-                let opt = LBFGS(history: config.lbfgsHistory, learningRate: config.learningRate ?? 1, bounds: box)
-                if li == phases.count - 1, var mem = carriedCurvature {
-                    opt.minimize(&values, evaluations: budget, memory: &mem, objective: objective, callback: cb)
-                    carriedCurvature = mem
-                } else {
-                    opt.minimize(&values, evaluations: budget, objective: objective, callback: cb)
-                }
-            case .adam:
-                let opt = Adam(learningRate: config.learningRate ?? 0.02, bounds: box)
-                opt.minimize(&values, evaluations: budget, objective: objective, callback: cb)
-            }
+            optimize(&values, budget: budget, carryCurvature: li == phases.count - 1, objective: objective, callback: cb)
             var result = Tensor(channels: 3, height: h, width: w, storage: values)
             result.clamp(0, 1)
             x = result
-            lastBreakdown = held
+            lastBreakdown = recorder.held
             lastEvaluations = evaluations
             doneCost += levelCost
             if shouldStop() { break }
         }
-        var out = x!
-        if config.smoothRadius > 0 && out.sameShape(contentFinal) {
-            out = GuidedFilter.filter(guide: contentFinal, input: out, radius: config.smoothRadius, epsilon: config.smoothEpsilon)
+        return finish(x!, content: contentFinal).rgbImage()
+    }
+
+    /// The sizes the optimisation runs at: the pyramid's levels, and with the two-stage
+    /// schedule one more at full size that switches the photorealism term on.
+    func phases(width fw: Int, height fh: Int, pyramid: Bool) -> [(w: Int, h: Int, matting: Bool)] {
+        let levels = pyramid ? levelSizes(width: fw, height: fh) : [(fw, fh)]
+        let photoreal = config.photorealWeight > 0
+        var phases = levels.map { (w: $0.0, h: $0.1, matting: photoreal && !config.photorealTwoStage) }
+        if photoreal && config.photorealTwoStage { phases.append((fw, fh, true)) }
+        return phases
+    }
+
+    /// The first level's start image, from `config.initMode`.
+    func firstStart(content: Tensor, styles: [RGBImage], initImage: RGBImage?, rng: inout SplitMix64) throws -> Tensor {
+        switch config.initMode {
+        case .content: return content
+        case .random: return Tensor.random(channels: 3, height: content.height, width: content.width, in: 0.25...0.75, generator: &rng)
+        case .colorTransfer: return ColorMetrics.reinhard(content, reference: Tensor(image: styles[0]))
+        case .image:
+            guard let ini = initImage else { throw EngineError.invalidOption("--init image was not loaded") }
+            return Tensor(image: try ImageIO.scale(ini, width: content.width, height: content.height))
+        }
+    }
+
+    /// The loss of the last evaluation, and of the point the optimiser holds (a rejected
+    /// line-search trial is evaluated too, and must not be reported).
+    final class LossRecorder {
+        var last = LossBreakdown(), held = LossBreakdown()
+    }
+
+    /// The objective at one level: the network's content and style terms, TV, the extra
+    /// image terms (temporal), the photorealism term; each evaluation's breakdown goes to
+    /// `recorder`.
+    func objective(content: Tensor, styles: [RGBImage], extraLosses: [ImageLoss], matting: Bool,
+                   recorder: LossRecorder) throws -> Objective {
+        let (w, h) = (content.width, content.height)
+        let featureLosses = try self.featureLosses(content: content, styles: styles)
+        let tv = TotalVariationLoss(weight: config.tvWeight)
+        let photoreal: PhotorealismLoss? = matting
+            ? PhotorealismLoss(laplacian: MattingLaplacian(image: content, bands: false), weight: config.photorealWeight) : nil
+        let deepest = self.deepest
+        return { [network] values in
+            let img = Tensor(channels: 3, height: h, width: w, storage: values)
+            let acts = network.forward(img, through: deepest)
+            var grads: [Int: Tensor] = [:]
+            var b = LossBreakdown()
+            for loss in featureLosses {
+                var g = grads[loss.layer] ?? Tensor.zeros(like: acts[loss.layer])
+                let v = loss.evaluate(acts[loss.layer], gradient: &g)
+                if loss is ContentLoss { b.content += v } else { b.style += v }
+                grads[loss.layer] = g
+            }
+            var gi = network.backward(activations: acts, gradients: grads)
+            b.tv = tv.evaluate(img, gradient: &gi)
+            for l in extraLosses { b.temporal += l.evaluate(img, gradient: &gi) }
+            if let m = photoreal { b.photoreal = m.evaluate(img, gradient: &gi) }
+            recorder.last = b
+            return (b.total, gi.storage)
+        }
+    }
+
+    /// Runs the optimiser over the box 0...1 (the image is written clamped: optimise that
+    /// image, not one the clamp would change afterwards). At the last level the L-BFGS
+    /// curvature carried from the frame before is used and updated.
+    func optimize(_ values: inout [Float], budget: Int, carryCurvature: Bool, objective: Objective, callback: OptimizerCallback) {
+        let box: ClosedRange<Float> = 0...1
+        switch config.optimizer {
+        case .lbfgs:
+            let opt = LBFGS(history: config.lbfgsHistory, learningRate: config.learningRate ?? 1, bounds: box)
+            if carryCurvature, var mem = carriedCurvature {
+                opt.minimize(&values, evaluations: budget, memory: &mem, objective: objective, callback: callback)
+                carriedCurvature = mem
+            } else {
+                opt.minimize(&values, evaluations: budget, objective: objective, callback: callback)
+            }
+        case .adam:
+            let opt = Adam(learningRate: config.learningRate ?? 0.02, bounds: box)
+            opt.minimize(&values, evaluations: budget, objective: objective, callback: callback)
+        }
+    }
+
+    /// The result's post-processing: guided-filter smoothing and colour preservation.
+    func finish(_ result: Tensor, content: Tensor) -> Tensor {
+        var out = result
+        if config.smoothRadius > 0 && out.sameShape(content) {
+            out = GuidedFilter.filter(guide: content, input: out, radius: config.smoothRadius, epsilon: config.smoothEpsilon)
             out.clamp(0, 1)
         }
-        if config.preserveColors && out.sameShape(contentFinal) {
-            out = ColorOps.preserveColors(stylized: out, content: contentFinal)
+        if config.preserveColors && out.sameShape(content) {
+            out = ColorOps.preserveColors(stylized: out, content: content)
         }
-        return out.rgbImage()
+        return out
     }
 }

@@ -1,0 +1,49 @@
+#!/bin/bash
+# Seams between cluster tasks, measured: renders INPUT as a plan cut into tasks of CHUNK
+# frames (and, for the reference, as one task), then prints the warping error of every
+# pair of consecutive frames around each seam, against the same pairs of the one-task
+# render, and the style loss of the frames there.
+#
+#   scripts/seam_bench.sh INPUT CHUNK [extra plan options...]
+#   e.g. scripts/seam_bench.sh shot.mp4 36 --seam-pass-frames 16
+#
+# Renders at --size 192 with Elephants.jpg (override with SIZE=, STYLE=); work goes to
+# $OUT (default /tmp/seam-bench). Each render of ~100 frames takes ~10 minutes on 2 cores.
+set -euo pipefail
+IN=$(realpath "$1"); CHUNK=$2; shift 2
+HOME_DIR=${STYLEVID_HOME:-$HOME/.cache/stylevid}
+STYLE=${STYLE:-$HOME_DIR/data/mate/abstract/Elephants.jpg}
+SIZE=${SIZE:-192}
+OUT=${OUT:-/tmp/seam-bench}
+B=${STYLEVID:-$(dirname "$0")/../.build/release/stylevid}
+mkdir -p "$OUT"
+render() { # name chunk [options]
+  local name=$1 chunk=$2; shift 2
+  rm -rf "$OUT/job-$name" "$OUT/$name.mp4"
+  "$B" plan "$IN" "$STYLE" "$OUT/$name.mp4" --job "$OUT/job-$name" --size "$SIZE" --chunk-frames "$chunk" --quiet "$@"
+  /usr/bin/time -f "$name: %e s" "$B" render "$OUT/job-$name" --all --quiet
+  "$B" join "$OUT/job-$name" --quiet
+  "$B" stability "$OUT/$name.mp4" "$IN" --style "$STYLE" > "$OUT/$name.json"
+}
+[ -f "$OUT/single.json" ] && [ "${KEEP_SINGLE:-0}" = 1 ] || render single 100000
+render chunked "$CHUNK" "$@"
+python3 - "$OUT" <<'PY'
+import json, statistics, sys
+out = sys.argv[1]
+single = json.load(open(f"{out}/single.json")); chunked = json.load(open(f"{out}/chunked.json"))
+plan = json.load(open(f"{out}/job-chunked/plan.json"))
+ps, pc = single["warping_error_per_pair"], chunked["warping_error_per_pair"]
+ss, sc = single["style_loss_per_frame"], chunked["style_loss_per_frame"]
+seams = [t["first"] for t in plan["tasks"][1:] if t["first"] not in plan["shot_starts"]]
+inside = [e for i, e in enumerate(pc) if i + 1 not in seams]
+print(f"chunked: tasks {[(t['first'], t['last']) for t in plan['tasks']]}, median pair inside the tasks {statistics.median(inside):.6f}")
+for s in seams:
+    lo, hi = max(0, s - 6), min(len(pc), s + plan["seam_pass_frames"] + 2)
+    print(f"seam {s-1}|{s}: pair {pc[s-1]:.6f} = {pc[s-1]/statistics.median(inside):.2f}x the median inside, "
+          f"{pc[s-1]/ps[s-1]:.2f}x the one-task render's same pair")
+    print("  pair        " + " ".join(f"{i:6d}" for i in range(lo, hi)))
+    print("  one task    " + " ".join(f"{ps[i]*1e3:6.2f}" for i in range(lo, hi)) + "   (x1e-3)")
+    print("  chunked     " + " ".join(f"{pc[i]*1e3:6.2f}" for i in range(lo, hi)))
+    fr = range(max(0, s - 3), min(len(sc), s + 3))
+    print("  style loss, frames " + ", ".join(f"{i}: {sc[i]:.2f} ({ss[i]:.2f})" for i in fr) + "   (one task in brackets)")
+PY
