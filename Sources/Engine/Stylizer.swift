@@ -204,6 +204,22 @@ public final class Stylizer {
         return contentLosses + styleLosses
     }
 
+    /// How far `image`'s style is from `style`'s: the mean over the style layers of the
+    /// relative Gram distance ‖G(image) − G(style)‖ / ‖G(style)‖ (Frobenius; 0 = the same
+    /// Gram matrices, 1 = as far as none at all), the style sized as for a stylisation.
+    public func gramDistance(_ image: RGBImage, style: RGBImage) throws -> Double {
+        let img = Tensor(image: image)
+        let targets = try styleTargets([style], width: img.width, height: img.height)
+        let acts = network.forward(img, through: styleIndices.max()!)
+        let distances = zip(styleIndices, targets).map { li, target -> Double in
+            let g = GramStyle.gram(acts[li])!
+            let diff = zip(g, target).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
+            let norm = target.reduce(0.0) { $0 + Double($1 * $1) }
+            return (diff / max(norm, 1e-30)).squareRoot()
+        }
+        return distances.reduce(0, +) / Double(distances.count)
+    }
+
     /// The content, style and total-variation losses of a finished `result` (as written:
     /// 8-bit, in range) against `content` scaled to its size: what a stylisation delivered,
     /// as opposed to the optimiser's last figure.

@@ -284,3 +284,35 @@ struct PhotoMetrics: ParsableCommand {
                      ColorMetrics.structureSimilarity(rt, c), ColorMetrics.labDistance(rt, ref), ColorMetrics.labDistance(c, ref)))
     }
 }
+
+/// `stylevid style-metrics RESULT CONTENT STYLE`: how painted a result is.
+struct StyleMetrics: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "style-metrics",
+        abstract: "Measure how strongly a result carries a style (one JSON line).",
+        discussion: """
+            gram_distance: the mean over the default style layers of the relative Gram \
+            distance ‖G(RESULT) − G(STYLE)‖ / ‖G(STYLE)‖ at RESULT's size (0 = the same \
+            Gram matrices); content_gram_distance: the same for CONTENT, where an unpainted \
+            result starts; ratio: the first over the second (lower = more painted). \
+            content_distance: the content loss of RESULT against CONTENT at the default \
+            weights (relu4_2), how far the subject moved.
+            """)
+    @Argument(help: "The stylized image.") var result: String
+    @Argument(help: "The image it was made from.") var content: String
+    @Argument(help: "The style image.") var style: String
+    @Option(help: "Model: \(StyleOptions.modelChoices).") var model: String?
+
+    func run() throws {
+        let r = try ImageIO.read(result)
+        let c = try ImageIO.scale(try ImageIO.read(content), width: r.width, height: r.height)
+        let s = try ImageIO.read(style)
+        var config = StyleConfig()
+        config.size = max(r.width, r.height)
+        let stylizer = try Stylizer(network: try ModelLoader.load(path: try ModelLoader.resolve(model), for: config), config: config)
+        let painted = try stylizer.gramDistance(r, style: s), plain = try stylizer.gramDistance(c, style: s)
+        let moved = try stylizer.measure(r, content: c, styles: [s]).content
+        print(String(format: "{\"gram_distance\": %.4f, \"content_gram_distance\": %.4f, \"ratio\": %.3f, \"content_distance\": %.4g}",
+                     painted, plain, painted / max(plain, 1e-12), moved))
+    }
+}

@@ -21,7 +21,7 @@ public struct StyleVid: ParsableCommand {
         `make setup` installs them.
         """,
         version: "0.1.0",
-        subcommands: [Run.self, ImageCommand.self, PhotoCommand.self, PhotoMetrics.self, FiltersCommand.self, Probe.self, FlowCommand.self, Stability.self, Bench.self, PlanCommand.self, RenderCommand.self, JoinCommand.self, StatusCommand.self, SlurmCommand.self],
+        subcommands: [Run.self, ImageCommand.self, PhotoCommand.self, PhotoMetrics.self, StyleMetrics.self, FiltersCommand.self, Probe.self, FlowCommand.self, Stability.self, Bench.self, PlanCommand.self, RenderCommand.self, JoinCommand.self, StatusCommand.self, SlurmCommand.self],
         defaultSubcommand: Run.self)
 
     public static func main() {

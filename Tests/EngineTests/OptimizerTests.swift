@@ -267,4 +267,18 @@ final class StylizerTests: XCTestCase {
         XCTAssertEqual(try Stylizer.convolutionsNeeded(StyleConfig(), architecture: .vgg19), 13)
         XCTAssertEqual(try Stylizer.convolutionsNeeded(StyleConfig(), architecture: .vgg16), 11)
     }
+
+    /// The relative Gram distance: 0 for the style itself, and a stylisation moves the
+    /// content toward the style.
+    func testGramDistanceIsZeroForTheStyleAndFallsAsTheStyleIsPainted() throws {
+        let style = pattern(40, 40, seed: 4)
+        var smooth = pattern(40, 40, seed: 3)     // a content of half the style's contrast
+        for i in smooth.pixels.indices { smooth.pixels[i] = smooth.pixels[i] / 2 + 64 }
+        let stylizer = try Stylizer(network: tiny, config: config { $0.contentWeight = 0; $0.styleWeight = 1e6; $0.iterations = 60 })
+        XCTAssertEqual(try stylizer.gramDistance(style, style: style), 0, accuracy: 1e-6)
+        let before = try stylizer.gramDistance(smooth, style: style)
+        let after = try stylizer.gramDistance(try stylizer.stylize(content: smooth, styles: [style]), style: style)
+        XCTAssertGreaterThan(before, 0.05)
+        XCTAssertLessThan(after, before * 0.8, "painting brings the Gram matrices closer")
+    }
 }
