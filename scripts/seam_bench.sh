@@ -2,13 +2,17 @@
 # Seams between cluster tasks, measured: renders INPUT as a plan cut into tasks of CHUNK
 # frames (and, for the reference, as one task), then prints the warping error of every
 # pair of consecutive frames around each seam, against the same pairs of the one-task
-# render, and the style loss of the frames there.
+# render, and the style loss of the frames there. Twice: on the encoded outputs, and on
+# the lossless frames (FFV1 videos made from the job folders), which leave out what the
+# encoder adds (a segment starts with a key frame, whose noise differs from the frames
+# before it as at any key frame).
 #
 #   scripts/seam_bench.sh INPUT CHUNK [extra plan options...]
 #   e.g. scripts/seam_bench.sh shot.mp4 36 --seam-pass-frames 16
 #
 # Renders at --size 192 with Elephants.jpg (override with SIZE=, STYLE=); work goes to
 # $OUT (default /tmp/seam-bench). Each render of ~100 frames takes ~10 minutes on 2 cores.
+# MEASURE_ONLY=1 measures the renders already in $OUT again.
 set -euo pipefail
 IN=$(realpath "$1"); CHUNK=$2; shift 2
 HOME_DIR=${STYLEVID_HOME:-$HOME/.cache/stylevid}
@@ -23,14 +27,40 @@ render() { # name chunk [options]
   "$B" plan "$IN" "$STYLE" "$OUT/$name.mp4" --job "$OUT/job-$name" --size "$SIZE" --chunk-frames "$chunk" --quiet "$@"
   /usr/bin/time -f "$name: %e s" "$B" render "$OUT/job-$name" --all --quiet
   "$B" join "$OUT/job-$name" --quiet
-  "$B" stability "$OUT/$name.mp4" "$IN" --style "$STYLE" > "$OUT/$name.json"
+  measure "$name"
 }
-[ -f "$OUT/single.json" ] && [ "${KEEP_SINGLE:-0}" = 1 ] || render single 100000
-render chunked "$CHUNK" "$@"
-python3 - "$OUT" <<'PY'
+measure() { # name: the warping errors of the output and of its lossless frames
+  local name=$1
+  "$B" stability "$OUT/$name.mp4" "$IN" --style "$STYLE" > "$OUT/$name.json"
+  # the same frames, lossless: each task's own, or its seam pass's where it has one
+  rm -rf "$OUT/frames-$name" && mkdir -p "$OUT/frames-$name"
+  python3 - "$OUT/job-$name" "$OUT/frames-$name" <<'PY'
+import json, os, shutil, sys
+job, dest = sys.argv[1], sys.argv[2]
+plan = json.load(open(f"{job}/plan.json"))
+for k, t in enumerate(plan["tasks"]):
+    seam = f"{job}/seams/{k}"
+    passed = sorted(f for f in os.listdir(seam) if f.startswith("frame-")) if os.path.isdir(seam) else []
+    p = min(plan["seam_pass_frames"], t["last"] - t["first"]) if passed else 0
+    tail = len(passed) - p
+    for j in range(t["last"] - t["first"] + 1):
+        src = f"{seam}/frame-{tail + j:06d}.png" if j < p else f"{job}/tasks/{k}/frame-{j:06d}.png"
+        shutil.copy(src, f"{dest}/frame-{t['first'] + j:06d}.png")
+PY
+  ffmpeg -v error -y -framerate 25 -i "$OUT/frames-$name/frame-%06d.png" -c:v ffv1 "$OUT/$name-lossless.mkv"
+  "$B" stability "$OUT/$name-lossless.mkv" "$IN" --style "$STYLE" > "$OUT/$name-lossless.json"
+}
+if [ "${MEASURE_ONLY:-0}" = 1 ]; then measure single; measure chunked   # the renders in $OUT again
+else
+  render single 100000
+  render chunked "$CHUNK" "$@"
+fi
+for kind in "" "-lossless"; do
+echo "== ${kind:-encoded outputs}"
+python3 - "$OUT" "$kind" <<'PY'
 import json, statistics, sys
-out = sys.argv[1]
-single = json.load(open(f"{out}/single.json")); chunked = json.load(open(f"{out}/chunked.json"))
+out, kind = sys.argv[1], sys.argv[2]
+single = json.load(open(f"{out}/single{kind}.json")); chunked = json.load(open(f"{out}/chunked{kind}.json"))
 plan = json.load(open(f"{out}/job-chunked/plan.json"))
 ps, pc = single["warping_error_per_pair"], chunked["warping_error_per_pair"]
 ss, sc = single["style_loss_per_frame"], chunked["style_loss_per_frame"]
@@ -47,3 +77,4 @@ for s in seams:
     fr = range(max(0, s - 3), min(len(sc), s + 3))
     print("  style loss, frames " + ", ".join(f"{i}: {sc[i]:.2f} ({ss[i]:.2f})" for i in fr) + "   (one task in brackets)")
 PY
+done
