@@ -33,7 +33,7 @@ public struct RenderPlan: Codable, Equatable, Sendable {
     /// alone; the keyframe ramp (`seamFrames` > 0) made the frames before a seam step
     /// harder than they save at it.
     public static let defaultSeamFrames = 0
-    public static let defaultSeamPassFrames = 16
+    public static let defaultSeamPassFrames = 32
     public var format = RenderPlan.currentFormat
     public var stylevidVersion: String
     public var input: String
