@@ -15,7 +15,7 @@ struct PlanCommand: ParsableCommand {
             cut at shot changes where there are any. Then render the tasks, on this machine \
             (`stylevid render DIR --all`) or one per array task of a cluster (`stylevid \
             render DIR`, which reads $SLURM_ARRAY_TASK_ID or $JOB_COMPLETION_INDEX), follow \
-            them with `stylevid status DIR`, and encode OUTPUT with `stylevid join DIR`. DIR \
+            them with `stylevid status DIR`, and write OUTPUT with `stylevid join DIR`. DIR \
             and OUTPUT must be on a filesystem every node sees. Where a task continues the \
             shot of the task before it, a seam pass renders its first frames again once \
             both are done, continuing the task before's last frame, so the seam does not jump.
@@ -99,11 +99,11 @@ struct PlanCommand: ParsableCommand {
     }
 }
 
-/// `stylevid join DIR`: OUTPUT from every task's frames.
+/// `stylevid join DIR`: OUTPUT from every task's segment.
 struct JoinCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "join",
-        abstract: "Encode a plan's OUTPUT from its finished tasks, with the input's timestamps, rotation and audio.")
+        abstract: "Write a plan's OUTPUT from its tasks' segments (packets copied), with the input's timestamps, rotation and audio.")
     @Argument(help: "The job folder of `stylevid plan`.") var dir: String
     @Flag(help: "No progress output.") var quiet = false
 
