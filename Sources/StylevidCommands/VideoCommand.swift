@@ -271,7 +271,8 @@ extension VideoJob {
             let w = try VideoWriter(path: segment ?? job.output, width: job.outputSize.width, height: job.outputSize.height,
                                     timeBase: info.timeBase, frameRate: info.frameRate, rotation: info.rotation,
                                     audioFrom: job.noAudio || segment != nil ? nil : job.input, startTime: startTime,
-                                    endTime: job.range.duration.map { startTime + $0 }, encoding: encoding)
+                                    endTime: job.range.duration.map { startTime + $0 }, trimAudioToVideo: job.range.frames != nil,
+                                    encoding: encoding)
             for warning in w.warnings { reporter.note("warning: " + warning) }
             made(w)
             return w

@@ -136,8 +136,10 @@ final class OutputMuxer {
         }
     }
 
-    /// Copies the remaining audio, writes the trailer and moves the file into place.
-    func finish() throws {
+    /// Copies the remaining audio (up to `audioUntil`, seconds of the output, if given),
+    /// writes the trailer and moves the file into place.
+    func finish(audioUntil videoEnd: Double? = nil) throws {
+        if let v = videoEnd { endTime = min(endTime ?? .infinity, offset + v) }
         try copyAudio(upTo: .infinity)
         for t in transcoders.values { try t.finish() }
         try check(av_write_trailer(ctx)) { MediaError.writeFailed(path: path, reason: $0) }

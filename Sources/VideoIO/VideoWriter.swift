@@ -34,6 +34,8 @@ public final class VideoWriter {
     private let muxer: OutputMuxer
     private let enc: CodecContext
     private let timeBase: Rational
+    private let frameRate: Rational
+    private let trimAudio: Bool
     private let scaler: Scaler
     private let yuv: Frame
     private let packet = Packet()
@@ -43,13 +45,17 @@ public final class VideoWriter {
     /// - timeBase: the input's video time base; frames' pts are in it.
     /// - startTime: seconds of the input that map to output time 0 (when trimming); audio
     ///   packets before it are skipped and the rest shifted by it.
+    /// - trimAudioToVideo: the audio ends with the last frame (a part of the input chosen
+    ///   by frames, whose end time is known only when the frames are written).
     public init(path: String, width: Int, height: Int, timeBase: Rational, frameRate: Rational,
                 rotation: Int = 0, audioFrom audioSource: String? = nil, startTime: Double = 0,
-                endTime: Double? = nil, encoding: VideoEncoding = VideoEncoding()) throws {
+                endTime: Double? = nil, trimAudioToVideo: Bool = false, encoding: VideoEncoding = VideoEncoding()) throws {
         self.path = path
         self.width = width
         self.height = height
         self.timeBase = timeBase
+        self.frameRate = frameRate
+        self.trimAudio = trimAudioToVideo
         muxer = try OutputMuxer(path: path)
         guard width > 0, height > 0, width % 2 == 0, height % 2 == 0 else {
             throw MediaError.invalidSize(width: width, height: height, reason: "video frames need even, positive dimensions")
@@ -132,6 +138,7 @@ public final class VideoWriter {
         }
         try check(avcodec_send_frame(enc.ptr, nil)) { MediaError.encodeFailed(path: path, reason: $0) }
         try drainEncoder()
-        try muxer.finish()
+        let frame = frameRate.value > 0 ? 1 / frameRate.value : 0
+        try muxer.finish(audioUntil: trimAudio ? Double(lastPts) * timeBase.value + frame : nil)
     }
 }

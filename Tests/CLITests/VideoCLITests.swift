@@ -67,6 +67,14 @@ final class VideoCLITests: TemporaryDirectoryTestCase {
         XCTAssert(r.stderr.contains(", max pooling"), "--pooling max overrides the video default: \(r.stderr)")
         XCTAssertEqual(ffprobe(out, "stream=codec_type", stream: "a"), "")
         XCTAssertEqual(ffprobe(out, "frame=pts_time").split(separator: "\n").count, 3)
+        // with audio, a frame range's audio ends with its last frame (0.12 s), not the input's (5.3 s)
+        let voiced = dir + "/voiced.mkv"
+        let v = runStylevid([bunny, painting, voiced, "--size", "48", "--iterations", "2", "--pyramid", "1", "--frames", "3-5", "--quiet"])
+        XCTAssertEqual(v.status, 0, v.stderr)
+        let audioEnd = runShell("ffprobe -v error -select_streams a -show_entries packet=pts_time,duration_time -of csv=p=0 '\(voiced)' | tail -1")
+            .stdout.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }.reduce(0, +)
+        XCTAssertGreaterThan(audioEnd, 0.05, "the audio is kept")
+        XCTAssertLessThan(audioEnd, 0.2, "the audio ends with the frames")
     }
 
     /// --output-size source scales the result back to the input's size; rotation metadata
