@@ -18,11 +18,12 @@ public enum SegmentJoiner {
     }
 
     /// Writes `path` from `segments`, in order. `timeBase`: the output's video time base
-    /// (the input's); `startTime`/`endTime`: the stretch of `audioFrom` that goes with it.
+    /// (the input's); `startTime`/`endTime`: the stretch of `audioFrom` that goes with it;
+    /// `expectedFrames`: refuse (and write nothing) when the segments hold another number.
     /// Returns the packets written and the audio warnings.
     public static func join(_ segments: [Segment], into path: String, timeBase: Rational, frameRate: Rational,
                             rotation: Int, audioFrom: String?, startTime: Double = 0,
-                            endTime: Double? = nil) throws -> (frames: Int, warnings: [String]) {
+                            endTime: Double? = nil, expectedFrames: Int? = nil) throws -> (frames: Int, warnings: [String]) {
         guard let first = segments.first else { throw MediaError.encodeFailed(path: path, reason: "no segments to join") }
         let muxer = try OutputMuxer(path: path)
         let reference = try SegmentReader(first.path)
@@ -63,6 +64,9 @@ public enum SegmentJoiner {
                 written += 1
                 try muxer.copyAudio(upTo: time)
             }
+        }
+        if let n = expectedFrames, n != written {
+            throw MediaError.encodeFailed(path: path, reason: "the segments hold \(written) frames, \(n) were expected")
         }
         try muxer.finish()
         return (written, muxer.warnings)

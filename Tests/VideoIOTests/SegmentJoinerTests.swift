@@ -68,6 +68,10 @@ final class SegmentJoinerTests: TemporaryDirectoryTestCase {
         XCTAssertThrowsError(try SegmentJoiner.join([a, a], into: out, timeBase: tb, frameRate: Rational(25, 1), rotation: 0, audioFrom: nil)) {
             XCTAssert("\($0)".contains("overlaps"), "\($0)")
         }
+        XCTAssertThrowsError(try SegmentJoiner.join([a], into: out, timeBase: tb, frameRate: Rational(25, 1), rotation: 0, audioFrom: nil,
+                                                 expectedFrames: 6)) {
+            XCTAssert("\($0)".contains("hold 3 frames, 6 were expected"), "\($0)")
+        }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains("joined") }, [])
     }
 }
