@@ -334,7 +334,7 @@ public final class TemporalStylizer {
 private struct GuideTarget {
     let target: Tensor
     let trust: [Float]
-    let share: Float
+    var share: Float = 0
     /// Moves `image` `share` of the way to the target at the trusted pixels.
     func blend(into image: inout Tensor) {
         let n = trust.count
@@ -363,15 +363,14 @@ extension TemporalStylizer {
         if let gi = g.input {
             guard gi.width == input.width, gi.height == input.height else { return nil }
             let flow = try BuiltInFlow(options: config.flow).flows(frame: t, earlier: t, current: input, earlierInput: Tensor(image: gi))
-            guided = GuideTarget(target: Warp.backwardCubic(Tensor(image: g.output), flow: flow.backward), trust: consistency(flow), share: 0)
+            guided = GuideTarget(target: Warp.backwardCubic(Tensor(image: g.output), flow: flow.backward), trust: consistency(flow))
         } else {
-            guided = GuideTarget(target: Tensor(image: g.output), trust: [Float](repeating: 1, count: input.plane), share: 0)
+            guided = GuideTarget(target: Tensor(image: g.output), trust: [Float](repeating: 1, count: input.plane))
         }
         let distance = guided.distance(current)
         let start = g.startDistance ?? distance
         lastGuideStartDistance = start
-        guided = GuideTarget(target: guided.target, trust: guided.trust,
-                             share: Guide.share(remaining: g.remaining, startDistance: start, distance: distance))
+        guided.share = Guide.share(remaining: g.remaining, startDistance: start, distance: distance)
         if ProcessInfo.processInfo.environment["STYLEVID_DEBUG"] != nil {
             FileHandle.standardError.write("frame \(t): guide distance \(distance) (start \(start)), remaining \(g.remaining), share \(guided.share)\n".data(using: .utf8)!)
         }
