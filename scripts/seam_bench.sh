@@ -5,7 +5,8 @@
 # render, and the style loss of the frames there. Twice: on the encoded outputs, and on
 # the lossless frames (FFV1 videos made from the job folders), which leave out what the
 # encoder adds (a segment starts with a key frame, whose noise differs from the frames
-# before it as at any key frame).
+# before it as at any key frame), and on the chunked render joined by `join --reencode`
+# (one encode of the lossless frames, as the one-task render's output is).
 #
 #   scripts/seam_bench.sh INPUT CHUNK [extra plan options...]
 #   e.g. scripts/seam_bench.sh shot.mp4 36 --seam-pass-frames 16
@@ -50,13 +51,20 @@ PY
   ffmpeg -v error -y -framerate 25 -i "$OUT/frames-$name/frame-%06d.png" -c:v ffv1 "$OUT/$name-lossless.mkv"
   "$B" stability "$OUT/$name-lossless.mkv" "$IN" --style "$STYLE" > "$OUT/$name-lossless.json"
 }
+reencoded() { # the chunked render joined again by one encode of its frames
+  "$B" join "$OUT/job-chunked" --reencode --quiet
+  cp "$OUT/chunked.mp4" "$OUT/chunked-reencoded.mp4" && cp "$OUT/single.json" "$OUT/single-reencoded.json"
+  "$B" stability "$OUT/chunked-reencoded.mp4" "$IN" --style "$STYLE" > "$OUT/chunked-reencoded.json"
+  "$B" join "$OUT/job-chunked" --quiet   # chunked.mp4 as the copying join writes it
+}
 if [ "${MEASURE_ONLY:-0}" = 1 ]; then measure single; measure chunked   # the renders in $OUT again
 else
   render single 100000
   render chunked "$CHUNK" "$@"
 fi
-for kind in "" "-lossless"; do
-echo "== ${kind:-encoded outputs}"
+reencoded
+for kind in "" "-reencoded" "-lossless"; do
+echo "== ${kind:-encoded outputs (segments copied)}"
 python3 - "$OUT" "$kind" <<'PY'
 import json, statistics, sys
 out, kind = sys.argv[1], sys.argv[2]
@@ -67,10 +75,12 @@ ss, sc = single["style_loss_per_frame"], chunked["style_loss_per_frame"]
 seams = [t["first"] for t in plan["tasks"][1:] if t["first"] not in plan["shot_starts"]]
 inside = [e for i, e in enumerate(pc) if i + 1 not in seams]
 print(f"chunked: tasks {[(t['first'], t['last']) for t in plan['tasks']]}, median pair inside the tasks {statistics.median(inside):.6f}")
-for s in seams:
+for k, s in ((k, t["first"]) for k, t in enumerate(plan["tasks"]) if t["first"] in seams):
     lo, hi = max(0, s - 6), min(len(pc), s + plan["seam_pass_frames"] + 2)
-    print(f"seam {s-1}|{s}: pair {pc[s-1]:.6f} = {pc[s-1]/statistics.median(inside):.2f}x the median inside, "
-          f"{pc[s-1]/ps[s-1]:.2f}x the one-task render's same pair")
+    # the median pair inside the two tasks that meet at the seam
+    near = statistics.median(pc[i] for i in range(plan["tasks"][k - 1]["first"], plan["tasks"][k]["last"]) if i != s - 1)
+    print(f"seam {s-1}|{s}: pair {pc[s-1]:.6f} = {pc[s-1]/near:.2f}x the median pair inside the two tasks, "
+          f"{pc[s-1]/statistics.median(inside):.2f}x the median inside all, {pc[s-1]/ps[s-1]:.2f}x the one-task render's same pair")
     print("  pair        " + " ".join(f"{i:6d}" for i in range(lo, hi)))
     print("  one task    " + " ".join(f"{ps[i]*1e3:6.2f}" for i in range(lo, hi)) + "   (x1e-3)")
     print("  chunked     " + " ".join(f"{pc[i]*1e3:6.2f}" for i in range(lo, hi)))

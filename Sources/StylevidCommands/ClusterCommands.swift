@@ -103,8 +103,17 @@ struct PlanCommand: ParsableCommand {
 struct JoinCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "join",
-        abstract: "Write a plan's OUTPUT from its tasks' segments (packets copied), with the input's timestamps, rotation and audio.")
+        abstract: "Write a plan's OUTPUT from its tasks' segments (packets copied), with the input's timestamps, rotation and audio.",
+        discussion: """
+            Each segment starts with a key frame, so OUTPUT has one where each task \
+            starts: a key frame's coding noise differs from the frame's before it, which \
+            lifts the warping error of the pair there 2-4x at small sizes (BENCHMARKS.md). \
+            --reencode encodes OUTPUT afresh from the tasks' lossless frames instead, as \
+            one machine's render is encoded: no key frame at the seams, but one encoder \
+            for the whole video (at 1080p about 9 frames/s on 2 cores).
+            """)
     @Argument(help: "The job folder of `stylevid plan`.") var dir: String
+    @Flag(help: "Encode OUTPUT from the tasks' lossless frames instead of copying their segments.") var reencode = false
     @Flag(help: "No progress output.") var quiet = false
 
     func run() throws {
@@ -126,12 +135,35 @@ struct JoinCommand: ParsableCommand {
         }
         let reporter = ProgressReporter(quiet: quiet)
         try checkVideoOutput(plan.output, inputs: [plan.input])
+        if reencode { return try encode(plan, folder: folder, reporter: reporter) }
         let info = try VideoReader(path: plan.input).info
         let written = try SegmentJoiner.join(segments.map(\.segment), into: plan.output, timeBase: info.timeBase, frameRate: info.frameRate,
                                              rotation: info.rotation, audioFrom: main.video.noAudio ? nil : plan.input,
                                              startTime: segments[0].start, expectedFrames: plan.frameCount)
         for warning in written.warnings { reporter.note("warning: " + warning) }
         reporter.note("wrote \(plan.output) (\(written.frames) frames, joined from \(plan.tasks.count) task segment(s))")
+    }
+
+    /// OUTPUT encoded from every task's lossless frames (the seam passes' where they ran).
+    func encode(_ plan: RenderPlan, folder: JobFolder, reporter: ProgressReporter) throws {
+        let renderer = TaskRenderer(plan: plan, folder: folder, reporter: reporter)
+        let sources = try plan.tasks.indices.map { try renderer.frames($0) }
+        let (job, prepared) = try folder.prepare(plan, range: nil)
+        let (w, h) = prepared.processing
+        let started = Date()
+        let written = try job.encode(prepared, reporter: reporter) { i in
+            guard let k = plan.task(of: i), let img = sources[k](i - plan.tasks[k].first, w, h) else {
+                throw CLIError("frame \(i) is missing or damaged in \(dir); render its task again")
+            }
+            let elapsed = Date().timeIntervalSince(started)
+            reporter.updateVideo(VideoProgress(framesDone: i, framesExpected: plan.frameCount, elapsed: elapsed, secondsPerFrame: elapsed / Double(max(1, i))))
+            return img
+        }
+        reporter.finish()
+        guard written.frames == plan.frameCount else {
+            throw CLIError("the input gave \(written.frames) frame(s) where the plan has \(plan.frameCount); has \(plan.input) changed since the plan?")
+        }
+        reporter.note("wrote \(plan.output) (\(written.frames) frames, encoded from \(plan.tasks.count) task(s)' frames)")
     }
 }
 

@@ -6,7 +6,8 @@ import VideoIO
 /// numbered from the task's first frame) and, once finished, its `done` file.
 struct JobFolder {
     let path: String
-    init(_ path: String) { self.path = path }
+    /// `path` made absolute here: loading a plan moves into the plan's working folder.
+    init(_ path: String) { self.path = URL(fileURLWithPath: path).standardizedFileURL.path }
     var planPath: String { path + "/plan.json" }
     func taskFolder(_ k: Int) -> String { path + "/tasks/\(k)" }
     func doneFile(_ k: Int) -> String { taskFolder(k) + "/done" }
@@ -75,12 +76,13 @@ struct JobFolder {
         return plan
     }
 
-    /// The main form's job as the plan recorded it, prepared for `range`; refused when
-    /// this build resolves the settings or the model otherwise than the planning one did.
-    func prepare(_ plan: RenderPlan, range: ClosedRange<Int>) throws -> (VideoJob, PreparedVideo) {
+    /// The main form's job as the plan recorded it, prepared for frames `range` of the
+    /// input (nil: all of it, as one machine renders it); refused when this build resolves
+    /// the settings or the model otherwise than the planning one did.
+    func prepare(_ plan: RenderPlan, range: ClosedRange<Int>?) throws -> (VideoJob, PreparedVideo) {
         let job = try mainForm(plan).videoJob
         let prepared = try job.prepare(range: FrameRange(frames: range), arguments: plan.arguments)
-        prepared.seek = plan.seekPoint(frame: range.lowerBound)
+        if let first = range?.lowerBound { prepared.seek = plan.seekPoint(frame: first) }
         guard JobFolder.fingerprint(prepared) == plan.fingerprint else {
             throw CLIError("\(planPath) was made with other settings or another model than this stylevid resolves them to (\(prepared.summary.components(separatedBy: "; ").last ?? "")): plan again with this build")
         }

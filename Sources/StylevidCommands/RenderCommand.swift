@@ -129,8 +129,7 @@ struct TaskRenderer {
         guard folder.finishedFrames(k - 1) == before.count, folder.finishedFrames(k) == t.count else {
             throw CLIError("the seam pass of task \(k) needs tasks \(k - 1) and \(k) rendered first (stylevid render \(dir) --task K)")
         }
-        // task k−1's tail: as far back as the temporal term looks
-        let tail = min(before.count, try folder.mainForm(plan).videoJob.resolvedSettings().temporal.frames.max() ?? 1)
+        let tail = try seamTail(k)
         let (job, prepared) = try folder.prepare(plan, range: (t.first - tail)...(t.first + p - 1))
         let saved = try checkpoints(seams, "the seam pass of task \(k)")
         let (w, h) = prepared.processing
@@ -151,8 +150,24 @@ struct TaskRenderer {
             ramp.guide(plan.seamPassRemaining(task: k, frame: i - tail).flatMap { r in own.load(i - tail, width: w, height: h).map { (nil, $0, r) } })
         }, beforeSaving: { _ in try ramp.keepStartDistance() })
         reporter.finish()
-        try encodeSegment(k) { i, w, h in i < p ? saved.load(i + tail, width: w, height: h) : own.load(i, width: w, height: h) }
+        try encodeSegment(k, frame: try frames(k))
         reporter.note("seam pass of task \(k) done")
+    }
+
+    /// How many of task k−1's last frames its seam pass restores before its own: as far
+    /// back as the temporal term looks.
+    func seamTail(_ k: Int) throws -> Int {
+        min(plan.tasks[k - 1].count, try folder.mainForm(plan).videoJob.resolvedSettings().temporal.frames.max() ?? 1)
+    }
+
+    /// Task k's finished frames (`frame(i, width, height)`, i from the task's first): its
+    /// seam pass's where it has one, its own after them. The frames its segment holds.
+    func frames(_ k: Int) throws -> (Int, Int, Int) -> RGBImage? {
+        let own = try checkpoints(folder.taskFolder(k), "task \(k)")
+        let p = plan.seamPassLength(task: k)
+        guard p > 0 else { return { i, w, h in own.load(i, width: w, height: h) } }
+        let passed = try checkpoints(folder.seamFolder(k), "the seam pass of task \(k)"), tail = try seamTail(k)
+        return { i, w, h in i < p ? passed.load(i + tail, width: w, height: h) : own.load(i, width: w, height: h) }
     }
 
     /// Task k's frames (`frame(i, width, height)`, i from the task's first) encoded as

@@ -31,6 +31,7 @@ struct SlurmCommand: ParsableCommand {
     @Option(help: "Account to charge.") var account: String?
     @Flag(help: "Write and print the scripts; submit nothing.") var dryRun = false
     @Flag(help: "Submit only the unfinished work (tasks continue from their saved frames), and the join.") var resubmit = false
+    @Flag(help: "The join job encodes OUTPUT from the tasks' lossless frames (`join --reencode`: no key frame at the seams) instead of copying their segments.") var reencodeJoin = false
 
     func validate() throws {
         guard cpusPerTask >= 1 else { throw ValidationError("--cpus-per-task must be at least 1") }
@@ -70,7 +71,7 @@ struct SlurmCommand: ParsableCommand {
     func run() throws {
         let folder = JobFolder(dir)
         let plan = try folder.load()
-        let job = URL(fileURLWithPath: dir).standardizedFileURL.path
+        let job = folder.path
         let unfinished = plan.tasks.indices.filter { folder.finishedFrames($0) != plan.tasks[$0].count }
         let tasks = resubmit ? unfinished : Array(plan.tasks.indices)
         if !resubmit && !unfinished.elementsEqual(plan.tasks.indices) && !dryRun {
@@ -133,8 +134,10 @@ struct SlurmCommand: ParsableCommand {
             add("seams", header(name: "stylevid-seams", log: "\(job)/logs/seam-%a.log")
                 + ["#SBATCH --array=\(arraySpec(seams, count: -1))"] + env + ["exec \(exe) render --seam --quiet \(quotedJob)"])
         }
-        // the join copies the tasks' encoded segments: one CPU, seconds
-        add("join", header(name: "stylevid-join", log: "\(job)/logs/join.log", cpus: 1) + env + ["exec \(exe) join --quiet \(quotedJob)"])
+        // the join copies the tasks' encoded segments: one CPU, seconds (encoding OUTPUT
+        // afresh takes a task's CPUs and about 0.1 s a frame at 1080p)
+        add("join", header(name: "stylevid-join", log: "\(job)/logs/join.log", cpus: reencodeJoin ? cpusPerTask : 1) + env
+            + ["exec \(exe) join --quiet \(reencodeJoin ? "--reencode " : "")\(quotedJob)"])
         do {
             for d in [scripts, job + "/logs"] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
             for name in ["keyframes", "render", "seams", "join"] { try? FileManager.default.removeItem(atPath: "\(scripts)/\(name).sbatch") }

@@ -114,6 +114,27 @@ final class ClusterTests: CLITestCase {
         XCTAssertEqual(frameTimes(out), frameTimes(refOut))
         XCTAssertEqual(decodedFrames(out), decodedFrames(refOut), "the joined videos differ")
         XCTAssert(runShell("ffprobe -v error -show_entries stream=codec_type -of csv=p=0 '\(out)'").stdout.contains("audio"))
+
+        // join --reencode: the same frames in one encode, without a key frame where each
+        // task starts; DIR given relative to another folder than the plan's
+        let copied = dir + "/ref-copied.mp4"
+        try fm.copyItem(atPath: refOut, toPath: copied)
+        let starts = try XCTUnwrap(planned["tasks"] as? [[String: Int]]).compactMap { $0["first"] }
+        XCTAssertEqual(keyFrames(copied), starts)
+        r = runShell("cd '\(dir!)' && '\(StylevidPaths.binary)' status ref && '\(StylevidPaths.binary)' join ref --reencode --quiet")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssert(r.stdout.contains("3 of 3 task(s) done"), r.stdout)
+        XCTAssertEqual(keyFrames(refOut), [0])
+        XCTAssertEqual(frameTimes(refOut), frameTimes(copied))
+        XCTAssert(runShell("ffprobe -v error -show_entries stream=codec_type -of csv=p=0 '\(refOut)'").stdout.contains("audio"))
+        let psnr = runShell("ffmpeg -v info -i '\(refOut)' -i '\(copied)' -lavfi psnr -f null - 2>&1 | grep -o 'average:[0-9.]*' | cut -d: -f2")
+        XCTAssertGreaterThan(Double(psnr.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, 35, "the re-encoded frames are not the copied ones")
+    }
+
+    /// Indices of a file's key frames.
+    func keyFrames(_ path: String) -> [Int] {
+        runShell("ffprobe -v error -select_streams v -show_entries frame=key_frame -of csv=p=0 '\(path)'").stdout
+            .split(separator: "\n").enumerated().compactMap { $0.element.hasPrefix("1") ? $0.offset : nil }
     }
 
     func testBadJobsGiveOneLine() throws {
