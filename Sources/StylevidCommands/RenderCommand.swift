@@ -70,6 +70,7 @@ struct TaskRenderer {
     let folder: JobFolder
     let reporter: ProgressReporter
     var dir: String { folder.path }
+    static let toContinue = "run the same stylevid render command again to continue"
 
     func checkpoints(_ path: String, _ what: String) throws -> Checkpoints {
         try Checkpoints(folder: path, output: what, fingerprint: plan.fingerprint,
@@ -83,7 +84,7 @@ struct TaskRenderer {
         let first = plan.tasks[k].first
         let (job, prepared) = try folder.prepare(plan, range: first...first)
         _ = try job.stylizeFrames(prepared, into: try checkpoints(folder.taskFolder(k), "task \(k)"), reporter: reporter,
-                                  writing: false, keepInputs: true)
+                                  writing: false, keepInputs: true, toContinue: TaskRenderer.toContinue)
         reporter.finish()
         reporter.note("keyframe of task \(k) (frame \(first)) done")
     }
@@ -103,7 +104,7 @@ struct TaskRenderer {
         let saved = try checkpoints(folder.taskFolder(k), "task \(k)")
         reporter.note("task \(k): frames \(t.first)-\(t.last)" + (saved.available > 0 ? ", \(saved.available) already saved" : ""))
         let ramp = SeamRamp(file: folder.taskFolder(k) + "/seam-distance", temporal: prepared.temporal)
-        let done = try job.stylizeFrames(prepared, into: saved, reporter: reporter, writing: false, keepInputs: false, beforeFrame: { i in
+        let done = try job.stylizeFrames(prepared, into: saved, reporter: reporter, writing: false, keepInputs: false, toContinue: TaskRenderer.toContinue, beforeFrame: { i in
             ramp.guide(next.flatMap { key in plan.seamRemaining(task: k, frame: i).map { (key.input, key.output, $0) } })
         }, beforeSaving: { _ in try ramp.keepStartDistance() })
         reporter.finish()
@@ -146,7 +147,7 @@ struct TaskRenderer {
         let own = try checkpoints(folder.taskFolder(k), "task \(k)")
         let ramp = SeamRamp(file: seams + "/seam-distance", temporal: prepared.temporal)
         reporter.note("seam pass of task \(k): frames \(t.first)-\(t.first + p - 1) again, continuing frame \(t.first - 1)")
-        _ = try job.stylizeFrames(prepared, into: saved, reporter: reporter, writing: false, keepInputs: false, beforeFrame: { i in
+        _ = try job.stylizeFrames(prepared, into: saved, reporter: reporter, writing: false, keepInputs: false, toContinue: TaskRenderer.toContinue, beforeFrame: { i in
             ramp.guide(plan.seamPassRemaining(task: k, frame: i - tail).flatMap { r in own.load(i - tail, width: w, height: h).map { (nil, $0, r) } })
         }, beforeSaving: { _ in try ramp.keepStartDistance() })
         reporter.finish()

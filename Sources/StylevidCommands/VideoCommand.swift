@@ -284,8 +284,9 @@ extension VideoJob {
     /// already there is restored instead); `writing`: encoded into the output as they come.
     /// `beforeFrame(k)` runs before frame k (counted from the range's first) is stylized,
     /// `beforeSaving(k)` after, before it is saved (state a resume needs goes first).
+    /// `toContinue`: what an interrupted run is told to do.
     func stylizeFrames(_ job: PreparedVideo, into checkpoints: Checkpoints, reporter: ProgressReporter,
-                       writing: Bool, keepInputs: Bool,
+                       writing: Bool, keepInputs: Bool, toContinue: String = "run the same command with --resume to continue",
                        beforeFrame: (Int) throws -> Void = { _ in },
                        beforeSaving: (Int) throws -> Void = { _ in }) throws -> (frames: Int, writer: VideoWriter?, secondsPerFrame: Double) {
         let (procW, procH) = job.processing, temporal = job.temporal, info = job.reader.info
@@ -322,7 +323,7 @@ extension VideoJob {
                     try checkpoints.saveCurvature(temporal.curvature, after: frameNumber)
                     try checkpoints.save(styled, frameNumber)
                     checkpoints.removeCurvature(after: frameNumber - 1)
-                    interruptMessage.value = "\(frameNumber + 1) frame(s) are saved; run the same command with --resume to continue"
+                    interruptMessage.value = "\(frameNumber + 1) frame(s) are saved; \(toContinue)"
                 }
                 return writing ? try ImageIO.scale(styled, width: job.outputSize.width, height: job.outputSize.height) : styled
             },
