@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # libFuzzer targets built with `swiftc -sanitize=fuzzer`:
-#   scripts/fuzz.sh TARGET [SECONDS]      TARGET: flo | mask | chain | safetensors
+#   scripts/fuzz.sh TARGET [SECONDS]      TARGET: flo | mask | chain | safetensors | pth | caffemodel
 # The target's sources and their dependencies are compiled into one instrumented
 # module (their `import` lines of sibling modules removed), the corpus lives in
 # .build/fuzz/TARGET/corpus (seeded with a valid file), and the run prints libFuzzer's
@@ -55,12 +55,36 @@ open(sys.argv[1], "wb").write(struct.pack("<Q", len(j)) + j + body)
 PY
     fi
     ;;
-  *) echo "fuzz.sh: unknown target '$target' (known: flo, mask, chain, safetensors)" >&2; exit 2 ;;
+  pth|caffemodel)
+    # the readers need only Foundation: compiled alone, quickly
+    srcs=("$root"/Sources/Engine/{ByteReader,TorchFile,CaffeModel,NamedArray,EngineError}.swift)
+    flags=()
+    if [ "$target" = pth ]; then
+      # the files PyTorch wrote for the tests: a zip archive and a legacy stream
+      cp "$root"/Tests/EngineTests/Fixtures/torch-{zip,legacy}.pth "$work/corpus/"
+    else
+      # a V1 net: a data layer, a 2×1×3×3 convolution with its bias, a ReLU
+      python3 - "$work/corpus/seed" <<'PY'
+import struct, sys
+def varint(v):
+    out = b""
+    while v >= 0x80: out += bytes([v & 0x7F | 0x80]); v >>= 7
+    return out + bytes([v])
+def field(n, payload): return varint(n << 3 | 2) + varint(len(payload)) + payload
+def num(n, v): return varint(n << 3) + varint(v)
+def blob(dims, vals): return b"".join(num(i + 1, d) for i, d in enumerate(dims)) + field(5, struct.pack(f"<{len(vals)}f", *vals))
+conv = field(4, b"conv1_1") + num(5, 4) + field(6, blob([2, 1, 3, 3], [0.5] * 18)) + field(6, blob([1, 1, 1, 2], [0.1, -0.1]))
+net = field(1, b"VGG") + field(2, field(4, b"data") + num(5, 5)) + field(2, conv) + field(2, field(4, b"relu1_1") + num(5, 18))
+open(sys.argv[1], "wb").write(net)
+PY
+    fi
+    ;;
+  *) echo "fuzz.sh: unknown target '$target' (known: flo, mask, chain, safetensors, pth, caffemodel)" >&2; exit 2 ;;
 esac
 cp "${srcs[@]}" "$work/src/"
 sed -i -e '/^import Kernels$/d' -e '/^import Temporal$/d' -e '/^import Photoreal$/d' -e '/^import VideoIO$/d' -e '/^import Engine$/d' "$work/src/"*.swift
 cp "$root/Fuzz/$target.swift" "$work/src/FuzzEntry.swift"
-swiftc -sanitize=fuzzer -parse-as-library -O -module-name Kernels "${flags[@]}" "$work/src/"*.swift -o "$work/fuzz-$target"
+swiftc -sanitize=fuzzer -parse-as-library -O -module-name Kernels ${flags[@]+"${flags[@]}"} "$work/src/"*.swift -o "$work/fuzz-$target"
 cd "$work"
 dict=()
 [ -f "$root/Fuzz/$target.dict" ] && dict=(-dict="$root/Fuzz/$target.dict")

@@ -15,8 +15,8 @@ public enum StylevidHome {
 public enum ModelLoader {
     /// Files looked for, in order, for each named model inside $STYLEVID_HOME/models.
     public static let candidates: [VGGArchitecture: [String]] = [
-        .vgg19: ["vgg19.safetensors", "vgg19.h5", "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"],
-        .vgg16: ["vgg16.safetensors", "vgg16.h5", "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", "vgg16_hed.h5"],
+        .vgg19: ["vgg19.safetensors", "vgg19.pth", "vgg19.caffemodel", "vgg19.h5", "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"],
+        .vgg16: ["vgg16.safetensors", "vgg16.pth", "vgg16.caffemodel", "vgg16.h5", "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", "vgg16_hed.h5"],
     ]
 
     /// The path a model name stands for. `nil` picks VGG19 when installed, else VGG16.
@@ -33,22 +33,23 @@ public enum ModelLoader {
         case "vgg19":
             if let p = find(.vgg19) { return p }
             throw EngineError.weightsNotFound(path: StylevidHome.models + "/vgg19.safetensors",
-                hint: "VGG19 is not installed; copy torchvision/timm safetensors or Keras' vgg19 'notop' .h5 there, or use --model vgg16")
+                hint: "VGG19 is not installed; copy torchvision's vgg19-dcbb9e9d.pth (as vgg19.pth), VGG_ILSVRC_19_layers.caffemodel (as vgg19.caffemodel), safetensors or Keras' vgg19 'notop' .h5 there, or use --model vgg16")
         case "vgg16":
             if let p = find(.vgg16) { return p }
             throw EngineError.weightsNotFound(path: StylevidHome.models + "/vgg16_hed.h5",
                                               hint: "run `make setup` to install the default model")
         default:
             guard let s = spec, fm.fileExists(atPath: s) else {
-                throw EngineError.weightsNotFound(path: spec ?? "", hint: "expected vgg16, vgg19 or a path to a .h5/.safetensors file")
+                throw EngineError.weightsNotFound(path: spec ?? "", hint: "expected vgg16, vgg19 or a path to a .h5, .safetensors, .pth or .caffemodel file")
             }
             return s
         }
     }
 
     /// Loads the convolutions 0..<`count` (all when nil) of the VGG in `path`.
-    /// HDF5 files are Keras layout (3,3,in,out) with Caffe preprocessing; safetensors are
-    /// torchvision layout (out,in,3,3) with torchvision preprocessing.
+    /// HDF5 files are Keras layout (3,3,in,out) with Caffe preprocessing; safetensors and
+    /// .pth are torchvision layout (out,in,3,3) with torchvision preprocessing; .caffemodel
+    /// is (out,in,3,3) with Caffe preprocessing (BGR, 0–255, minus the mean pixel).
     public static func load(path: String, convCount count: Int? = nil, pooling: Layers.Pooling = .max) throws -> VGG {
         try load(path: path, pooling: pooling) { _ in count }
     }
@@ -106,7 +107,7 @@ public enum ModelLoader {
         }
         let name = URL(fileURLWithPath: path).lastPathComponent
         return VGG(name: "\(arch.rawValue) (\(name))", blocks: arch.blocks, convs: convs,
-                   preprocessing: keras ? .caffe : .torchvision, pooling: pooling)
+                   preprocessing: keras || format == .caffemodel ? .caffe : .torchvision, pooling: pooling)
     }
 
     /// The bias beside a kernel: same group (Keras) or `.weight` → `.bias` (torch).

@@ -1,20 +1,11 @@
 import CHDF5
 import Foundation
 
-/// One tensor read from a weights file, in the file's own layout.
-public struct NamedArray: Sendable {
-    public var name: String
-    public var shape: [Int]
-    public var values: [Float]
-    public init(name: String, shape: [Int], values: [Float]) {
-        self.name = name; self.shape = shape; self.values = values
-    }
-}
-
-/// Readers for the weight formats stylevid accepts: Keras HDF5 (through libhdf5) and
-/// safetensors (its header is 8 bytes of length + JSON, parsed here).
+/// Readers for the weight formats stylevid accepts: Keras HDF5 (through libhdf5),
+/// safetensors (its header is 8 bytes of length + JSON, parsed here), PyTorch checkpoints
+/// (`TorchFile`) and Caffe models (`CaffeModel`).
 public enum WeightFile {
-    public enum Format: String, Sendable { case hdf5, safetensors }
+    public enum Format: String, Sendable { case hdf5, safetensors, pytorch, caffemodel }
 
     public static func format(of path: String) throws -> Format {
         guard let fh = FileHandle(forReadingAtPath: path) else {
@@ -24,11 +15,15 @@ public enum WeightFile {
         let head = (try? fh.read(upToCount: 8)) ?? Data()
         if head.starts(with: [0x89, 0x48, 0x44, 0x46]) { return .hdf5 }
         if path.hasSuffix(".safetensors") { return .safetensors }
+        // a zip archive, or a pickle (protocol 2 or later) opening with torch's magic number
+        if head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.starts(with: [0x80, 0x02, 0x8A]) { return .pytorch }
+        if path.hasSuffix(".caffemodel") { return .caffemodel }
+        if path.hasSuffix(".pth") || path.hasSuffix(".pt") { return .pytorch }
         if head.count == 8 {
             let n = head.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian
             if n > 1 && n < 100_000_000 { return .safetensors }
         }
-        throw EngineError.weightsUnreadable(path: path, reason: "neither HDF5 (.h5) nor safetensors")
+        throw EngineError.weightsUnreadable(path: path, reason: "not HDF5 (.h5), safetensors, a PyTorch .pth or a .caffemodel")
     }
 
     /// Lists (name, shape) of every dataset with `filter(shape)` true, then reads those.
@@ -36,6 +31,15 @@ public enum WeightFile {
         switch try format(of: path) {
         case .hdf5: return try readHDF5(path, where: filter)
         case .safetensors: return try readSafetensors(path, where: filter)
+        case .pytorch: return try TorchFile.decode(try mapped(path), path: path, where: filter)
+        case .caffemodel: return try CaffeModel.decode(try mapped(path), path: path, where: filter)
+        }
+    }
+
+    /// The file mapped into memory (read as needed: weights files run to 500 MB and more).
+    static func mapped(_ path: String) throws -> Data {
+        do { return try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) } catch {
+            throw EngineError.weightsNotFound(path: path, hint: error.localizedDescription)
         }
     }
 
@@ -136,10 +140,7 @@ public enum WeightFile {
     }
 
     public static func readSafetensors(_ path: String, where filter: ([Int]) -> Bool) throws -> [NamedArray] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw EngineError.weightsNotFound(path: path, hint: "")
-        }
-        return try decodeSafetensors(data, path: path, where: filter)
+        try decodeSafetensors(try mapped(path), path: path, where: filter)
     }
 
     /// Decodes a whole safetensors file held in memory (the reader's core; also the

@@ -7,19 +7,19 @@ import XCTest
 
 /// The loaders on small files written here: Keras HDF5 (HED naming, kernels (3,3,in,out))
 /// and safetensors (torchvision naming, (out,in,3,3)), plus every error a user can meet.
-final class WeightLoaderTests: TemporaryDirectoryTestCase {
-
-    /// Random VGG16 weights in PyTorch order, (out,in,3,3) + bias, for the first `count` convs.
-    func randomWeights(_ arch: VGGArchitecture, seed: UInt64 = 1) -> [(w: [Float], b: [Float], cin: Int, cout: Int)] {
-        var rng = SplitMix64(seed: seed)
-        var cin = 3
-        return arch.blocks.flatMap { $0 }.map { cout in
-            let w = (0..<(cout * cin * 9)).map { _ in Float.random(in: -0.1...0.1, using: &rng) }
-            let b = (0..<cout).map { _ in Float.random(in: -0.1...0.1, using: &rng) }
-            defer { cin = cout }
-            return (w, b, cin, cout)
-        }
+/// Random VGG weights in PyTorch order, (out,in,3,3) + bias, for every convolution.
+func randomWeights(_ arch: VGGArchitecture, seed: UInt64 = 1) -> [(w: [Float], b: [Float], cin: Int, cout: Int)] {
+    var rng = SplitMix64(seed: seed)
+    var cin = 3
+    return arch.blocks.flatMap { $0 }.map { cout in
+        let w = (0..<(cout * cin * 9)).map { _ in Float.random(in: -0.1...0.1, using: &rng) }
+        let b = (0..<cout).map { _ in Float.random(in: -0.1...0.1, using: &rng) }
+        defer { cin = cout }
+        return (w, b, cin, cout)
     }
+}
+
+final class WeightLoaderTests: TemporaryDirectoryTestCase {
 
     func writeH5(_ path: String, _ datasets: [(String, [Int], [Float])]) {
         let f = H5Fcreate(path, shim_h5f_acc_trunc(), shim_h5p_default(), shim_h5p_default())

@@ -23,4 +23,10 @@ final class FuzzTests: XCTestCase {
 
     /// The safetensors reader, header and tensor data (Fuzz/safetensors.swift).
     func testSafetensorsReaderSurvivesFuzzing() { fuzz("safetensors") }
+
+    /// The PyTorch reader: pickle machine, legacy storages, zip directory (Fuzz/pth.swift).
+    func testTorchReaderSurvivesFuzzing() { fuzz("pth") }
+
+    /// The .caffemodel reader: protobuf's wire format, layers, blobs (Fuzz/caffemodel.swift).
+    func testCaffeModelReaderSurvivesFuzzing() { fuzz("caffemodel") }
 }

@@ -1,0 +1,450 @@
+import Foundation
+
+/// PyTorch checkpoints (`torch.save` of a state dict, `.pth`/`.pt`), read without running
+/// anything from the file: a pickle machine that knows only the opcodes and the handful
+/// of globals a state dict is made of, and refuses any other global by name.
+///
+/// Two layouts:
+/// - legacy (torch before 1.6, and `_use_new_zipfile_serialization=False`): five pickles
+///   in a row (magic number, protocol version, system info, the object, the sorted
+///   storage keys), then each storage as an 8-byte element count and its raw bytes;
+/// - zip (torch 1.6 on): `PREFIX/data.pkl` and each storage in `PREFIX/data/KEY`, stored
+///   uncompressed.
+/// A tensor is a view of a storage: offset, shape and strides (in elements), all checked
+/// against the storage before a byte is read.
+public enum TorchFile {
+    /// The globals a state dict may name; anything else is refused.
+    static let storageKinds: [String: ElementKind] = [
+        "torch.FloatStorage": .float32, "torch.HalfStorage": .float16,
+        "torch.BFloat16Storage": .bfloat16, "torch.DoubleStorage": .float64,
+    ]
+    static let allowedGlobals: Set<String> = Set(storageKinds.keys).union([
+        "collections.OrderedDict", "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2",
+        "torch._utils._rebuild_parameter",
+    ])
+
+    struct Storage: Equatable {
+        var key: String
+        var kind: ElementKind
+        var count: Int
+    }
+
+    struct Tensor {
+        var storage: Storage
+        var offset: Int
+        var shape: [Int]
+        var stride: [Int]
+    }
+
+    /// Reads the tensors of the state dict in `data` (the whole file) whose shapes pass
+    /// `filter`, each made contiguous (row-major), in the order of the state dict.
+    public static func decode(_ data: Data, path: String, where filter: ([Int]) -> Bool = { _ in true }) throws -> [NamedArray] {
+        func bad(_ reason: String) -> EngineError { .weightsUnreadable(path: path, reason: reason) }
+        do {
+            let (entries, location) = data.starts(with: [0x50, 0x4B, 0x03, 0x04])
+                ? try zipLayout(data, path: path) : try legacyLayout(data, path: path)
+            var out: [NamedArray] = []
+            for (name, t) in entries where filter(t.shape) {
+                let (base, available) = try location(t.storage)
+                out.append(NamedArray(name: name, shape: t.shape, values: try values(of: t, in: data, at: base, available: available, name: name, path: path)))
+            }
+            return out
+        } catch is ByteReader.Truncated {
+            throw bad("the file ends early (truncated?)")
+        } catch let e as Pickle.Refusal {
+            throw bad(e.message)
+        }
+    }
+
+    // MARK: layouts
+
+    typealias Locate = (Storage) throws -> (base: Int, available: Int)
+
+    static func legacyLayout(_ data: Data, path: String) throws -> ([(String, Tensor)], Locate) {
+        func bad(_ reason: String) -> EngineError { .weightsUnreadable(path: path, reason: reason) }
+        var reader = ByteReader(data)
+        guard data.count >= 2, data.starts(with: [0x80]) else {
+            throw bad("neither a PyTorch zip archive nor a legacy PyTorch pickle")
+        }
+        let magic = try Pickle.load(&reader)
+        // 0x1950a86a20f9469cfc6c, little-endian, as pickle's LONG1 holds it
+        guard case .bigInt(let m) = magic, m == [0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19] else {
+            throw bad("a pickle, but not one torch.save wrote (no PyTorch magic number)")
+        }
+        guard case .int(let version) = try Pickle.load(&reader), version == 1001 else {
+            throw bad("a PyTorch file of an unknown legacy protocol")
+        }
+        let info = try Pickle.load(&reader)
+        if case .dict(let d) = info, case .bool(false)? = d.value(for: "little_endian") {
+            throw bad("written on a big-endian machine, which this reader does not handle")
+        }
+        let object = try Pickle.load(&reader)
+        guard case .list(let keyList) = try Pickle.load(&reader) else { throw bad("the storage key list is missing") }
+        let entries = try stateDict(object, path: path)
+        // the storages follow in the order of the key list, each after its element count
+        var kinds: [String: Storage] = [:]
+        for (_, t) in entries { kinds[t.storage.key] = t.storage }
+        var places: [String: (Int, Int)] = [:]
+        for item in keyList.items {
+            guard case .string(let key) = item else { throw bad("a storage key is not a string") }
+            let count = try reader.littleEndian(8)
+            guard let storage = kinds[key] else {
+                // a storage no tensor of the state dict uses: its element size is unknown,
+                // so nothing after it can be found
+                throw bad("storage \(key) belongs to no tensor of the state dict")
+            }
+            guard count == UInt64(storage.count) else { throw bad("storage \(key) holds \(count) elements where its tensors say \(storage.count)") }
+            guard storage.count <= reader.remaining / storage.kind.size else { throw ByteReader.Truncated() }
+            let bytes = storage.count * storage.kind.size
+            places[key] = (reader.position, bytes)
+            try reader.skip(bytes)
+        }
+        return (entries, { s in
+            guard let p = places[s.key] else { throw bad("storage \(s.key) is not in the file") }
+            return p
+        })
+    }
+
+    static func zipLayout(_ data: Data, path: String) throws -> ([(String, Tensor)], Locate) {
+        func bad(_ reason: String) -> EngineError { .weightsUnreadable(path: path, reason: reason) }
+        let zip: [String: ZipDirectory.Entry]
+        do { zip = try ZipDirectory.read(data) } catch let e as ZipDirectory.Damaged { throw bad(e.message) }
+        guard let pickleName = zip.keys.filter({ $0 == "data.pkl" || $0.hasSuffix("/data.pkl") }).min(by: { $0.count < $1.count }) else {
+            throw bad("a zip archive without data.pkl: not a PyTorch file")
+        }
+        let prefix = String(pickleName.dropLast("data.pkl".count))
+        if let order = zip[prefix + "byteorder"], data.subdata(in: order.range) != Data("little".utf8) {
+            throw bad("written on a big-endian machine, which this reader does not handle")
+        }
+        var reader = ByteReader(data, from: zip[pickleName]!.range.lowerBound, to: zip[pickleName]!.range.upperBound)
+        let entries = try stateDict(try Pickle.load(&reader), path: path)
+        return (entries, { s in
+            guard let e = zip[prefix + "data/" + s.key] else { throw bad("storage \(s.key) is not in the archive") }
+            return (e.range.lowerBound, e.range.count)
+        })
+    }
+
+    /// The (name, tensor) entries of a state dict: the pickled object itself, or its
+    /// "state_dict" entry (a training checkpoint).
+    static func stateDict(_ object: Pickle.Value, path: String) throws -> [(String, Tensor)] {
+        func bad(_ reason: String) -> EngineError { .weightsUnreadable(path: path, reason: reason) }
+        guard case .dict(var dict) = object else { throw bad("the pickled object is not a state dict (a dict of tensors)") }
+        if case .dict(let inner)? = dict.value(for: "state_dict") { dict = inner }
+        var out: [(String, Tensor)] = []
+        for (k, v) in dict.items {
+            guard case .string(let name) = k, case .tensor(let t) = v else { continue }
+            out.append((name, t))
+        }
+        guard !out.isEmpty else { throw bad("the pickled dict holds no tensors: not a state dict") }
+        return out
+    }
+
+    /// The tensor's elements in row-major order, read through its strides.
+    static func values(of t: Tensor, in data: Data, at base: Int, available: Int, name: String, path: String) throws -> [Float] {
+        func bad(_ reason: String) -> EngineError { .weightsUnreadable(path: path, reason: "tensor '\(name)': " + reason) }
+        var count = 1, last = t.offset
+        for (n, s) in zip(t.shape, t.stride) {
+            guard n >= 0, s >= 0 else { throw bad("negative size or stride") }
+            let (c, o1) = count.multipliedReportingOverflow(by: n)
+            let (reach, o2) = (n == 0 ? 0 : n - 1).multipliedReportingOverflow(by: s)
+            let (l, o3) = last.addingReportingOverflow(reach)
+            guard !o1, !o2, !o3 else { throw bad("too large") }
+            count = c; last = l
+        }
+        guard count == 0 || (t.offset >= 0 && last < t.storage.count) else {
+            throw bad("its view reaches element \(last) of a storage of \(t.storage.count)")
+        }
+        guard t.storage.count.multipliedReportingOverflow(by: t.storage.kind.size).partialValue <= available,
+              t.storage.count <= Int.max / 8, base >= 0, base + available <= data.count else {
+            throw bad("its storage is larger than the file holds (truncated?)")
+        }
+        var out = [Float](repeating: 0, count: count)
+        guard count > 0 else { return out }
+        let kind = t.storage.kind, rank = t.shape.count
+        data.withUnsafeBytes { raw in
+            let start = raw.baseAddress! + base
+            var index = [Int](repeating: 0, count: rank), element = t.offset
+            for i in 0..<count {
+                out[i] = kind.load(start, element)
+                // the next index, odometer-style, moving the element by the strides (wrapping:
+                // a stride past the end is only ever taken back, never read)
+                var d = rank - 1
+                while d >= 0 {
+                    index[d] += 1; element &+= t.stride[d]
+                    if index[d] < t.shape[d] { break }
+                    element &-= t.stride[d] &* t.shape[d]; index[d] = 0; d -= 1
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// The pickle machine: the opcodes of protocols 2–5 a state dict uses, no code run.
+enum Pickle {
+    struct Refusal: Error { let message: String }
+
+    final class List { var items: [Value] = [] }
+    final class Dict {
+        var items: [(Value, Value)] = []
+        func value(for key: String) -> Value? {
+            items.last { if case .string(key) = $0.0 { return true } else { return false } }?.1
+        }
+    }
+
+    enum Value {
+        case none, bool(Bool), int(Int), bigInt([UInt8]), float(Double), string(String), bytes(Data)
+        case tuple([Value]), list(List), dict(Dict)
+        case global(String)
+        case storage(TorchFile.Storage), tensor(TorchFile.Tensor)
+    }
+
+    /// Runs one pickle from `reader`'s position to its STOP; returns what it built.
+    static func load(_ reader: inout ByteReader) throws -> Value {
+        var stack: [Value] = [], marks: [Int] = [], memo: [Int: Value] = [:]
+        var storages: [String: TorchFile.Storage] = [:]
+        func refuse(_ m: String) -> Refusal { Refusal(message: m) }
+        func pop() throws -> Value {
+            guard let v = stack.popLast() else { throw refuse("a damaged pickle (its stack runs empty)") }
+            if let m = marks.last, stack.count < m { throw refuse("a damaged pickle (a pop crosses a mark)") }
+            return v
+        }
+        func popMark() throws -> [Value] {
+            guard let m = marks.popLast(), m <= stack.count else { throw refuse("a damaged pickle (no mark)") }
+            defer { stack.removeSubrange(m...) }
+            return Array(stack[m...])
+        }
+        func string(_ n: Int) throws -> Value {
+            let d = try reader.bytes(try reader.length(n))
+            guard let s = String(data: d, encoding: .utf8) else { throw refuse("a damaged pickle (a string is not UTF-8)") }
+            return .string(s)
+        }
+        func global(_ module: String, _ name: String) throws -> Value {
+            let full = module + "." + name
+            guard TorchFile.allowedGlobals.contains(full) else {
+                throw refuse("the pickle names \(full), which a state dict does not use; refused (this reader runs no code from a file)")
+            }
+            return .global(full)
+        }
+        func int(_ v: Value, _ what: String) throws -> Int {
+            guard case .int(let i) = v else { throw refuse("a tensor's \(what) is not an integer") }
+            return i
+        }
+        func ints(_ v: Value, _ what: String) throws -> [Int] {
+            guard case .tuple(let items) = v else { throw refuse("a tensor's \(what) is not a tuple") }
+            guard items.count <= 16 else { throw refuse("a tensor of more than 16 dimensions") }
+            return try items.map { try int($0, what) }
+        }
+        func reduce(_ callable: Value, _ args: Value) throws -> Value {
+            guard case .global(let name) = callable, case .tuple(let a) = args else { throw refuse("a damaged pickle (REDUCE of a non-global)") }
+            switch name {
+            case "collections.OrderedDict":
+                // Python 3 pickles it empty, then its items; Python 2 passes them, [[k, v], …]
+                let d = Dict()
+                guard let first = a.first else { return .dict(d) }
+                guard a.count == 1, case .list(let items) = first else { throw refuse("an OrderedDict built from other arguments than its items") }
+                for item in items.items {
+                    switch item {
+                    case .list(let pair) where pair.items.count == 2: d.items.append((pair.items[0], pair.items[1]))
+                    case .tuple(let pair) where pair.count == 2: d.items.append((pair[0], pair[1]))
+                    default: throw refuse("an OrderedDict item that is not a (key, value) pair")
+                    }
+                }
+                return .dict(d)
+            case "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2":
+                guard a.count >= 4, case .storage(let s) = a[0] else { throw refuse("a tensor without its storage") }
+                let shape = try ints(a[2], "size"), stride = try ints(a[3], "stride")
+                guard shape.count == stride.count else { throw refuse("a tensor whose size and stride differ in length") }
+                return .tensor(TorchFile.Tensor(storage: s, offset: try int(a[1], "storage offset"), shape: shape, stride: stride))
+            case "torch._utils._rebuild_parameter":
+                guard let first = a.first, case .tensor = first else { throw refuse("a parameter without its tensor") }
+                return first
+            default:
+                throw refuse("the pickle calls \(name), which builds no tensor")
+            }
+        }
+        func persistent(_ pid: Value) throws -> Value {
+            guard case .tuple(let t) = pid, t.count >= 5, case .string("storage") = t[0],
+                  case .global(let type) = t[1], case .string(let key) = t[2] else {
+                throw refuse("a persistent id that is not a PyTorch storage")
+            }
+            guard let kind = TorchFile.storageKinds[type] else { throw refuse("a storage of type \(type), which this reader does not handle") }
+            let count = try int(t[4], "storage size")
+            guard count >= 0 else { throw refuse("a storage of negative size") }
+            let s = TorchFile.Storage(key: key, kind: kind, count: count)
+            if let seen = storages[key], seen != s { throw refuse("storage \(key) is described twice, differently") }
+            storages[key] = s
+            return .storage(s)
+        }
+
+        while true {
+            let op = try reader.byte()
+            switch op {
+            case 0x80: _ = try reader.byte()                                  // PROTO
+            case 0x95: _ = try reader.littleEndian(8)                          // FRAME
+            case 0x2E: return try pop()                                        // STOP
+            case 0x28: marks.append(stack.count)                               // MARK
+            case 0x29: stack.append(.tuple([]))                                // EMPTY_TUPLE
+            case 0x74: stack.append(.tuple(try popMark()))                     // TUPLE
+            case 0x85: stack.append(.tuple([try pop()]))                       // TUPLE1
+            case 0x86: let b = try pop(), a = try pop(); stack.append(.tuple([a, b]))
+            case 0x87: let c = try pop(), b = try pop(), a = try pop(); stack.append(.tuple([a, b, c]))
+            case 0x5D: stack.append(.list(List()))                             // EMPTY_LIST
+            case 0x7D: stack.append(.dict(Dict()))                             // EMPTY_DICT
+            case 0x61:                                                         // APPEND
+                let v = try pop()
+                guard case .list(let l)? = stack.last else { throw refuse("a damaged pickle (APPEND to a non-list)") }
+                l.items.append(v)
+            case 0x65:                                                         // APPENDS
+                let vs = try popMark()
+                guard case .list(let l)? = stack.last else { throw refuse("a damaged pickle (APPENDS to a non-list)") }
+                l.items += vs
+            case 0x73:                                                         // SETITEM
+                let v = try pop(), k = try pop()
+                guard case .dict(let d)? = stack.last else { throw refuse("a damaged pickle (SETITEM on a non-dict)") }
+                d.items.append((k, v))
+            case 0x75:                                                         // SETITEMS
+                let kv = try popMark()
+                guard kv.count % 2 == 0, case .dict(let d)? = stack.last else { throw refuse("a damaged pickle (SETITEMS)") }
+                for i in stride(from: 0, to: kv.count, by: 2) { d.items.append((kv[i], kv[i + 1])) }
+            case 0x4E: stack.append(.none)                                     // NONE
+            case 0x88: stack.append(.bool(true))                               // NEWTRUE
+            case 0x89: stack.append(.bool(false))                              // NEWFALSE
+            case 0x4A: stack.append(.int(Int(Int32(truncatingIfNeeded: try reader.littleEndian(4)))))   // BININT
+            case 0x4B: stack.append(.int(Int(try reader.byte())))              // BININT1
+            case 0x4D: stack.append(.int(Int(try reader.littleEndian(2))))     // BININT2
+            case 0x8A:                                                         // LONG1
+                let n = Int(try reader.byte())
+                let bytes = [UInt8](try reader.bytes(n))
+                if n <= 8 {
+                    var v: UInt64 = 0
+                    for (i, b) in bytes.enumerated() { v |= UInt64(b) << (8 * UInt64(i)) }
+                    if n > 0 && n < 8 && bytes[n - 1] & 0x80 != 0 { v |= ~0 << (8 * UInt64(n)) }   // sign-extend
+                    stack.append(.int(Int(Int64(bitPattern: v))))
+                } else {
+                    stack.append(.bigInt(bytes))
+                }
+            case 0x47:                                                         // BINFLOAT (big-endian)
+                let d = try reader.bytes(8)
+                stack.append(.float(Double(bitPattern: d.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })))
+            case 0x58: stack.append(try string(4))                             // BINUNICODE
+            case 0x8C: stack.append(try string(1))                             // SHORT_BINUNICODE
+            case 0x8D: stack.append(try string(8))                             // BINUNICODE8
+            case 0x54: stack.append(try string(4))                             // BINSTRING
+            case 0x55: stack.append(try string(1))                             // SHORT_BINSTRING
+            case 0x42: stack.append(.bytes(try reader.bytes(try reader.length(4))))   // BINBYTES
+            case 0x43: stack.append(.bytes(try reader.bytes(try reader.length(1))))   // SHORT_BINBYTES
+            case 0x63:                                                         // GLOBAL
+                let module = try reader.line(), name = try reader.line()
+                stack.append(try global(module, name))
+            case 0x93:                                                         // STACK_GLOBAL
+                guard case .string(let name) = try pop(), case .string(let module) = try pop() else {
+                    throw refuse("a damaged pickle (STACK_GLOBAL of non-strings)")
+                }
+                stack.append(try global(module, name))
+            case 0x52:                                                         // REDUCE
+                let args = try pop(), callable = try pop()
+                stack.append(try reduce(callable, args))
+            case 0x62:                                                         // BUILD: a dict's attributes (_metadata)
+                _ = try pop()
+                guard let top = stack.last else { throw refuse("a damaged pickle (BUILD on nothing)") }
+                switch top {
+                case .dict, .tensor: break
+                default: throw refuse("a damaged pickle (BUILD on something not a dict or tensor)")
+                }
+            case 0x51: stack.append(try persistent(try pop()))                // BINPERSID
+            case 0x71: memo[Int(try reader.byte())] = stack.last               // BINPUT
+            case 0x72: memo[Int(try reader.littleEndian(4))] = stack.last      // LONG_BINPUT
+            case 0x94: memo[memo.count] = stack.last                           // MEMOIZE
+            case 0x68, 0x6A:                                                   // BINGET, LONG_BINGET
+                let i = Int(op == 0x68 ? UInt64(try reader.byte()) : try reader.littleEndian(4))
+                guard let v = memo[i] else { throw refuse("a damaged pickle (memo \(i) is empty)") }
+                stack.append(v)
+            case 0x30: _ = try pop()                                           // POP
+            case 0x31: _ = try popMark()                                       // POP_MARK
+            case 0x32:                                                         // DUP
+                guard let v = stack.last else { throw refuse("a damaged pickle (DUP of nothing)") }
+                stack.append(v)
+            default:
+                throw refuse(String(format: "a pickle opcode 0x%02x that a state dict does not use", op))
+            }
+            guard stack.count < 1 << 20 else { throw refuse("a pickle too deep for a state dict") }
+        }
+    }
+}
+
+/// The central directory of a zip archive whose members are stored (not compressed), as
+/// torch.save writes them: each member's name and the bytes of its data.
+enum ZipDirectory {
+    struct Damaged: Error { let message: String }
+    struct Entry { var range: Range<Int> }
+
+    static func read(_ data: Data) throws -> [String: Entry] {
+        // the end-of-central-directory record: in the last 64 KB + 22 bytes
+        let n = data.count
+        guard n >= 22 else { throw Damaged(message: "a zip archive too short to hold its directory (truncated?)") }
+        var eocd = -1
+        var i = n - 22
+        while i >= max(0, n - 22 - 65_535) {
+            if data[data.startIndex + i] == 0x50, data[data.startIndex + i + 1] == 0x4B, data[data.startIndex + i + 2] == 0x05, data[data.startIndex + i + 3] == 0x06 { eocd = i; break }
+            i -= 1
+        }
+        guard eocd >= 0 else { throw Damaged(message: "a zip archive without its directory (truncated?)") }
+        var r = ByteReader(data, from: eocd + 10)
+        var count = Int(try r.littleEndian(2))
+        _ = try r.littleEndian(4)
+        var dirOffset = Int(try r.littleEndian(4))
+        if count == 0xFFFF || dirOffset == 0xFFFF_FFFF {
+            // ZIP64: the locator right before the record points at the 64-bit record
+            var loc = ByteReader(data, from: max(0, eocd - 20))
+            guard eocd >= 20, try loc.littleEndian(4) == 0x0706_4B50 else { throw Damaged(message: "a zip archive whose ZIP64 directory is missing") }
+            _ = try loc.littleEndian(4)
+            let at = try loc.littleEndian(8)
+            guard at < UInt64(n) else { throw Damaged(message: "a zip archive whose ZIP64 directory lies outside it") }
+            var z = ByteReader(data, from: Int(at))
+            guard try z.littleEndian(4) == 0x0606_4B50 else { throw Damaged(message: "a zip archive with a damaged ZIP64 directory") }
+            try z.skip(28)
+            let c = try z.littleEndian(8)
+            try z.skip(8)
+            let off = try z.littleEndian(8)
+            guard c < UInt64(n), off < UInt64(n) else { throw Damaged(message: "a zip archive with a damaged ZIP64 directory") }
+            count = Int(c); dirOffset = Int(off)
+        }
+        var entries: [String: Entry] = [:]
+        var d = ByteReader(data, from: dirOffset)
+        for _ in 0..<count {
+            guard try d.littleEndian(4) == 0x0201_4B50 else { throw Damaged(message: "a zip archive with a damaged directory") }
+            try d.skip(6)
+            let method = try d.littleEndian(2)
+            try d.skip(8)
+            var size = try d.littleEndian(4)
+            let unpacked = try d.littleEndian(4)
+            let nameLength = Int(try d.littleEndian(2)), extraLength = Int(try d.littleEndian(2)), commentLength = Int(try d.littleEndian(2))
+            try d.skip(8)
+            var local = try d.littleEndian(4)
+            let name = String(decoding: try d.bytes(nameLength), as: UTF8.self)
+            var extra = ByteReader(data, from: d.position, to: d.position + extraLength)
+            try d.skip(extraLength + commentLength)
+            // ZIP64 extra field: the 64-bit values of the fields that read 0xFFFFFFFF
+            while extra.remaining >= 4 {
+                let id = try extra.littleEndian(2), length = Int(try extra.littleEndian(2))
+                var field = ByteReader(data, from: extra.position, to: extra.position + length)
+                try extra.skip(length)
+                guard id == 1 else { continue }
+                if unpacked == 0xFFFF_FFFF { _ = try field.littleEndian(8) }
+                if size == 0xFFFF_FFFF { size = try field.littleEndian(8) }
+                if local == 0xFFFF_FFFF { local = try field.littleEndian(8) }
+            }
+            guard method == 0 else { throw Damaged(message: "member \(name) of the zip archive is compressed; torch.save stores its members") }
+            guard local < UInt64(n) else { throw Damaged(message: "member \(name) lies outside the zip archive (truncated?)") }
+            var h = ByteReader(data, from: Int(local))
+            guard try h.littleEndian(4) == 0x0403_4B50 else { throw Damaged(message: "member \(name) of the zip archive is damaged") }
+            try h.skip(22)
+            let skip = Int(try h.littleEndian(2)) + Int(try h.littleEndian(2))
+            try h.skip(skip)
+            guard size <= UInt64(h.remaining) else { throw Damaged(message: "member \(name) runs past the end of the zip archive (truncated?)") }
+            entries[name] = Entry(range: h.position..<h.position + Int(size))
+        }
+        return entries
+    }
+}
