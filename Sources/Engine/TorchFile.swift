@@ -201,158 +201,94 @@ enum Pickle {
 
     /// Runs one pickle from `reader`'s position to its STOP; returns what it built.
     static func load(_ reader: inout ByteReader) throws -> Value {
+        var machine = Machine()
+        while true {
+            let op = try reader.byte()
+            if op == 0x2E { return try machine.pop() }                         // STOP
+            if let v = try scalar(op, &reader) { machine.stack.append(v) } else { try machine.step(op, &reader) }
+            guard machine.stack.count < 1 << 20 else { throw Refusal(message: "a pickle too deep for a state dict") }
+        }
+    }
+
+    /// The value a scalar opcode pushes (nil: not a scalar opcode).
+    static func scalar(_ op: UInt8, _ reader: inout ByteReader) throws -> Value? {
+        func string(_ n: Int) throws -> Value {
+            let d = try reader.bytes(try reader.length(n))
+            guard let s = String(data: d, encoding: .utf8) else { throw Refusal(message: "a damaged pickle (a string is not UTF-8)") }
+            return .string(s)
+        }
+        switch op {
+        case 0x4E: return Value.none                                           // NONE
+        case 0x88: return .bool(true)                                          // NEWTRUE
+        case 0x89: return .bool(false)                                         // NEWFALSE
+        case 0x4A: return .int(Int(Int32(truncatingIfNeeded: try reader.littleEndian(4))))   // BININT
+        case 0x4B: return .int(Int(try reader.byte()))                         // BININT1
+        case 0x4D: return .int(Int(try reader.littleEndian(2)))                // BININT2
+        case 0x8A:                                                             // LONG1
+            let n = Int(try reader.byte())
+            let bytes = [UInt8](try reader.bytes(n))
+            guard n <= 8 else { return .bigInt(bytes) }
+            var v: UInt64 = 0
+            for (i, b) in bytes.enumerated() { v |= UInt64(b) << (8 * UInt64(i)) }
+            if n > 0 && n < 8 && bytes[n - 1] & 0x80 != 0 { v |= ~0 << (8 * UInt64(n)) }   // sign-extend
+            return .int(Int(Int64(bitPattern: v)))
+        case 0x47:                                                             // BINFLOAT (big-endian)
+            return .float(Double(bitPattern: try reader.bytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }))
+        case 0x58, 0x54: return try string(4)                                  // BINUNICODE, BINSTRING
+        case 0x8C, 0x55: return try string(1)                                  // SHORT_BINUNICODE, SHORT_BINSTRING
+        case 0x8D: return try string(8)                                        // BINUNICODE8
+        case 0x42: return .bytes(try reader.bytes(try reader.length(4)))      // BINBYTES
+        case 0x43: return .bytes(try reader.bytes(try reader.length(1)))      // SHORT_BINBYTES
+        default: return nil
+        }
+    }
+
+    /// The machine's state: its stack, the marks on it, the memo, the storages seen.
+    struct Machine {
         var stack: [Value] = [], marks: [Int] = [], memo: [Int: Value] = [:]
         var storages: [String: TorchFile.Storage] = [:]
+
         func refuse(_ m: String) -> Refusal { Refusal(message: m) }
-        func pop() throws -> Value {
+
+        mutating func pop() throws -> Value {
             guard let v = stack.popLast() else { throw refuse("a damaged pickle (its stack runs empty)") }
             if let m = marks.last, stack.count < m { throw refuse("a damaged pickle (a pop crosses a mark)") }
             return v
         }
-        func popMark() throws -> [Value] {
+
+        mutating func popMark() throws -> [Value] {
             guard let m = marks.popLast(), m <= stack.count else { throw refuse("a damaged pickle (no mark)") }
             defer { stack.removeSubrange(m...) }
             return Array(stack[m...])
         }
-        func string(_ n: Int) throws -> Value {
-            let d = try reader.bytes(try reader.length(n))
-            guard let s = String(data: d, encoding: .utf8) else { throw refuse("a damaged pickle (a string is not UTF-8)") }
-            return .string(s)
-        }
-        func global(_ module: String, _ name: String) throws -> Value {
-            let full = module + "." + name
-            guard TorchFile.allowedGlobals.contains(full) else {
-                throw refuse("the pickle names \(full), which a state dict does not use; refused (this reader runs no code from a file)")
-            }
-            return .global(full)
-        }
-        func int(_ v: Value, _ what: String) throws -> Int {
-            guard case .int(let i) = v else { throw refuse("a tensor's \(what) is not an integer") }
-            return i
-        }
-        func ints(_ v: Value, _ what: String) throws -> [Int] {
-            guard case .tuple(let items) = v else { throw refuse("a tensor's \(what) is not a tuple") }
-            guard items.count <= 16 else { throw refuse("a tensor of more than 16 dimensions") }
-            return try items.map { try int($0, what) }
-        }
-        func reduce(_ callable: Value, _ args: Value) throws -> Value {
-            guard case .global(let name) = callable, case .tuple(let a) = args else { throw refuse("a damaged pickle (REDUCE of a non-global)") }
-            switch name {
-            case "collections.OrderedDict":
-                // Python 3 pickles it empty, then its items; Python 2 passes them, [[k, v], …]
-                let d = Dict()
-                guard let first = a.first else { return .dict(d) }
-                guard a.count == 1, case .list(let items) = first else { throw refuse("an OrderedDict built from other arguments than its items") }
-                for item in items.items {
-                    switch item {
-                    case .list(let pair) where pair.items.count == 2: d.items.append((pair.items[0], pair.items[1]))
-                    case .tuple(let pair) where pair.count == 2: d.items.append((pair[0], pair[1]))
-                    default: throw refuse("an OrderedDict item that is not a (key, value) pair")
-                    }
-                }
-                return .dict(d)
-            case "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2":
-                guard a.count >= 4, case .storage(let s) = a[0] else { throw refuse("a tensor without its storage") }
-                let shape = try ints(a[2], "size"), stride = try ints(a[3], "stride")
-                guard shape.count == stride.count else { throw refuse("a tensor whose size and stride differ in length") }
-                return .tensor(TorchFile.Tensor(storage: s, offset: try int(a[1], "storage offset"), shape: shape, stride: stride))
-            case "torch._utils._rebuild_parameter":
-                guard let first = a.first, case .tensor = first else { throw refuse("a parameter without its tensor") }
-                return first
-            default:
-                throw refuse("the pickle calls \(name), which builds no tensor")
-            }
-        }
-        func persistent(_ pid: Value) throws -> Value {
-            guard case .tuple(let t) = pid, t.count >= 5, case .string("storage") = t[0],
-                  case .global(let type) = t[1], case .string(let key) = t[2] else {
-                throw refuse("a persistent id that is not a PyTorch storage")
-            }
-            guard let kind = TorchFile.storageKinds[type] else { throw refuse("a storage of type \(type), which this reader does not handle") }
-            let count = try int(t[4], "storage size")
-            guard count >= 0 else { throw refuse("a storage of negative size") }
-            let s = TorchFile.Storage(key: key, kind: kind, count: count)
-            if let seen = storages[key], seen != s { throw refuse("storage \(key) is described twice, differently") }
-            storages[key] = s
-            return .storage(s)
-        }
 
-        while true {
-            let op = try reader.byte()
+        /// Every opcode but the scalars and STOP.
+        mutating func step(_ op: UInt8, _ reader: inout ByteReader) throws {
             switch op {
-            case 0x80: _ = try reader.byte()                                  // PROTO
+            case 0x80: _ = try reader.byte()                                   // PROTO
             case 0x95: _ = try reader.littleEndian(8)                          // FRAME
-            case 0x2E: return try pop()                                        // STOP
             case 0x28: marks.append(stack.count)                               // MARK
             case 0x29: stack.append(.tuple([]))                                // EMPTY_TUPLE
-            case 0x74: stack.append(.tuple(try popMark()))                     // TUPLE
-            case 0x85: stack.append(.tuple([try pop()]))                       // TUPLE1
+            case 0x74: let t = try popMark(); stack.append(.tuple(t))          // TUPLE
+            case 0x85: let a = try pop(); stack.append(.tuple([a]))            // TUPLE1
             case 0x86: let b = try pop(), a = try pop(); stack.append(.tuple([a, b]))
             case 0x87: let c = try pop(), b = try pop(), a = try pop(); stack.append(.tuple([a, b, c]))
             case 0x5D: stack.append(.list(List()))                             // EMPTY_LIST
             case 0x7D: stack.append(.dict(Dict()))                             // EMPTY_DICT
-            case 0x61:                                                         // APPEND
-                let v = try pop()
-                guard case .list(let l)? = stack.last else { throw refuse("a damaged pickle (APPEND to a non-list)") }
-                l.items.append(v)
-            case 0x65:                                                         // APPENDS
-                let vs = try popMark()
-                guard case .list(let l)? = stack.last else { throw refuse("a damaged pickle (APPENDS to a non-list)") }
-                l.items += vs
-            case 0x73:                                                         // SETITEM
-                let v = try pop(), k = try pop()
-                guard case .dict(let d)? = stack.last else { throw refuse("a damaged pickle (SETITEM on a non-dict)") }
-                d.items.append((k, v))
-            case 0x75:                                                         // SETITEMS
-                let kv = try popMark()
-                guard kv.count % 2 == 0, case .dict(let d)? = stack.last else { throw refuse("a damaged pickle (SETITEMS)") }
-                for i in stride(from: 0, to: kv.count, by: 2) { d.items.append((kv[i], kv[i + 1])) }
-            case 0x4E: stack.append(.none)                                     // NONE
-            case 0x88: stack.append(.bool(true))                               // NEWTRUE
-            case 0x89: stack.append(.bool(false))                              // NEWFALSE
-            case 0x4A: stack.append(.int(Int(Int32(truncatingIfNeeded: try reader.littleEndian(4)))))   // BININT
-            case 0x4B: stack.append(.int(Int(try reader.byte())))              // BININT1
-            case 0x4D: stack.append(.int(Int(try reader.littleEndian(2))))     // BININT2
-            case 0x8A:                                                         // LONG1
-                let n = Int(try reader.byte())
-                let bytes = [UInt8](try reader.bytes(n))
-                if n <= 8 {
-                    var v: UInt64 = 0
-                    for (i, b) in bytes.enumerated() { v |= UInt64(b) << (8 * UInt64(i)) }
-                    if n > 0 && n < 8 && bytes[n - 1] & 0x80 != 0 { v |= ~0 << (8 * UInt64(n)) }   // sign-extend
-                    stack.append(.int(Int(Int64(bitPattern: v))))
-                } else {
-                    stack.append(.bigInt(bytes))
-                }
-            case 0x47:                                                         // BINFLOAT (big-endian)
-                let d = try reader.bytes(8)
-                stack.append(.float(Double(bitPattern: d.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })))
-            case 0x58: stack.append(try string(4))                             // BINUNICODE
-            case 0x8C: stack.append(try string(1))                             // SHORT_BINUNICODE
-            case 0x8D: stack.append(try string(8))                             // BINUNICODE8
-            case 0x54: stack.append(try string(4))                             // BINSTRING
-            case 0x55: stack.append(try string(1))                             // SHORT_BINSTRING
-            case 0x42: stack.append(.bytes(try reader.bytes(try reader.length(4))))   // BINBYTES
-            case 0x43: stack.append(.bytes(try reader.bytes(try reader.length(1))))   // SHORT_BINBYTES
-            case 0x63:                                                         // GLOBAL
-                let module = try reader.line(), name = try reader.line()
-                stack.append(try global(module, name))
+            // (what is popped is taken first: a method of this struct called with a pop as
+            // its argument would see the stack from before the pop)
+            case 0x61, 0x65: let vs = op == 0x61 ? [try pop()] : try popMark(); try append(vs)   // APPEND, APPENDS
+            case 0x73: let v = try pop(), k = try pop(); try setItems([k, v])  // SETITEM
+            case 0x75: let kv = try popMark(); try setItems(kv)                // SETITEMS
+            case 0x63: let module = try reader.line(), name = try reader.line(); stack.append(try global(module, name))   // GLOBAL
             case 0x93:                                                         // STACK_GLOBAL
                 guard case .string(let name) = try pop(), case .string(let module) = try pop() else {
                     throw refuse("a damaged pickle (STACK_GLOBAL of non-strings)")
                 }
                 stack.append(try global(module, name))
-            case 0x52:                                                         // REDUCE
-                let args = try pop(), callable = try pop()
-                stack.append(try reduce(callable, args))
-            case 0x62:                                                         // BUILD: a dict's attributes (_metadata)
-                _ = try pop()
-                guard let top = stack.last else { throw refuse("a damaged pickle (BUILD on nothing)") }
-                switch top {
-                case .dict, .tensor: break
-                default: throw refuse("a damaged pickle (BUILD on something not a dict or tensor)")
-                }
-            case 0x51: stack.append(try persistent(try pop()))                // BINPERSID
+            case 0x52: let args = try pop(), callable = try pop(); stack.append(try reduce(callable, args))   // REDUCE
+            case 0x62: try build()                                             // BUILD
+            case 0x51: let pid = try pop(); stack.append(try persistent(pid))  // BINPERSID
             case 0x71: memo[Int(try reader.byte())] = stack.last               // BINPUT
             case 0x72: memo[Int(try reader.littleEndian(4))] = stack.last      // LONG_BINPUT
             case 0x94: memo[memo.count] = stack.last                           // MEMOIZE
@@ -368,7 +304,93 @@ enum Pickle {
             default:
                 throw refuse(String(format: "a pickle opcode 0x%02x that a state dict does not use", op))
             }
-            guard stack.count < 1 << 20 else { throw refuse("a pickle too deep for a state dict") }
+        }
+
+        func append(_ values: [Value]) throws {
+            guard case .list(let l)? = stack.last else { throw refuse("a damaged pickle (APPEND to a non-list)") }
+            l.items += values
+        }
+
+        func setItems(_ kv: [Value]) throws {
+            guard kv.count % 2 == 0, case .dict(let d)? = stack.last else { throw refuse("a damaged pickle (SETITEM on a non-dict)") }
+            for i in stride(from: 0, to: kv.count, by: 2) { d.items.append((kv[i], kv[i + 1])) }
+        }
+
+        /// BUILD: a dict's attributes (a state dict's `_metadata`), dropped.
+        mutating func build() throws {
+            _ = try pop()
+            switch stack.last {
+            case .dict?, .tensor?: break
+            default: throw refuse("a damaged pickle (BUILD on something not a dict or tensor)")
+            }
+        }
+
+        func global(_ module: String, _ name: String) throws -> Value {
+            let full = module + "." + name
+            guard TorchFile.allowedGlobals.contains(full) else {
+                throw refuse("the pickle names \(full), which a state dict does not use; refused (this reader runs no code from a file)")
+            }
+            return .global(full)
+        }
+
+        func int(_ v: Value, _ what: String) throws -> Int {
+            guard case .int(let i) = v else { throw refuse("a tensor's \(what) is not an integer") }
+            return i
+        }
+
+        func ints(_ v: Value, _ what: String) throws -> [Int] {
+            guard case .tuple(let items) = v else { throw refuse("a tensor's \(what) is not a tuple") }
+            guard items.count <= 16 else { throw refuse("a tensor of more than 16 dimensions") }
+            return try items.map { try int($0, what) }
+        }
+
+        /// REDUCE: only the allowed globals are called, each by its meaning here.
+        func reduce(_ callable: Value, _ args: Value) throws -> Value {
+            guard case .global(let name) = callable, case .tuple(let a) = args else { throw refuse("a damaged pickle (REDUCE of a non-global)") }
+            switch name {
+            case "collections.OrderedDict": return .dict(try orderedDict(a))
+            case "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2":
+                guard a.count >= 4, case .storage(let s) = a[0] else { throw refuse("a tensor without its storage") }
+                let shape = try ints(a[2], "size"), stride = try ints(a[3], "stride")
+                guard shape.count == stride.count else { throw refuse("a tensor whose size and stride differ in length") }
+                return .tensor(TorchFile.Tensor(storage: s, offset: try int(a[1], "storage offset"), shape: shape, stride: stride))
+            case "torch._utils._rebuild_parameter":
+                guard let first = a.first, case .tensor = first else { throw refuse("a parameter without its tensor") }
+                return first
+            default:
+                throw refuse("the pickle calls \(name), which builds no tensor")
+            }
+        }
+
+        /// Python 3 pickles an OrderedDict empty, then its items; Python 2 passes them,
+        /// [[k, v], …].
+        func orderedDict(_ a: [Value]) throws -> Dict {
+            let d = Dict()
+            guard let first = a.first else { return d }
+            guard a.count == 1, case .list(let items) = first else { throw refuse("an OrderedDict built from other arguments than its items") }
+            for item in items.items {
+                switch item {
+                case .list(let pair) where pair.items.count == 2: d.items.append((pair.items[0], pair.items[1]))
+                case .tuple(let pair) where pair.count == 2: d.items.append((pair[0], pair[1]))
+                default: throw refuse("an OrderedDict item that is not a (key, value) pair")
+                }
+            }
+            return d
+        }
+
+        /// BINPERSID: ("storage", type, key, location, element count[, view]).
+        mutating func persistent(_ pid: Value) throws -> Value {
+            guard case .tuple(let t) = pid, t.count >= 5, case .string("storage") = t[0],
+                  case .global(let type) = t[1], case .string(let key) = t[2] else {
+                throw refuse("a persistent id that is not a PyTorch storage")
+            }
+            guard let kind = TorchFile.storageKinds[type] else { throw refuse("a storage of type \(type), which this reader does not handle") }
+            let count = try int(t[4], "storage size")
+            guard count >= 0 else { throw refuse("a storage of negative size") }
+            let s = TorchFile.Storage(key: key, kind: kind, count: count)
+            if let seen = storages[key], seen != s { throw refuse("storage \(key) is described twice, differently") }
+            storages[key] = s
+            return .storage(s)
         }
     }
 }
