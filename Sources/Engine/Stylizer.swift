@@ -66,13 +66,53 @@ public final class Stylizer {
     let contentIndices: [Int]
     let styleIndices: [Int]
     let deepest: Int
-    public private(set) var lastBreakdown = LossBreakdown()
-    /// Evaluations spent at the last level of the last call (less than the budget when
-    /// it stopped early).
-    public private(set) var lastEvaluations = 0
-    /// L-BFGS curvature carried into the next call's final level and updated by it (nil:
-    /// each call starts afresh). A video's later frames pass it on from frame to frame.
-    public var carriedCurvature: LBFGS.Memory?
+
+    /// One call's inputs beside the content, the styles and the config.
+    public struct Request {
+        /// Used when config.initMode is `.image`.
+        public var initImage: RGBImage?
+        /// 3×H×W at the result size: replaces the init mode (and, without `pyramid`, the
+        /// coarse levels: a warm start needs none).
+        public var start: Tensor?
+        /// Terms added to the objective at the final level (a temporal term).
+        public var extraLosses: [ImageLoss] = []
+        /// Overrides the config's budget.
+        public var iterations: Int?
+        public var pyramid = true
+        public var earlyStop: EarlyStop?
+        /// L-BFGS curvature to start the final level from (nil: afresh); the outcome
+        /// carries it on, updated. A video's later frames pass it from frame to frame.
+        public var curvature: LBFGS.Memory?
+        public init(initImage: RGBImage? = nil, start: Tensor? = nil, extraLosses: [ImageLoss] = [], iterations: Int? = nil,
+                    pyramid: Bool = true, earlyStop: EarlyStop? = nil, curvature: LBFGS.Memory? = nil) {
+            self.initImage = initImage; self.start = start; self.extraLosses = extraLosses; self.iterations = iterations
+            self.pyramid = pyramid; self.earlyStop = earlyStop; self.curvature = curvature
+        }
+    }
+
+    /// What one call gives back.
+    public struct Outcome {
+        public var image: RGBImage
+        /// The loss terms at the point the optimiser held last (the final level).
+        public var breakdown: LossBreakdown
+        /// Evaluations spent at the final level (less than the budget when it stopped early).
+        public var evaluations: Int
+        /// The request's curvature, updated by the final level (nil when none was given).
+        public var curvature: LBFGS.Memory?
+    }
+
+    /// Observers of one call: `progress` after every evaluation; `snapshot` gets the
+    /// current image every `snapshotEvery` evaluations; `shouldStop` ends it early.
+    public struct Hooks {
+        public var progress: (StyleProgress) -> Void
+        public var snapshotEvery: Int
+        public var snapshot: ((RGBImage, Int) -> Void)?
+        public var shouldStop: () -> Bool
+        public init(progress: @escaping (StyleProgress) -> Void = { _ in }, snapshotEvery: Int = 0,
+                    snapshot: ((RGBImage, Int) -> Void)? = nil, shouldStop: @escaping () -> Bool = { false }) {
+            self.progress = progress; self.snapshotEvery = snapshotEvery; self.snapshot = snapshot; self.shouldStop = shouldStop
+        }
+    }
 
     /// `network` may hold more layers than needed; only those up to the deepest loss
     /// layer are run.
@@ -240,92 +280,98 @@ public final class Stylizer {
         return b
     }
 
-    /// Stylises `content` with `styles`. `initImage` is used when config.initMode is
-    /// `.image`. `progress` is called after every evaluation; `snapshot` (if given) gets
-    /// the current image every `snapshotEvery` evaluations.
+    /// Stylises `content` with `styles`: the image alone (`run` gives the rest).
     public func stylize(content: RGBImage, styles: [RGBImage], initImage: RGBImage? = nil,
-                        progress: (StyleProgress) -> Void = { _ in },
-                        snapshotEvery: Int = 0, snapshot: ((RGBImage, Int) -> Void)? = nil,
-                        shouldStop: () -> Bool = { false }) throws -> RGBImage {
-        try stylize(content: content, styles: styles, initImage: initImage, start: nil, extraLosses: [],
-                    iterations: nil, pyramid: true, progress: progress, snapshotEvery: snapshotEvery,
-                    snapshot: snapshot, shouldStop: shouldStop)
+                        progress: @escaping (StyleProgress) -> Void = { _ in }) throws -> RGBImage {
+        try run(content: content, styles: styles, Request(initImage: initImage), hooks: Hooks(progress: progress)).image
     }
 
-    /// The general form, for video frames: `start` (3×H×W at the result size) replaces the
-    /// init mode and the pyramid (a warm start needs no coarse pass when `pyramid` is
-    /// false); `extraLosses` (a temporal term) are added to the objective at the final
-    /// level; `iterations` overrides the config's budget.
-    public func stylize(content: RGBImage, styles: [RGBImage], initImage: RGBImage?, start: Tensor?,
-                        extraLosses: [ImageLoss], iterations: Int?, pyramid: Bool,
-                        earlyStop: EarlyStop? = nil,
-                        progress: (StyleProgress) -> Void = { _ in },
-                        snapshotEvery: Int = 0, snapshot: ((RGBImage, Int) -> Void)? = nil,
-                        shouldStop: () -> Bool = { false }) throws -> RGBImage {
+    /// Stylises `content` with `styles`, level by level of the pyramid (or only at the
+    /// result size, from `request.start`).
+    public func run(content: RGBImage, styles: [RGBImage], _ request: Request = Request(), hooks: Hooks = Hooks()) throws -> Outcome {
         precondition(!styles.isEmpty, "Stylizer.stylize: no style image")
+        let (fw, fh) = try resultSize(content, styleCount: styles.count)
+        let phases = self.phases(width: fw, height: fh, pyramid: request.pyramid)
+        let firstFull = phases.firstIndex { $0.w == fw && $0.h == fh }!
+        if let s = request.start {
+            precondition(s.width == fw && s.height == fh && s.channels == 3,
+                         "Stylizer: start image \(s.shapeDescription) for a \(fw)×\(fh) result")
+        }
+        var progress = Progress(costs: phases.map { Double($0.w * $0.h) })
+        var x: Tensor? = nil
+        var contentFinal = Tensor(channels: 3, height: 1, width: 1)
+        var rng = SplitMix64(seed: config.seed)
+        var outcome = Outcome(image: RGBImage(width: 1, height: 1), breakdown: LossBreakdown(), evaluations: 0, curvature: request.curvature)
+        for (li, phase) in phases.enumerated() {
+            let (w, h) = (phase.w, phase.h)
+            let contentT = Tensor(image: try ImageIO.scale(content, width: w, height: h))
+            contentFinal = contentT
+            let shape: Tensor
+            if li == firstFull, let s = request.start { shape = s } else if let prev = x { shape = Resize.bilinear(prev, height: h, width: w) } else {
+                shape = try firstStart(content: contentT, styles: styles, initImage: request.initImage, rng: &rng)
+            }
+            let recorder = LossRecorder()
+            let objective = try self.objective(content: contentT, styles: styles, extraLosses: li >= firstFull ? request.extraLosses : [],
+                                               matting: phase.matting, recorder: recorder)
+            var values = shape.storage
+            let budget = request.iterations ?? config.iterations
+            var monitor = request.earlyStop.map(EarlyStop.Monitor.init)
+            var evaluations = 0
+            let cb: OptimizerCallback = { it, loss, current in
+                if loss == recorder.last.total { recorder.held = recorder.last }
+                evaluations += 1
+                hooks.progress(progress.step(level: li, size: (w, h), iteration: it, of: budget, loss: loss))
+                if hooks.snapshotEvery > 0, let snap = hooks.snapshot, progress.evaluations % hooks.snapshotEvery == 0 {
+                    snap(Tensor(channels: 3, height: h, width: w, storage: current).rgbImage(), progress.evaluations)
+                }
+                if monitor?.shouldStop(after: loss) == true { return false }
+                return !hooks.shouldStop()
+            }
+            let last = li == phases.count - 1
+            let curvature = optimize(&values, budget: budget, curvature: last ? outcome.curvature : nil, objective: objective, callback: cb)
+            if last { outcome.curvature = curvature }
+            var result = Tensor(channels: 3, height: h, width: w, storage: values)
+            result.clamp(0, 1)
+            x = result
+            outcome.breakdown = recorder.held
+            outcome.evaluations = evaluations
+            progress.finishLevel(li)
+            if hooks.shouldStop() { break }
+        }
+        outcome.image = finish(x!, content: contentFinal).rgbImage()
+        return outcome
+    }
+
+    /// The result's size for `content`, refused when too small for the network or when
+    /// masks meet several styles.
+    func resultSize(_ content: RGBImage, styleCount: Int) throws -> (Int, Int) {
         let (fw, fh) = Stylizer.fitSize(width: content.width, height: content.height, longest: config.size)
         // relu5_1 sees the image at 1/16 of its size: a shorter side under 16 px leaves
         // deep layers empty
         guard min(fw, fh) >= StyleConfig.sizeRange.lowerBound else {
             throw EngineError.invalidOption("the result would be \(fw)×\(fh); its shorter side must be at least \(StyleConfig.sizeRange.lowerBound) px (raise --size, or the image is too narrow)")
         }
-        if segmentation != nil && styles.count != 1 {
-            throw EngineError.invalidOption("segmentation masks need exactly one reference image, got \(styles.count)")
+        if segmentation != nil && styleCount != 1 {
+            throw EngineError.invalidOption("segmentation masks need exactly one reference image, got \(styleCount)")
         }
-        let phases = self.phases(width: fw, height: fh, pyramid: pyramid)
-        let firstFull = phases.firstIndex { $0.w == fw && $0.h == fh }!
-        if let s = start {
-            precondition(s.width == fw && s.height == fh && s.channels == 3,
-                         "Stylizer: start image \(s.shapeDescription) for a \(fw)×\(fh) result")
-        }
-        let costs = phases.map { Double($0.w * $0.h) }
-        let totalCost = costs.reduce(0, +)
-        var doneCost = 0.0
+        return (fw, fh)
+    }
+
+    /// Progress over the levels, each weighing its pixel count.
+    struct Progress {
+        let costs: [Double]
+        let total: Double
+        var done = 0.0, evaluations = 0
         let startedAt = Date()
-        var x: Tensor? = nil
-        var contentFinal = Tensor(channels: 3, height: 1, width: 1)
-        var rng = SplitMix64(seed: config.seed)
-        var globalEval = 0
-        for (li, phase) in phases.enumerated() {
-            let (w, h) = (phase.w, phase.h)
-            let contentT = Tensor(image: try ImageIO.scale(content, width: w, height: h))
-            contentFinal = contentT
-            let shape: Tensor
-            if li == firstFull, let s = start { shape = s } else if let prev = x { shape = Resize.bilinear(prev, height: h, width: w) } else {
-                shape = try firstStart(content: contentT, styles: styles, initImage: initImage, rng: &rng)
-            }
-            let recorder = LossRecorder()
-            let objective = try self.objective(content: contentT, styles: styles, extraLosses: li >= firstFull ? extraLosses : [],
-                                               matting: phase.matting, recorder: recorder)
-            var values = shape.storage
-            let budget = iterations ?? config.iterations
-            let levelCost = costs[li]
-            var evaluations = 0
-            var monitor = earlyStop.map(EarlyStop.Monitor.init)
-            let cb: OptimizerCallback = { it, loss, current in
-                globalEval += 1
-                if loss == recorder.last.total { recorder.held = recorder.last }
-                evaluations += 1
-                let frac = (doneCost + levelCost * Double(it) / Double(budget)) / totalCost
-                progress(StyleProgress(level: li, levels: phases.count, levelSize: (w, h), iteration: it,
-                                       iterations: budget, loss: loss, elapsed: Date().timeIntervalSince(startedAt),
-                                       evaluations: globalEval, fraction: frac))
-                if snapshotEvery > 0, let snap = snapshot, globalEval % snapshotEvery == 0 {
-                    snap(Tensor(channels: 3, height: h, width: w, storage: current).rgbImage(), globalEval)
-                }
-                if monitor?.shouldStop(after: loss) == true { return false }
-                return !shouldStop()
-            }
-            optimize(&values, budget: budget, carryCurvature: li == phases.count - 1, objective: objective, callback: cb)
-            var result = Tensor(channels: 3, height: h, width: w, storage: values)
-            result.clamp(0, 1)
-            x = result
-            lastBreakdown = recorder.held
-            lastEvaluations = evaluations
-            doneCost += levelCost
-            if shouldStop() { break }
+        init(costs: [Double]) { self.costs = costs; total = costs.reduce(0, +) }
+
+        mutating func step(level li: Int, size: (Int, Int), iteration it: Int, of budget: Int, loss: Double) -> StyleProgress {
+            evaluations += 1
+            return StyleProgress(level: li, levels: costs.count, levelSize: size, iteration: it, iterations: budget, loss: loss,
+                                 elapsed: Date().timeIntervalSince(startedAt), evaluations: evaluations,
+                                 fraction: (done + costs[li] * Double(it) / Double(budget)) / total)
         }
-        return finish(x!, content: contentFinal).rgbImage()
+        mutating func finishLevel(_ li: Int) { done += costs[li] }
     }
 
     /// The sizes the optimisation runs at: the pyramid's levels, and with the two-stage
@@ -388,22 +434,24 @@ public final class Stylizer {
     }
 
     /// Runs the optimiser over the box 0...1 (the image is written clamped: optimise that
-    /// image, not one the clamp would change afterwards). At the last level the L-BFGS
-    /// curvature carried from the frame before is used and updated.
-    func optimize(_ values: inout [Float], budget: Int, carryCurvature: Bool, objective: Objective, callback: OptimizerCallback) {
+    /// image, not one the clamp would change afterwards). L-BFGS starts from `curvature`
+    /// when given and returns it updated.
+    func optimize(_ values: inout [Float], budget: Int, curvature: LBFGS.Memory?, objective: Objective,
+                  callback: OptimizerCallback) -> LBFGS.Memory? {
         let box: ClosedRange<Float> = 0...1
         switch config.optimizer {
         case .lbfgs:
             let opt = LBFGS(history: config.lbfgsHistory, learningRate: config.learningRate ?? 1, bounds: box)
-            if carryCurvature, var mem = carriedCurvature {
+            if var mem = curvature {
                 opt.minimize(&values, evaluations: budget, memory: &mem, objective: objective, callback: callback)
-                carriedCurvature = mem
-            } else {
-                opt.minimize(&values, evaluations: budget, objective: objective, callback: callback)
+                return mem
             }
+            opt.minimize(&values, evaluations: budget, objective: objective, callback: callback)
+            return nil
         case .adam:
             let opt = Adam(learningRate: config.learningRate ?? 0.02, bounds: box)
             opt.minimize(&values, evaluations: budget, objective: objective, callback: callback)
+            return curvature
         }
     }
 

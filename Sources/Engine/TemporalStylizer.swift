@@ -137,10 +137,8 @@ public final class TemporalStylizer {
     /// The last max(frames) processed frames at processing size: input and result.
     private var history: History = []
     public private(set) var framesDone = 0
-    /// Evaluations spent on the last frame.
-    public private(set) var lastEvaluations = 0
-    /// Fraction of the last frame's pixels an earlier frame vouched for (1 for a first frame).
-    public private(set) var lastCoverage: Float = 1
+    /// The L-BFGS curvature carried from frame to frame (`curvature`).
+    private var carried: LBFGS.Memory?
     /// Frames treated as the start of a new shot (stylised from scratch), the first excluded.
     public private(set) var sceneCuts = 0
     private var prefetch: (frame: Int, result: FlowPrefetch)?
@@ -201,8 +199,19 @@ public final class TemporalStylizer {
 
     /// The L-BFGS curvature the next frame will start from (nil: afresh).
     public var curvature: LBFGS.Memory? {
-        get { stylizer.carriedCurvature }
-        set { stylizer.carriedCurvature = config.carryCurvature ? newValue : nil }
+        get { carried }
+        set { carried = config.carryCurvature ? newValue : nil }
+    }
+
+    /// One stylized frame, and what it cost.
+    public struct Frame {
+        public var image: RGBImage
+        /// Evaluations spent on it.
+        public var evaluations: Int
+        /// The share of its pixels an earlier frame vouched for (1 for a first frame).
+        public var coverage: Float
+        /// Its loss terms.
+        public var breakdown: LossBreakdown
     }
 
     typealias History = [(input: RGBImage, output: RGBImage)]
@@ -228,16 +237,16 @@ public final class TemporalStylizer {
     /// `carry`: start from (and update) the curvature carried from frame to frame; the
     /// later passes, which --resume can enter at any frame, start afresh.
     func stylizeLater(content: RGBImage, start: Tensor, losses: [ImageLoss], styles: [RGBImage], carry: Bool = true,
-                      progress: (StyleProgress) -> Void) throws -> RGBImage {
+                      progress: @escaping (StyleProgress) -> Void) throws -> Stylizer.Outcome {
         let iterations = min(stylizer.config.iterations, config.laterIterations ?? TemporalConfig.defaultLaterIterations)
-        if !carry || !config.carryCurvature { stylizer.carriedCurvature = nil }
-        else if stylizer.carriedCurvature == nil { stylizer.carriedCurvature = LBFGS.Memory() }
+        let carrying = carry && config.carryCurvature
         let stop = config.stopTolerance > 0 ? EarlyStop(tolerance: config.stopTolerance, window: config.stopWindow) : nil
-        let out = try stylizer.stylize(content: content, styles: styles, initImage: nil, start: start,
-                                       extraLosses: losses, iterations: iterations, pyramid: false,
-                                       earlyStop: stop, progress: progress)
-        stylizer.carriedCurvature?.trim(to: TemporalConfig.carriedPairs)
-        lastEvaluations = stylizer.lastEvaluations
+        var out = try stylizer.run(content: content, styles: styles,
+                                   Stylizer.Request(start: start, extraLosses: losses, iterations: iterations, pyramid: false,
+                                                    earlyStop: stop, curvature: carrying ? carried ?? LBFGS.Memory() : nil),
+                                   hooks: Stylizer.Hooks(progress: progress))
+        out.curvature?.trim(to: TemporalConfig.carriedPairs)
+        carried = carrying ? out.curvature : nil
         return out
     }
 
@@ -250,70 +259,75 @@ public final class TemporalStylizer {
     /// Stylises the next frame. `upcoming` (the frame after it, when known) lets the flows
     /// it will need be computed while this one is being stylised.
     public func next(_ frame: RGBImage, upcoming: RGBImage? = nil, styles: [RGBImage],
-                     progress: (StyleProgress) -> Void = { _ in }) throws -> RGBImage {
+                     progress: @escaping (StyleProgress) -> Void = { _ in }) throws -> Frame {
         let t = framesDone
         let inputImage = try processingInput(frame)
         let input = Tensor(image: inputImage)
         let offsets = config.weight > 0 ? TemporalStylizer.usableOffsets(config.frames, history: history, input: inputImage) : []
-        var flows: [(backward: Flow, forward: Flow)] = []
-        if !offsets.isEmpty {
-            if let p = prefetch, p.frame == t, p.result.offsets == offsets {
-                flows = try p.result.wait()
-            } else {
-                flows = try TemporalStylizer.flows(flowSource, frame: t, input: input, offsets: offsets, history: history)
-            }
+        let flows = try flows(frame: t, input: input, offsets: offsets)
+        if let up = upcoming, config.weight > 0 { try prefetchFlows(frame: t + 1, input: try processingInput(up), after: inputImage) }
+        func fromScratch(coverage: Float) throws -> Frame {
+            carried = nil      // a new shot: what was learnt no longer applies
+            let out = try stylizer.run(content: frame, styles: styles, hooks: Stylizer.Hooks(progress: progress))
+            push(input: inputImage, output: out.image)
+            return Frame(image: out.image, evaluations: out.evaluations, coverage: coverage, breakdown: out.breakdown)
         }
-        prefetch = nil
-        if let up = upcoming, config.weight > 0 {
-            // the history as it will be once this frame is done (its result is not needed
-            // for flows: the input stands in for it)
-            let nextInput = try processingInput(up)
-            var h = history
-            h.append((inputImage, inputImage))
-            let keep = config.frames.max() ?? 1
-            if h.count > keep { h.removeFirst(h.count - keep) }
-            let nextOffsets = TemporalStylizer.usableOffsets(config.frames, history: h, input: nextInput)
-            let source = flowSource, hist = h
-            let task = FlowPrefetch(offsets: nextOffsets) {
-                try TemporalStylizer.flows(source, frame: t + 1, input: Tensor(image: nextInput), offsets: nextOffsets, history: hist)
-            }
-            prefetch = (t + 1, task)
-        }
-        func fromScratch() throws -> RGBImage {
-            stylizer.carriedCurvature = nil      // a new shot: what was learnt no longer applies
-            let out = try stylizer.stylize(content: frame, styles: styles, progress: progress)
-            lastEvaluations = stylizer.lastEvaluations
-            push(input: inputImage, output: out)
-            return out
-        }
-        lastCoverage = 1
-        guard !offsets.isEmpty else { return try fromScratch() }
+        guard !offsets.isEmpty else { return try fromScratch(coverage: 1) }
         let n = input.plane
         let weights = TemporalStylizer.closestFirst(flows.map { consistency($0) })
-        var covered = 0
-        for i in 0..<n where weights.contains(where: { $0[i] > 0 }) { covered += 1 }
-        lastCoverage = Float(covered) / Float(n)
-        if lastCoverage < config.sceneCutThreshold {
+        let coverage = Float((0..<n).filter { i in weights.contains { $0[i] > 0 } }.count) / Float(n)
+        if coverage < config.sceneCutThreshold {
             sceneCuts += 1
-            return try fromScratch()
+            return try fromScratch(coverage: coverage)
         }
         var warped = zip(offsets, flows).map { j, flow in
             Warp.backwardCubic(Tensor(image: history[history.count - j].output), flow: flow.backward)
         }
         let guided = try guideTarget(frame: t, input: input, from: warped[0])
         if let g = guided { for k in warped.indices { g.blend(into: &warped[k]) } }
-        // The warm start: each pixel from the nearest frame that saw it. A pixel none
-        // vouches for but that the previous frame covers (an occlusion, a motion boundary)
-        // keeps the previous result warped there: its neighbourhood's texture, which the
-        // optimisation corrects (starting it from the plain content leaves pale patches
-        // that a short budget cannot repaint). What comes into view at the border starts
-        // from the content recoloured to the previous result's palette (copying the
-        // previous result there would smear the border into streaks).
+        let start = warmStart(input: input, warped: warped, weights: weights, backward: flows[0].backward, guided: guided)
+        let losses: [ImageLoss] = zip(warped, weights).map { TemporalLoss(warpedPrevious: $0, weights: $1, weight: config.weight) }
+        let out = try stylizeLater(content: frame, start: start, losses: losses, styles: styles, progress: progress)
+        push(input: inputImage, output: out.image)
+        return Frame(image: out.image, evaluations: out.evaluations, coverage: coverage, breakdown: out.breakdown)
+    }
+
+    /// The flows frame t needs, from the prefetch when it computed them.
+    func flows(frame t: Int, input: Tensor, offsets: [Int]) throws -> [(backward: Flow, forward: Flow)] {
+        defer { prefetch = nil }
+        guard !offsets.isEmpty else { return [] }
+        if let p = prefetch, p.frame == t, p.result.offsets == offsets { return try p.result.wait() }
+        return try TemporalStylizer.flows(flowSource, frame: t, input: input, offsets: offsets, history: history)
+    }
+
+    /// Starts computing frame t's flows (`input` at processing size) in the background,
+    /// with the history as it will be once the frame before (`previous`) is done: its
+    /// result is not needed for flows, the input stands in for it.
+    func prefetchFlows(frame t: Int, input: RGBImage, after previous: RGBImage) throws {
+        var h = history
+        h.append((previous, previous))
+        let keep = config.frames.max() ?? 1
+        if h.count > keep { h.removeFirst(h.count - keep) }
+        let offsets = TemporalStylizer.usableOffsets(config.frames, history: h, input: input)
+        let source = flowSource, hist = h
+        prefetch = (t, FlowPrefetch(offsets: offsets) {
+            try TemporalStylizer.flows(source, frame: t, input: Tensor(image: input), offsets: offsets, history: hist)
+        })
+    }
+
+    /// The warm start: each pixel from the nearest frame that saw it. A pixel none
+    /// vouches for but that the previous frame covers (an occlusion, a motion boundary)
+    /// keeps the previous result warped there: its neighbourhood's texture, which the
+    /// optimisation corrects (starting it from the plain content leaves pale patches that
+    /// a short budget cannot repaint). What comes into view at the border starts from the
+    /// content recoloured to the previous result's palette (copying the previous result
+    /// there would smear the border into streaks).
+    private func warmStart(input: Tensor, warped: [Tensor], weights: [[Float]], backward back: Flow, guided: GuideTarget?) -> Tensor {
+        let n = input.plane
         let previous = Tensor(image: history[history.count - 1].output)
         var recoloured = ColorOps.matchStatistics(input, to: previous)
         guided?.blend(into: &recoloured)
         var start = warped[0]
-        let back = flows[0].backward
         for i in 0..<n {
             let sx = Float(i % back.width) + back.u[i], sy = Float(i / back.width) + back.v[i]
             if !(sx >= 0 && sy >= 0 && sx <= Float(back.width - 1) && sy <= Float(back.height - 1)) {
@@ -323,10 +337,7 @@ public final class TemporalStylizer {
         for (k, wk) in weights.enumerated() where k > 0 {
             for i in 0..<n where wk[i] > 0 { for ch in 0..<3 { start.storage[ch * n + i] = warped[k].storage[ch * n + i] } }
         }
-        let losses: [ImageLoss] = zip(warped, weights).map { TemporalLoss(warpedPrevious: $0, weights: $1, weight: config.weight) }
-        let out = try stylizeLater(content: frame, start: start, losses: losses, styles: styles, progress: progress)
-        push(input: inputImage, output: out)
-        return out
+        return start
     }
 }
 
@@ -387,7 +398,7 @@ extension TemporalStylizer {
     /// `neighbour` are the indices in the processed range (for flow files).
     public func refine(frame t: Int, input: RGBImage, result: RGBImage, neighbour s: Int,
                        neighbourInput: RGBImage, neighbourResult: RGBImage, styles: [RGBImage],
-                       blend delta: Float = 0.5, progress: (StyleProgress) -> Void = { _ in }) throws -> RGBImage {
+                       blend delta: Float = 0.5, progress: @escaping (StyleProgress) -> Void = { _ in }) throws -> RGBImage {
         let inT = Tensor(image: input)
         let flow = try flowSource.flows(frame: t, earlier: s, current: inT, earlierInput: Tensor(image: neighbourInput))
         let c = consistency(flow)
@@ -400,7 +411,7 @@ extension TemporalStylizer {
         }
         return try stylizeLater(content: input, start: start,
                                 losses: [TemporalLoss(warpedPrevious: warped, weights: c, weight: config.weight)],
-                                styles: styles, carry: false, progress: progress)
+                                styles: styles, carry: false, progress: progress).image
     }
 
     /// Ruder et al.'s long-term weights, nearest frame first: c_j ← max(c_j − Σ_{k<j} c_k, 0),

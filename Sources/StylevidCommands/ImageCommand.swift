@@ -161,11 +161,11 @@ struct ImageJob {
         reporter.note(plan)
         let stem = URL(fileURLWithPath: output).deletingPathExtension().path
         let ext = URL(fileURLWithPath: output).pathExtension
-        var result = try stylizer.stylize(
-            content: contentImage, styles: styleImages, initImage: initImage,
-            progress: { reporter.update($0) },
-            snapshotEvery: options.saveEvery,
-            snapshot: { img, n in try? ImageIO.write(img, to: "\(stem).iter\(n).\(ext)") })
+        let outcome = try stylizer.run(
+            content: contentImage, styles: styleImages, Stylizer.Request(initImage: initImage),
+            hooks: Stylizer.Hooks(progress: { reporter.update($0) }, snapshotEvery: options.saveEvery,
+                                  snapshot: { img, n in try? ImageIO.write(img, to: "\(stem).iter\(n).\(ext)") }))
+        var result = outcome.image
         reporter.finish()
         if photo && result.width < contentImage.width {
             // the colour mapping found at the processing size, applied to the full photo
@@ -175,7 +175,7 @@ struct ImageJob {
                                            epsilon: PhotoCommand.upsampleEpsilon).rgbImage()
         }
         try ImageIO.write(result, to: output)
-        let b = stylizer.lastBreakdown
+        let b = outcome.breakdown
         var summary = String(format: "wrote %@ (%d×%d); loss content %.3g style %.3g tv %.3g",
                              output, result.width, result.height, b.content, b.style, b.tv)
         if config.photorealWeight > 0 { summary += String(format: " photoreal %.3g", b.photoreal) }

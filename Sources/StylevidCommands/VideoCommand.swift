@@ -311,11 +311,12 @@ extension VideoJob {
                     // the next frame's flows are computed meanwhile, unless it is checkpointed
                     let ahead = checkpoints.has(frameNumber + 1) ? nil : upcoming?.image
                     try beforeFrame(frameNumber)
-                    styled = try temporal.next(frame.image, upcoming: ahead, styles: job.styleImages) { p in
+                    let made = try temporal.next(frame.image, upcoming: ahead, styles: job.styleImages) { p in
                         reporter.updateFrame(video: current, frame: p)
                     }
-                    if frameNumber > 0 { job.laterEvaluations += temporal.lastEvaluations; job.laterFrames += 1 }
-                    if ProcessInfo.processInfo.environment["STYLEVID_DEBUG"] != nil { FileHandle.standardError.write("frame \(frameNumber): coverage \(temporal.lastCoverage), evaluations \(temporal.lastEvaluations), loss \(temporal.stylizer.lastBreakdown)\n".data(using: .utf8)!) }
+                    styled = made.image
+                    if frameNumber > 0 { job.laterEvaluations += made.evaluations; job.laterFrames += 1 }
+                    if ProcessInfo.processInfo.environment["STYLEVID_DEBUG"] != nil { FileHandle.standardError.write("frame \(frameNumber): coverage \(made.coverage), evaluations \(made.evaluations), loss \(made.breakdown)\n".data(using: .utf8)!) }
                     try beforeSaving(frameNumber)
                     if keepInputs { try checkpoints.saveInput(frame.image, frameNumber) }
                     // the curvature first and the older one removed last: a kill at any

@@ -104,7 +104,7 @@ final class FrameSequence {
         do {
             let s = try stylizer ?? make()
             stylizer = s
-            result = .success(try s.next(frame, styles: styles))
+            result = .success(try s.next(frame, styles: styles).image)
         } catch {
             result = .failure(error)
         }

@@ -248,8 +248,8 @@ final class StylizerTests: XCTestCase {
         var style = pattern(40, 40, seed: 13)
         style.pixels = style.pixels.map { $0 > 127 ? 255 : 0 }
         let s = try Stylizer(network: tiny, config: config { $0.iterations = 40 })
-        let out = try s.stylize(content: content, styles: [style])
-        let reported = s.lastBreakdown
+        let outcome = try s.run(content: content, styles: [style])
+        let out = outcome.image, reported = outcome.breakdown
         let measured = try s.measure(out, content: content, styles: [style])
         XCTAssertEqual(measured.style, reported.style, accuracy: 0.02 * reported.style + 1e-3)
         XCTAssertEqual(measured.content, reported.content, accuracy: 0.02 * reported.content + 1e-3)

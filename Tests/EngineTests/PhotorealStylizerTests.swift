@@ -87,9 +87,9 @@ final class PhotorealStylizerTests: XCTestCase {
         c.photorealWeight = 1e6
         let s = try Stylizer(network: tiny, config: c)
         var phases = Set<Int>()
-        let real = try s.stylize(content: content, styles: [style], initImage: nil, start: nil, extraLosses: [],
-                                 iterations: nil, pyramid: true, progress: { phases.insert($0.levels) })
-        XCTAssertGreaterThan(s.lastBreakdown.photoreal, 0)
+        let outcome = try s.run(content: content, styles: [style], hooks: Stylizer.Hooks(progress: { phases.insert($0.levels) }))
+        let real = outcome.image
+        XCTAssertGreaterThan(outcome.breakdown.photoreal, 0)
         XCTAssertEqual(phases, [1])
         let ePlain = mattingEnergy(plain, content: content), eReal = mattingEnergy(real, content: content)
         XCTAssertLessThan(eReal, ePlain / 3, "plain \(ePlain), photoreal \(eReal)")
@@ -97,8 +97,7 @@ final class PhotorealStylizerTests: XCTestCase {
         c.photorealTwoStage = true
         let two = try Stylizer(network: tiny, config: c)
         var levels = Set<Int>()
-        let twoStage = try two.stylize(content: content, styles: [style], initImage: nil, start: nil, extraLosses: [],
-                                       iterations: nil, pyramid: true, progress: { levels.insert($0.levels) })
+        let twoStage = try two.run(content: content, styles: [style], hooks: Stylizer.Hooks(progress: { levels.insert($0.levels) })).image
         XCTAssertEqual(levels, [2])   // one level, then the photoreal stage
         XCTAssertLessThan(mattingEnergy(twoStage, content: content), ePlain / 3)
     }

@@ -32,7 +32,7 @@ final class TemporalStylizerTests: XCTestCase {
              lookAhead: Bool = false, flowSource: FlowSource? = nil) throws -> [Tensor] {
         let ts = try stylizer(weight, frames: frames, flowSource: flowSource)
         return try input.indices.map { k in
-            Tensor(image: try ts.next(input[k], upcoming: lookAhead && k + 1 < input.count ? input[k + 1] : nil, styles: [style]))
+            Tensor(image: try ts.next(input[k], upcoming: lookAhead && k + 1 < input.count ? input[k + 1] : nil, styles: [style]).image)
         }
     }
 
@@ -62,7 +62,7 @@ final class TemporalStylizerTests: XCTestCase {
         let ts = try stylizer(200, frames: [1])
         var outs: [Tensor] = []
         var coverage: [Float] = []
-        for f in input { outs.append(Tensor(image: try ts.next(f, styles: [style]))); coverage.append(ts.lastCoverage) }
+        for f in input { let made = try ts.next(f, styles: [style]); outs.append(Tensor(image: made.image)); coverage.append(made.coverage) }
         XCTAssertEqual(ts.sceneCuts, 1, "coverage \(coverage)")
         XCTAssertLessThan(coverage[3], 0.5)
         XCTAssertGreaterThan(coverage[4], 0.9)
@@ -89,18 +89,18 @@ final class TemporalStylizerTests: XCTestCase {
         XCTAssertGreaterThan(carried.pairs, 0)
         XCTAssertLessThanOrEqual(carried.pairs, TemporalConfig.carriedPairs)
         XCTAssertEqual(carried.count, 3 * 48 * 40)
-        let third = try ts.next(input[2], styles: [style])
+        let third = try ts.next(input[2], styles: [style]).image
 
         // a second stylizer restored to after frame 1, with and without the curvature
         func restored(_ memory: LBFGS.Memory?) throws -> RGBImage {
             let r = try stylizer(200, frames: [1])
-            let first = try r.next(input[0], styles: [style])
-            let second = try r.next(input[1], styles: [style])
+            let first = try r.next(input[0], styles: [style]).image
+            let second = try r.next(input[1], styles: [style]).image
             let fresh = try stylizer(200, frames: [1])
             try fresh.restore(frame: input[0], result: first)
             try fresh.restore(frame: input[1], result: second)
             fresh.curvature = memory
-            return try fresh.next(input[2], styles: [style])
+            return try fresh.next(input[2], styles: [style]).image
         }
         XCTAssertEqual(try restored(LBFGS.Memory(serialized: carried.serialized())), third)
         XCTAssertNotEqual(try restored(nil), third)
