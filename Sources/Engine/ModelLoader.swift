@@ -27,7 +27,7 @@ public enum ModelLoader {
     /// power of the features) falls about 100× further than the content term (second
     /// power): its gain makes up for that.
     public static let styleGain: [String: Float] = ["vgg16_hed.h5": hedStyleGain]
-    public static let hedStyleGain: Float = 1
+    public static let hedStyleGain: Float = 100
 
     /// The path a model name stands for. `nil` picks VGG19 when installed, else VGG16.
     public static func resolve(_ spec: String?) throws -> String {
@@ -116,7 +116,7 @@ public enum ModelLoader {
             cin = cout
         }
         let name = URL(fileURLWithPath: path).lastPathComponent, gain = styleGain[name] ?? 1
-        return VGG(name: "\(arch.rawValue) (\(name)\(gain == 1 ? "" : ", style ×\(gain)"))", blocks: arch.blocks, convs: convs,
+        return VGG(name: "\(arch.rawValue) (\(name)\(gain == 1 ? "" : String(format: ", style ×%g", gain)))", blocks: arch.blocks, convs: convs,
                    preprocessing: keras || format == .caffemodel ? .caffe : .torchvision, pooling: pooling, styleGain: gain)
     }
 

@@ -226,6 +226,7 @@ public final class Stylizer {
             ContentLoss(layer: $0, target: contentActs[$0], weight: config.contentWeight)
         }
         let layerW = config.styleLayerWeights ?? [Float](repeating: 1, count: styleIndices.count)
+        let styleWeight = config.styleWeight * network.styleGain
         let styleLosses: [FeatureLoss]
         if let pairing = segmentation {
             let targets = try maskedTargets(styles[0], pairing: pairing, width: w, height: h)
@@ -233,12 +234,12 @@ public final class Stylizer {
                 let size = network.outputSize(of: li, width: w, height: h)
                 return SegmentedStyleLoss(layer: li, loss: MaskedStyleLoss(
                     masks: pairing.contentMasks(width: size.width, height: size.height), targets: targets[t],
-                    areas: pairing.areas, weight: config.styleWeight * layerW[t]))
+                    areas: pairing.areas, weight: styleWeight * layerW[t]))
             }
         } else {
             let grams = try styleTargets(styles, width: w, height: h)
             styleLosses = zip(styleIndices, zip(grams, layerW)).map {
-                StyleLoss(layer: $0.0, targetGram: $0.1.0, weight: config.styleWeight * $0.1.1)
+                StyleLoss(layer: $0.0, targetGram: $0.1.0, weight: styleWeight * $0.1.1)
             }
         }
         return contentLosses + styleLosses

@@ -221,6 +221,19 @@ final class StylizerTests: XCTestCase {
         XCTAssertEqual(last.evaluations, seen.count)
     }
 
+    /// A model's style gain multiplies the style term, and only it.
+    func testTheModelsStyleGainScalesTheStyleTerm() throws {
+        let content = pattern(40, 40, seed: 14), style = pattern(40, 40, seed: 15), result = pattern(40, 40, seed: 16)
+        let gained = VGG(name: "gained", blocks: tiny.blocks, convs: tiny.convs, preprocessing: tiny.preprocessing, styleGain: 7)
+        let plain = try Stylizer(network: tiny, config: config()).measure(result, content: content, styles: [style])
+        let strong = try Stylizer(network: gained, config: config()).measure(result, content: content, styles: [style])
+        XCTAssertGreaterThan(plain.style, 0)
+        XCTAssertEqual(strong.style, 7 * plain.style, accuracy: 1e-4 * strong.style)
+        XCTAssertEqual(strong.content, plain.content)
+        XCTAssertEqual(strong.tv, plain.tv)
+        XCTAssertEqual(gained.with(pooling: .average).styleGain, 7)
+    }
+
     func testPreserveColorsKeepsTheContentChroma() throws {
         let content = pattern(40, 40, seed: 5), style = pattern(40, 40, seed: 6)
         let out = try Stylizer(network: tiny, config: config { $0.preserveColors = true }).stylize(content: content, styles: [style])
