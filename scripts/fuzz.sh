@@ -84,6 +84,7 @@ esac
 cp "${srcs[@]}" "$work/src/"
 sed -i -e '/^import Kernels$/d' -e '/^import Temporal$/d' -e '/^import Photoreal$/d' -e '/^import VideoIO$/d' -e '/^import Engine$/d' "$work/src/"*.swift
 cp "$root/Fuzz/$target.swift" "$work/src/FuzzEntry.swift"
+case "$target" in safetensors|pth|caffemodel) cp "$root/Fuzz/WeightReaderCheck.swift" "$work/src/" ;; esac
 swiftc -sanitize=fuzzer -parse-as-library -O -module-name Kernels ${flags[@]+"${flags[@]}"} "$work/src/"*.swift -o "$work/fuzz-$target"
 cd "$work"
 dict=()

@@ -25,7 +25,8 @@ public enum ModelLoader {
     /// (content 5, style 100) were chosen for ImageNet VGG19, and ImageNet files keep them
     /// (gain 1). HED's VGG16 features are about 10× smaller, and the style term (fourth
     /// power of the features) falls about 100× further than the content term (second
-    /// power): its gain makes up for that.
+    /// power): its gain makes up for that. Relighting (a photorealism term) keeps the
+    /// weights it was measured with (`StyleConfig.usesModelStyleGain`).
     public static let styleGain: [String: Float] = ["vgg16_hed.h5": hedStyleGain]
     public static let hedStyleGain: Float = 100
 

@@ -67,6 +67,11 @@ public struct StyleConfig: Sendable, Equatable {
     /// result's 0...1 channels. Default 0 (off); `stylevid photo` uses
     /// `StyleConfig.defaultPhotorealWeight`.
     public var photorealWeight: Float = 0
+    /// Whether the model's style gain (`ModelLoader.styleGain`) scales the style weight:
+    /// for painting, yes; relighting's weights (the photorealism term against the style
+    /// term) were measured on the networks as they are, so with the photorealism term on,
+    /// no.
+    public var usesModelStyleGain: Bool { photorealWeight == 0 }
     /// Luan et al.'s two-stage schedule: the whole pyramid first without the photorealism
     /// term, then `iterations` more at full size with it. Default off (the term is on from
     /// the start; measured better from a content start, see BENCHMARKS.md).

@@ -226,7 +226,7 @@ public final class Stylizer {
             ContentLoss(layer: $0, target: contentActs[$0], weight: config.contentWeight)
         }
         let layerW = config.styleLayerWeights ?? [Float](repeating: 1, count: styleIndices.count)
-        let styleWeight = config.styleWeight * network.styleGain
+        let styleWeight = config.styleWeight * (config.usesModelStyleGain ? network.styleGain : 1)
         let styleLosses: [FeatureLoss]
         if let pairing = segmentation {
             let targets = try maskedTargets(styles[0], pairing: pairing, width: w, height: h)

@@ -232,6 +232,9 @@ final class StylizerTests: XCTestCase {
         XCTAssertEqual(strong.content, plain.content)
         XCTAssertEqual(strong.tv, plain.tv)
         XCTAssertEqual(gained.with(pooling: .average).styleGain, 7)
+        // relighting keeps the weights it was measured with
+        let relit = try Stylizer(network: gained, config: config { $0.photorealWeight = 1 }).measure(result, content: content, styles: [style])
+        XCTAssertEqual(relit.style, plain.style, accuracy: 1e-6 * plain.style)
     }
 
     func testPreserveColorsKeepsTheContentChroma() throws {
