@@ -110,7 +110,7 @@ struct JoinCommand: ParsableCommand {
             lifts the warping error of the pair there 2-4x at small sizes (BENCHMARKS.md). \
             --reencode encodes OUTPUT afresh from the tasks' lossless frames instead, as \
             one machine's render is encoded: no key frame at the seams, but one encoder \
-            for the whole video (at 1080p about 9 frames/s on 2 cores).
+            for the whole video (at 1080p about 7 frames/s on 2 cores).
             """)
     @Argument(help: "The job folder of `stylevid plan`.") var dir: String
     @Flag(help: "Encode OUTPUT from the tasks' lossless frames instead of copying their segments.") var reencode = false
