@@ -63,8 +63,7 @@ struct ByteReader {
     }
 }
 
-/// Values of `count` elements of `kind`, little-endian, starting at byte `offset` of
-/// `data`, converted to Float; `index(i)` gives element i's position (in elements).
+/// The element types of weight files: read little-endian and converted to Float.
 enum ElementKind: Sendable {
     case float32, float16, bfloat16, float64
     var size: Int {

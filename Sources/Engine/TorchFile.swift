@@ -13,11 +13,12 @@ import Foundation
 /// A tensor is a view of a storage: offset, shape and strides (in elements), all checked
 /// against the storage before a byte is read.
 public enum TorchFile {
-    /// The globals a state dict may name; anything else is refused.
+    /// The storage types a state dict may hold, and their elements.
     static let storageKinds: [String: ElementKind] = [
         "torch.FloatStorage": .float32, "torch.HalfStorage": .float16,
         "torch.BFloat16Storage": .bfloat16, "torch.DoubleStorage": .float64,
     ]
+    /// The globals a state dict may name; anything else is refused.
     static let allowedGlobals: Set<String> = Set(storageKinds.keys).union([
         "collections.OrderedDict", "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2",
         "torch._utils._rebuild_parameter",
@@ -78,20 +79,19 @@ public enum TorchFile {
         if case .dict(let d) = info, case .bool(false)? = d.value(for: "little_endian") {
             throw bad("written on a big-endian machine, which this reader does not handle")
         }
-        let object = try Pickle.load(&reader)
+        var kinds: [String: Storage] = [:]      // every storage the object names
+        let object = try Pickle.load(&reader, storages: &kinds)
         guard case .list(let keyList) = try Pickle.load(&reader) else { throw bad("the storage key list is missing") }
         let entries = try stateDict(object, path: path)
         // the storages follow in the order of the key list, each after its element count
-        var kinds: [String: Storage] = [:]
-        for (_, t) in entries { kinds[t.storage.key] = t.storage }
         var places: [String: (Int, Int)] = [:]
         for item in keyList.items {
             guard case .string(let key) = item else { throw bad("a storage key is not a string") }
             let count = try reader.littleEndian(8)
             guard let storage = kinds[key] else {
-                // a storage no tensor of the state dict uses: its element size is unknown,
-                // so nothing after it can be found
-                throw bad("storage \(key) belongs to no tensor of the state dict")
+                // a storage the object never named: its element size is unknown, so
+                // nothing after it can be found
+                throw bad("storage \(key) belongs to no tensor in the file")
             }
             guard count == UInt64(storage.count) else { throw bad("storage \(key) holds \(count) elements where its tensors say \(storage.count)") }
             guard storage.count <= reader.remaining / storage.kind.size else { throw ByteReader.Truncated() }
@@ -201,7 +201,14 @@ enum Pickle {
 
     /// Runs one pickle from `reader`'s position to its STOP; returns what it built.
     static func load(_ reader: inout ByteReader) throws -> Value {
+        var storages: [String: TorchFile.Storage] = [:]
+        return try load(&reader, storages: &storages)
+    }
+
+    /// The same, also giving every storage the pickle names, by key.
+    static func load(_ reader: inout ByteReader, storages: inout [String: TorchFile.Storage]) throws -> Value {
         var machine = Machine()
+        defer { storages = machine.storages }
         while true {
             let op = try reader.byte()
             if op == 0x2E { return try machine.pop() }                         // STOP

@@ -46,6 +46,14 @@ final class TorchAndCaffeTests: TemporaryDirectoryTestCase {
         }
     }
 
+    /// A training checkpoint: the tensors of its "state_dict"; the storages of its other
+    /// tensors (the optimizer's, first in the legacy file) are stepped over.
+    func testACheckpointsStateDict() throws {
+        let arrays = try read(fixtures + "/checkpoint-legacy.pth")
+        XCTAssertEqual(Array(arrays.keys), ["w"])
+        XCTAssertEqual(arrays["w"]?.values, [1, 2, 3, 4])
+    }
+
     func testTruncatedTorchFilesAreRefusedAtEveryLength() throws {
         for layout in ["zip", "legacy"] {
             let bytes = try Data(contentsOf: URL(fileURLWithPath: fixtures + "/torch-\(layout).pth"))

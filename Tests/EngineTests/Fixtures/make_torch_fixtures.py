@@ -9,7 +9,9 @@
 - torch-expected.json: each tensor's shape and values, row-major, from PyTorch;
 - foreign-zip.pth and foreign-legacy.pth: pickles that call os.system when unpickled
   (the reader must refuse them, naming the global);
-- not-a-state-dict.pth: a list of numbers.
+- not-a-state-dict.pth: a list of numbers;
+- checkpoint-legacy.pth: a training checkpoint, {"state_dict": {"w": …}, "optimizer":
+  {"m": …}}, in the legacy layout (its optimizer's storage comes first in the file).
 Written with torch 2.15.0.
 """
 import json
@@ -45,3 +47,5 @@ class Foreign:
 torch.save({"x": Foreign()}, os.path.join(here, "foreign-zip.pth"))
 torch.save({"x": Foreign()}, os.path.join(here, "foreign-legacy.pth"), _use_new_zipfile_serialization=False)
 torch.save([1, 2, 3], os.path.join(here, "not-a-state-dict.pth"))
+ckpt = {"optimizer": {"m": torch.full((5,), 9.0)}, "state_dict": OrderedDict(w=torch.tensor([[1.0, 2.0], [3.0, 4.0]]))}
+torch.save(ckpt, os.path.join(here, "checkpoint-legacy.pth"), _use_new_zipfile_serialization=False)
