@@ -114,7 +114,7 @@ struct TaskRenderer {
         try "\(done.frames) frames\n".write(toFile: folder.doneFile(k), atomically: true, encoding: .utf8)
         // the task's part of OUTPUT, encoded here so the join only copies packets (a task
         // with a seam pass is encoded by it)
-        if plan.seamPassLength(task: k) == 0 { try encodeSegment(k) { saved.load($0, width: $1, height: $2) } }
+        if plan.seamPassLength(task: k) == 0 { try encodeSegment(k, frame: try frames(k)) }
         reporter.note(String(format: "task %d done: %d frames, %.1f s per frame", k, done.frames, done.secondsPerFrame))
     }
 
