@@ -126,29 +126,18 @@ struct ImageJob {
 
     func run() throws {
         let content = paths[0], output = paths[paths.count - 1]
-        let positional = Array(paths[1..<(paths.count - 1)])
-        let settings = try RunSettings(config: try options.makeConfig(styleCount: max(1, positional.count), photo: photo),
-                                       temporal: TemporalConfig(), passes: 1, positional: positional, chain: chain,
-                                       masks: options)
+        let settings = try RunSettings(options: options, positional: Array(paths[1..<(paths.count - 1)]), chain: chain, photo: photo)
+        let setup = try JobSetup(settings, content: content, output: output, checkOutput: checkOutput)
         var config = settings.config
-        let styles = settings.stylePaths
-        try checkOutput(output, inputs: [content] + styles + [settings.contentMask, settings.referenceMask].compactMap { $0 })
-        installInterruptHandler()
-        let segmentation = try loadSegmentation(settings)
-
         var contentImage = try ImageIO.read(content)
         if !settings.geometry.isEmpty {
             do { contentImage = try settings.geometry.apply(to: contentImage) } catch let e as EngineError { throw CLIError("-vf: \(e.description)") }
             config.size = max(contentImage.width, contentImage.height)
         }
-        let styleImages = try styles.map { try ImageIO.read($0) }
         var initImage: RGBImage? = nil
         if case .image(let p) = config.initMode { initImage = try ImageIO.read(p) }
-        try checkMemory(config: config, width: contentImage.width, height: contentImage.height)
-
-        let network = try ModelLoader.load(path: try ModelLoader.resolve(options.model), for: config)
-        let stylizer = try Stylizer(network: network, config: config)
-        stylizer.segmentation = segmentation
+        let stylizer = try setup.stylizer(config: config, model: options.model, width: contentImage.width, height: contentImage.height)
+        let network = stylizer.network, segmentation = setup.segmentation
         let reporter = ProgressReporter(quiet: options.quiet)
         let (fw, fh) = Stylizer.fitSize(width: contentImage.width, height: contentImage.height, longest: config.size)
         let levels = stylizer.levelSizes(width: fw, height: fh).map { "\($0.0)×\($0.1)" }
@@ -162,7 +151,7 @@ struct ImageJob {
         let stem = URL(fileURLWithPath: output).deletingPathExtension().path
         let ext = URL(fileURLWithPath: output).pathExtension
         let outcome = try stylizer.run(
-            content: contentImage, styles: styleImages, Stylizer.Request(initImage: initImage),
+            content: contentImage, styles: setup.styleImages, Stylizer.Request(initImage: initImage),
             hooks: Stylizer.Hooks(progress: { reporter.update($0) }, snapshotEvery: options.saveEvery,
                                   snapshot: { img, n in try? ImageIO.write(img, to: "\(stem).iter\(n).\(ext)") }))
         var result = outcome.image

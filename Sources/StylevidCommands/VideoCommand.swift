@@ -190,10 +190,7 @@ final class PreparedVideo {
 extension VideoJob {
     /// The options, the video preset and the chain resolved to one run (nothing loaded).
     func resolvedSettings() throws -> RunSettings {
-        let positional = Array(paths[1..<(paths.count - 1)])
-        return try RunSettings(config: try options.makeConfig(styleCount: max(1, positional.count), video: true, photo: photo),
-                               temporal: try video.temporalConfig(), passes: video.passes,
-                               positional: positional, chain: chain, masks: options)
+        try RunSettings(options: options, positional: Array(paths[1..<(paths.count - 1)]), chain: chain, photo: photo, video: video)
     }
 
     /// Resolves the settings, opens the input and builds the stylizer: everything that can
@@ -212,11 +209,8 @@ extension VideoJob {
         let range = try override ?? video.range()
         let sourceSize = video.wantsSourceSize()
         if case .image = config.initMode { throw CLIError("--init PATH is for images; for videos use content or random") }
-        try checkVideoOutput(output, inputs: [input] + settings.stylePaths + [settings.contentMask, settings.referenceMask].compactMap { $0 })
-        let segmentation = try loadSegmentation(settings)
+        let setup = try JobSetup(settings, content: input, output: output, checkOutput: checkVideoOutput)
         let flowDir = try video.flowDir.map { try FlowDirectory(folder: $0, fallback: tconfig.flow) }
-        installInterruptHandler()
-        let styleImages = try settings.stylePaths.map { try ImageIO.read($0) }
         // --size caps the processing size of a video: a small video is not blown up
         // (but never below 64 px, what the network needs to see anything)
         // with scale/crop in the chain, the chain decides the processing size
@@ -229,10 +223,8 @@ extension VideoJob {
             guard min(procW, procH) >= StyleConfig.sizeRange.lowerBound else { throw CLIError("-vf: the frames would be \(procW)×\(procH); the shorter side must be at least \(StyleConfig.sizeRange.lowerBound) px") }
         }
         config.size = max(procW, procH)
-        try checkMemory(config: config, width: procW, height: procH)
-        let network = try ModelLoader.load(path: try ModelLoader.resolve(options.model), for: config)
-        let stylizer = try Stylizer(network: network, config: config)
-        stylizer.segmentation = segmentation
+        let stylizer = try setup.stylizer(config: config, model: options.model, width: procW, height: procH)
+        let network = stylizer.network
         let temporal = TemporalStylizer(stylizer: stylizer, config: tconfig, flowSource: flowDir)
         let info = reader.info
         if let s = range.start, let d = info.duration, s >= d {
@@ -251,7 +243,7 @@ extension VideoJob {
         // H.264/VP9 in 4:2:0 need even sizes: an odd source is written one pixel smaller
         let outW = sourceSize && geometry.isEmpty ? info.width & ~1 : procW & ~1
         let outH = sourceSize && geometry.isEmpty ? info.height & ~1 : procH & ~1
-        return PreparedVideo(input: input, output: output, config: config, temporalConfig: tconfig, styleImages: styleImages,
+        return PreparedVideo(input: input, output: output, config: config, temporalConfig: tconfig, styleImages: setup.styleImages,
                              geometry: geometry, passes: passes, range: range, reader: reader, sizing: sizing,
                              processing: (procW, procH), outputSize: (outW, outH), temporal: temporal, flowDir: flowDir,
                              fingerprint: VideoJob.fingerprint(arguments: arguments ?? Array(CommandLine.arguments.dropFirst()),
@@ -546,8 +538,7 @@ struct Stability: ParsableCommand {
             var config = StyleConfig()
             config.size = max(w, h)
             config.pooling = pooling
-            let network = try ModelLoader.load(path: try ModelLoader.resolve(model), for: config)
-            strength = (try Stylizer(network: network, config: config), styleImage)
+            strength = (try JobSetup.stylizer(config: config, model: model, width: w, height: h), styleImage)
         }
         var styleLosses: [Double] = [], contentLosses: [Double] = []
         let inp = try VideoReader(path: input, longestSide: max(w, h))

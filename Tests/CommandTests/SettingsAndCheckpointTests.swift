@@ -37,6 +37,41 @@ final class SettingsResolutionTests: XCTestCase {
         XCTAssertEqual(kept.config.initMode, Preset.start(photorealWeight: 0), "an explicit --init wins")
     }
 
+    /// One resolve step for every job: the image, photo and video presets come from the
+    /// kind of job, the video options only when there is a video.
+    func testJobSettingsComeFromTheJobsPreset() throws {
+        let o = try options([])
+        let image = try RunSettings(options: o, positional: ["a.jpg"], chain: nil, photo: false)
+        let photo = try RunSettings(options: o, positional: ["a.jpg"], chain: nil, photo: true)
+        let video = try RunSettings(options: o, positional: ["a.jpg"], chain: nil, photo: false,
+                                    video: try VideoOptions.parse(["--passes", "3", "--temporal-weight", "70"]))
+        XCTAssertEqual(image.config.size, Preset.image.style().size)
+        XCTAssertEqual(video.config.size, Preset.video.style().size)
+        XCTAssertNotEqual(image.config.size, video.config.size, "the presets differ, so the test can tell them apart")
+        XCTAssertGreaterThan(photo.config.photorealWeight, 0, "the photo preset turns the photorealism term on")
+        XCTAssertEqual(image.config.photorealWeight, 0)
+        XCTAssertEqual(video.passes, 3); XCTAssertEqual(video.temporal.weight, 70)
+        XCTAssertEqual(image.passes, 1)
+    }
+
+    /// The shared preparation checks the output against every input, masks included,
+    /// before anything is read.
+    func testJobSetupRefusesAnOutputThatIsAnInput() throws {
+        let dir = NSTemporaryDirectory() + "stylevid-setup-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let o = try options(["--content-mask", dir + "/m.png", "--style-mask", dir + "/r.png"])
+        let masked = try RunSettings(options: o, positional: [dir + "/s.png"], chain: nil, photo: false)
+        XCTAssertThrowsError(try JobSetup(masked, content: dir + "/c.png", output: dir + "/r.png", checkOutput: checkOutput)) {
+            XCTAssert("\($0)".contains("output would overwrite the input \(dir)/r.png"), "\($0)")
+        }
+        let plain = try RunSettings(options: try options([]), positional: [dir + "/s.png"], chain: nil, photo: false)
+        XCTAssertThrowsError(try JobSetup(plain, content: dir + "/c.png", output: dir + "/out.png", checkOutput: checkOutput)) {
+            XCTAssert("\($0)".contains("s.png"), "the missing style image is named: \($0)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/out.png"), "nothing is written")
+    }
+
     func testBadSettingsGiveOneLine() throws {
         let o = try options([])
         let config = try o.makeConfig(styleCount: 1)
