@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: stylevid's VGG forward + input-gradient against PyTorch's
-# (../shared/bench/torch_vgg.py) in the same run, interleaved so machine noise hits both.
+# (scripts/torch_vgg_bench.py) in the same run, interleaved so machine noise hits both.
 # PyTorch comes from PyPI into a throwaway venv (.venv-bench, git-ignored; a large
 # download the first time; TORCH_PYTHON=path/to/python reuses one).
 #
@@ -11,7 +11,7 @@
 #       the video defaults, and peak RSS stylizing a 1280x720 frame at full size
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ref="${TORCH_BENCH:-../shared/bench/torch_vgg.py}"
+ref="${TORCH_BENCH:-scripts/torch_vgg_bench.py}"
 py="${TORCH_PYTHON:-.venv-bench/bin/python}"
 if [ ! -x "$py" ]; then
   python3 -m venv .venv-bench
