@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Kernels
 import VideoIO
+import Temporal
 
 /// Options only the video path has.
 struct VideoOptions: ParsableArguments {
@@ -38,6 +39,12 @@ struct VideoOptions: ParsableArguments {
     var passes: Int = 1
     @Flag(help: "Continue an interrupted run from its checkpoints (same command, same settings).")
     var resume = false
+    enum FlowMethod: String, ExpressibleByArgument, CaseIterable {
+        case robust, classic
+        var options: FlowOptions { self == .classic ? .classic : FlowOptions() }
+    }
+    @Option(help: "Optical flow between frames: robust (robust penalties, edge-aware smoothness, a block-matching start for large motions) or classic (Horn–Schunck, faster, blurs motion boundaries).")
+    var flow: FlowMethod = .robust
     enum OutputSize: String, ExpressibleByArgument, CaseIterable { case processing, source }
     @Option(help: "Output frame size: processing (the --size result) or source (that result scaled to the input's size).")
     var outputSize: OutputSize = .processing
@@ -69,6 +76,7 @@ struct VideoOptions: ParsableArguments {
         t.stopWindow = stopWindow
         t.weightSmoothing = smoothWeights
         t.carryCurvature = !freshOptimizer
+        t.flow = flow.options
         do { try t.validate() } catch let e as EngineError { throw ValidationError(e.description) }
         return t
     }
@@ -527,6 +535,7 @@ struct Stability: ParsableCommand {
     @Flag(help: "Also count pairs across a shot change (where the input's flow connects fewer than 10% of the pixels); they are left out by default.") var keepCuts = false
     @Option(help: "Also measure style strength: the style loss of every output frame against this style image (default layers and weights), and the content loss against the input frame; the means are added to the JSON line (lower style loss = stronger style).") var style: String?
     @Option(help: "Model for --style: \(StyleOptions.modelChoices).") var model: String?
+    @Option(help: "The optical flow that measures: robust or classic (see the main form's --flow).") var flow: VideoOptions.FlowMethod = .robust
     @Option(help: "Pooling of the network for --style (the video default; measure with the pooling the video was made with).") var pooling: Layers.Pooling = TemporalConfig.defaultPooling
 
     func run() throws {
@@ -563,7 +572,8 @@ struct Stability: ParsableCommand {
                 styleLosses.append(b.style); contentLosses.append(b.content)
             }
             if let p = previous {
-                let e = WarpingError(previousInput: p.input, input: current.input, previousOutput: p.output, output: current.output)
+                let e = WarpingError(previousInput: p.input, input: current.input, previousOutput: p.output, output: current.output,
+                                     flow: flow.options)
                 pairErrors.append(e.error)
                 if e.coverage >= WarpingError.cutThreshold || keepCuts { total += e.error; pairs += 1 } else { cuts += 1 }
             }

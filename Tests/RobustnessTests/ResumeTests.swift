@@ -39,8 +39,11 @@ final class ResumeTests: TemporaryDirectoryTestCase {
         return d
     }
 
-    /// --passes 3: the later passes change the frames and make them steadier; a run killed
-    /// inside pass 2 and resumed gives the frames of an uninterrupted run.
+    /// --passes 3: the later passes change the frames; a run killed inside pass 2 and
+    /// resumed gives the frames of an uninterrupted run. (Whether they are steadier is
+    /// measured in BENCHMARKS.md "Multi-pass" at settings that converge: at 64 px and 8
+    /// evaluations a frame that suddenly takes the style decides the warping error, so it
+    /// went either way.)
     func testMultiPassResumesInsideAPass() throws {
         let one = dir + "/one.mp4", full = dir + "/full.mp4"
         XCTAssertEqual(runStylevid(args + [one] + opts).status, 0)
@@ -49,11 +52,6 @@ final class ResumeTests: TemporaryDirectoryTestCase {
         let reference = rawFrames(full)
         XCTAssertEqual(reference.count, 7 * 64 * 28 * 3)
         XCTAssertNotEqual(reference, rawFrames(one))
-        func stability(_ p: String) -> Double {
-            let r = runStylevid(["stability", p, args[0]])
-            return (try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])?["warping_error"] as? Double ?? .infinity
-        }
-        XCTAssertLessThan(stability(full), stability(one))
         let out = dir + "/part.mp4", progress = dir + "/.part.mp4.stylevid-frames/passes"
         try killRun(args + [out] + opts + ["--passes", "3"]) {
             (try? String(contentsOfFile: progress, encoding: .utf8)).map { $0.hasPrefix("2 ") && $0 != "2 2" } ?? false
