@@ -145,12 +145,9 @@ public struct RedBlackSOR {
         a.withUnsafeBufferPointer { src in
             out.withUnsafeMutableBufferPointer { dst in
                 let S = src.baseAddress!, D = dst.baseAddress!
-                parallelFor(h, minPerThread: 32) { rows in
+                parallelFor(h, minPerThread: 16) { rows in
                     for y in rows {
-                        let s = S + y * w, d0 = D + y * wp, d1 = D + (h + y) * wp
-                        for x in 0..<w {
-                            if (x + y) & 1 == 0 { d0[x >> 1] = s[x] } else { d1[x >> 1] = s[x] }
-                        }
+                        RedBlackSOR.deinterleave(S + y * w, w, parity: y & 1, into: D + y * wp, D + (h + y) * wp)
                     }
                 }
             }
@@ -158,12 +155,23 @@ public struct RedBlackSOR {
         return out
     }
 
+    /// One row split by colour: `even` gets the pixels with (x + y) even (x ≡ y mod 2,
+    /// `parity` = y & 1), `odd` the others, each at index x / 2.
+    @inline(__always)
+    static func deinterleave(_ s: UnsafePointer<Float>, _ w: Int, parity: Int,
+                             into even: UnsafeMutablePointer<Float>, _ odd: UnsafeMutablePointer<Float>) {
+        let a = parity == 0 ? even : odd, b = parity == 0 ? odd : even     // x even → a, x odd → b
+        var j = 0
+        while 2 * j + 1 < w { a[j] = s[2 * j]; b[j] = s[2 * j + 1]; j += 1 }
+        if 2 * j < w { a[j] = s[2 * j] }
+    }
+
     func unpack(_ p: [Float], into a: inout [Float]) {
         let w = self.w, h = self.h, wp = self.wp
         p.withUnsafeBufferPointer { src in
             a.withUnsafeMutableBufferPointer { dst in
                 let S = src.baseAddress!, D = dst.baseAddress!
-                parallelFor(h, minPerThread: 32) { rows in
+                parallelFor(h, minPerThread: 16) { rows in
                     for y in rows {
                         let d = D + y * w, s0 = S + y * wp, s1 = S + (h + y) * wp
                         for x in 0..<w { d[x] = (x + y) & 1 == 0 ? s0[x >> 1] : s1[x >> 1] }
@@ -179,58 +187,40 @@ public struct RedBlackSOR {
     /// the residual r = Ix·u + Iy·v + c0, and each edge's weight times ε / √(|Δw|² + ε²)
     /// for the flow difference across it (an ε of 0 leaves a term quadratic).
     public struct System: Sendable {
-        var ix: [Float], iy: [Float], c0: [Float]
-        var left: [Float], right: [Float], up: [Float], down: [Float], denom: [Float]
+        /// Eight packed planes, one after the other: Ix, Iy, c0, left, right, up, down, denom.
+        var storage: [Float]
+        enum Field: Int { case ix, iy, c0, left, right, up, down, denom }
     }
 
     public func system(_ lin: Linearisation, flow: Flow, edges: EdgeWeights, alpha2: Float,
                        dataEpsilon: Float, smoothEpsilon: Float) -> System {
-        let w = self.w, h = self.h, n = w * h
-        // the edges' robust weights (0 past the last column and row, as in `edges`)
-        var eh = edges.horizontal, ev = edges.vertical
-        if smoothEpsilon > 0 {
-            let eps = smoothEpsilon, e2 = smoothEpsilon * smoothEpsilon
-            flow.u.withUnsafeBufferPointer { fu in flow.v.withUnsafeBufferPointer { fv in
-            eh.withUnsafeMutableBufferPointer { hp in ev.withUnsafeMutableBufferPointer { vp in
-                let U = fu.baseAddress!, V = fv.baseAddress!, H = hp.baseAddress!, E = vp.baseAddress!
-                parallelFor(h, minPerThread: 16) { rows in
-                    for y in rows {
-                        let r = y * w
-                        for x in 0..<(w - 1) {
-                            let du = U[r + x + 1] - U[r + x], dv = V[r + x + 1] - V[r + x]
-                            H[r + x] *= eps / (du * du + dv * dv + e2).squareRoot()
-                        }
-                        guard y < h - 1 else { continue }
-                        for x in 0..<w {
-                            let du = U[r + w + x] - U[r + x], dv = V[r + w + x] - V[r + x]
-                            E[r + x] *= eps / (du * du + dv * dv + e2).squareRoot()
-                        }
-                    }
-                }
-            }}}}
-        }
-        var l = [Float](repeating: 0, count: n), r = l, up = l, dn = l, den = l
-        let zeros = [Float](repeating: 0, count: w)
+        let w = self.w, h = self.h, wp = self.wp
+        let (eh, ev) = RedBlackSOR.robustEdges(edges, flow: flow, epsilon: smoothEpsilon)
+        let count = 2 * h * wp
+        var out = [Float](repeating: 0, count: 8 * count)
+        let rowStride = 5 * w
+        var scratch = [Float](repeating: 0, count: rowStride * h)   // a row's values before the split by colour
         lin.ix.withUnsafeBufferPointer { ixp in lin.iy.withUnsafeBufferPointer { iyp in lin.c0.withUnsafeBufferPointer { cp in
         flow.u.withUnsafeBufferPointer { fu in flow.v.withUnsafeBufferPointer { fv in
-        eh.withUnsafeBufferPointer { hp in ev.withUnsafeBufferPointer { vp in zeros.withUnsafeBufferPointer { zp in
-        l.withUnsafeMutableBufferPointer { lp in r.withUnsafeMutableBufferPointer { rp in
-        up.withUnsafeMutableBufferPointer { upp in dn.withUnsafeMutableBufferPointer { dnp in
-        den.withUnsafeMutableBufferPointer { dp in
+        eh.withUnsafeBufferPointer { hp in ev.withUnsafeBufferPointer { vp in
+        scratch.withUnsafeMutableBufferPointer { sp in
+        out.withUnsafeMutableBufferPointer { op in
             let IX = ixp.baseAddress!, IY = iyp.baseAddress!, C = cp.baseAddress!, U = fu.baseAddress!, V = fv.baseAddress!
-            let EH = hp.baseAddress!, EV = vp.baseAddress!, Z = zp.baseAddress!
-            let L = lp.baseAddress!, R = rp.baseAddress!, UP = upp.baseAddress!, DN = dnp.baseAddress!, D = dp.baseAddress!
+            let EH = hp.baseAddress!, EV = vp.baseAddress!
+            // the packed planes, in the order of System.Field
+            let O = (0..<8).map { op.baseAddress! + $0 * count }
             let de = dataEpsilon, de2 = dataEpsilon * dataEpsilon
             parallelFor(h, minPerThread: 16) { rows in
                 for y in rows {
                     let o = y * w
-                    let above = y > 0 ? EV + o - w : Z, below = EV + o       // below is 0 in the last row
-                    let leftOf = EH + o - 1, rightOf = EH + o                  // leftOf valid for x ≥ 1
+                    let T = sp.baseAddress! + y * rowStride
+                    let L = T, R = T + w, UP = T + 2 * w, DN = T + 3 * w, D = T + 4 * w
                     for x in 0..<w {
-                        let el = x > 0 ? leftOf[x] : 0, er = rightOf[x], eu = above[x], ed = below[x]
+                        let el = x > 0 ? EH[o + x - 1] : 0, er = EH[o + x]
+                        let eu = y > 0 ? EV[o + x - w] : 0, ed = EV[o + x]
                         let e = el + er + eu + ed
                         let s: Float = e > 0 ? 1 / e : 0
-                        L[o + x] = el * s; R[o + x] = er * s; UP[o + x] = eu * s; DN[o + x] = ed * s
+                        L[x] = el * s; R[x] = er * s; UP[x] = eu * s; DN[x] = ed * s
                         let gx = IX[o + x], gy = IY[o + x]
                         var psi: Float = 1
                         if de > 0 {
@@ -238,13 +228,53 @@ public struct RedBlackSOR {
                             psi = de / (res * res + de2).squareRoot()
                         }
                         let q = alpha2 * e + psi * (gx * gx + gy * gy)
-                        D[o + x] = q > 0 ? psi / q : 0
+                        D[x] = q > 0 ? psi / q : 0
+                    }
+                    for (f, src) in [IX + o, IY + o, C + o, UnsafePointer(L), UnsafePointer(R), UnsafePointer(UP),
+                                     UnsafePointer(DN), UnsafePointer(D)].enumerated() {
+                        RedBlackSOR.deinterleave(src, w, parity: y & 1, into: O[f] + y * wp, O[f] + (h + y) * wp)
                     }
                 }
             }
-        }}}}}}}}}}}}}
-        return System(ix: pack(lin.ix), iy: pack(lin.iy), c0: pack(lin.c0), left: pack(l), right: pack(r),
-                      up: pack(up), down: pack(dn), denom: pack(den))
+        }}}}}}}}}
+        return System(storage: out)
+    }
+
+    /// The edge weights times Charbonnier's ε / √(|Δw|² + ε²) for the flow difference across
+    /// each edge (unchanged when ε is 0); 0 past the last column and row, as in `edges`.
+    static func robustEdges(_ edges: EdgeWeights, flow: Flow, epsilon eps: Float) -> (horizontal: [Float], vertical: [Float]) {
+        var eh = edges.horizontal, ev = edges.vertical
+        guard eps > 0 else { return (eh, ev) }
+        let w = flow.width, h = flow.height, e2 = eps * eps
+        typealias F8 = SIMD8<Float>
+        flow.u.withUnsafeBufferPointer { fu in flow.v.withUnsafeBufferPointer { fv in
+        eh.withUnsafeMutableBufferPointer { hp in ev.withUnsafeMutableBufferPointer { vp in
+            let U = fu.baseAddress!, V = fv.baseAddress!, H = hp.baseAddress!, E = vp.baseAddress!
+            @inline(__always) func ld(_ p: UnsafePointer<Float>) -> F8 { UnsafeRawPointer(p).loadUnaligned(as: F8.self) }
+            @inline(__always) func scale(_ a: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, _ q: UnsafePointer<Float>,
+                                         _ pv: UnsafePointer<Float>, _ qv: UnsafePointer<Float>, _ count: Int) {
+                var x = 0
+                while x + 8 <= count {
+                    let du = ld(q + x) - ld(p + x), dv = ld(qv + x) - ld(pv + x)
+                    let f = F8(repeating: eps) / (du * du + dv * dv + F8(repeating: e2)).squareRoot()
+                    UnsafeMutableRawPointer(a + x).storeBytes(of: ld(a + x) * f, as: F8.self)
+                    x += 8
+                }
+                while x < count {
+                    let du = q[x] - p[x], dv = qv[x] - pv[x]
+                    a[x] *= eps / (du * du + dv * dv + e2).squareRoot()
+                    x += 1
+                }
+            }
+            parallelFor(h, minPerThread: 16) { rows in
+                for y in rows {
+                    let r = y * w
+                    scale(H + r, U + r, U + r + 1, V + r, V + r + 1, w - 1)
+                    if y < h - 1 { scale(E + r, U + r, U + r + w, V + r, V + r + w, w) }
+                }
+            }
+        }}}}
+        return (eh, ev)
     }
 
     /// `sweeps` sweeps of `system` from the flow (u, v).
@@ -255,10 +285,11 @@ public struct RedBlackSOR {
         func ptr(_ a: [Float]) -> UnsafePointer<Float> { a.withUnsafeBufferPointer { $0.baseAddress! } }
         withExtendedLifetime(system) {
         pu.withUnsafeMutableBufferPointer { up in pv.withUnsafeMutableBufferPointer { vp in
-            func colours(_ a: [Float]) -> [UnsafePointer<Float>] { [ptr(a), ptr(a) + plane] }
             let U = [up.baseAddress!, up.baseAddress! + plane], V = [vp.baseAddress!, vp.baseAddress! + plane]
-            let IX = colours(system.ix), IY = colours(system.iy), C = colours(system.c0), D = colours(system.denom)
-            let WL = colours(system.left), WR = colours(system.right), WU = colours(system.up), WD = colours(system.down)
+            let base = ptr(system.storage)
+            func colours(_ f: System.Field) -> [UnsafePointer<Float>] { [base + f.rawValue * 2 * plane, base + (f.rawValue * 2 + 1) * plane] }
+            let IX = colours(.ix), IY = colours(.iy), C = colours(.c0), D = colours(.denom)
+            let WL = colours(.left), WR = colours(.right), WU = colours(.up), WD = colours(.down)
             for _ in 0..<sweeps {
                 for c in 0..<2 {
                     let o = 1 - c
@@ -333,3 +364,4 @@ public struct RedBlackSOR {
         unpack(pv, into: &v)
     }
 }
+
