@@ -282,11 +282,10 @@ public struct RedBlackSOR {
         var pu = pack(u), pv = pack(v)
         let w = self.w, h = self.h, wp = self.wp, omega = RedBlackSOR.omega
         let plane = h * wp
-        func ptr(_ a: [Float]) -> UnsafePointer<Float> { a.withUnsafeBufferPointer { $0.baseAddress! } }
-        withExtendedLifetime(system) {
+        system.storage.withUnsafeBufferPointer { sp in
         pu.withUnsafeMutableBufferPointer { up in pv.withUnsafeMutableBufferPointer { vp in
             let U = [up.baseAddress!, up.baseAddress! + plane], V = [vp.baseAddress!, vp.baseAddress! + plane]
-            let base = ptr(system.storage)
+            let base = sp.baseAddress!
             func colours(_ f: System.Field) -> [UnsafePointer<Float>] { [base + f.rawValue * 2 * plane, base + (f.rawValue * 2 + 1) * plane] }
             let IX = colours(.ix), IY = colours(.iy), C = colours(.c0), D = colours(.denom)
             let WL = colours(.left), WR = colours(.right), WU = colours(.up), WD = colours(.down)
