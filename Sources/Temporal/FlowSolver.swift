@@ -142,17 +142,29 @@ public struct RedBlackSOR {
     func pack(_ a: [Float]) -> [Float] {
         var out = [Float](repeating: 0, count: 2 * h * wp)
         let w = self.w, h = self.h, wp = self.wp
-        a.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                let S = src.baseAddress!, D = dst.baseAddress!
-                parallelFor(h, minPerThread: 16) { rows in
-                    for y in rows {
-                        RedBlackSOR.deinterleave(S + y * w, w, parity: y & 1, into: D + y * wp, D + (h + y) * wp)
-                    }
-                }
-            }
+        byRows(from: a, to: &out) { S, D, y in
+            RedBlackSOR.deinterleave(S + y * w, w, parity: y & 1, into: D + y * wp, D + (h + y) * wp)
         }
         return out
+    }
+
+    /// The inverse of `pack`.
+    func unpack(_ p: [Float], into a: inout [Float]) {
+        let w = self.w, h = self.h, wp = self.wp
+        byRows(from: p, to: &a) { S, D, y in
+            RedBlackSOR.interleave(S + y * wp, S + (h + y) * wp, parity: y & 1, into: D + y * w, w)
+        }
+    }
+
+    /// `row(source, destination, y)` for every row y, on the kernel threads.
+    private func byRows(from src: [Float], to dst: inout [Float],
+                        _ row: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void) {
+        src.withUnsafeBufferPointer { sp in
+            dst.withUnsafeMutableBufferPointer { dp in
+                let S = sp.baseAddress!, D = dp.baseAddress!
+                parallelFor(h, minPerThread: 16) { rows in for y in rows { row(S, D, y) } }
+            }
+        }
     }
 
     /// One row split by colour: `even` gets the pixels with (x + y) even (x ≡ y mod 2,
@@ -166,19 +178,14 @@ public struct RedBlackSOR {
         if 2 * j < w { a[j] = s[2 * j] }
     }
 
-    func unpack(_ p: [Float], into a: inout [Float]) {
-        let w = self.w, h = self.h, wp = self.wp
-        p.withUnsafeBufferPointer { src in
-            a.withUnsafeMutableBufferPointer { dst in
-                let S = src.baseAddress!, D = dst.baseAddress!
-                parallelFor(h, minPerThread: 16) { rows in
-                    for y in rows {
-                        let d = D + y * w, s0 = S + y * wp, s1 = S + (h + y) * wp
-                        for x in 0..<w { d[x] = (x + y) & 1 == 0 ? s0[x >> 1] : s1[x >> 1] }
-                    }
-                }
-            }
-        }
+    /// The inverse of `deinterleave`: one row put back together from its two colours.
+    @inline(__always)
+    static func interleave(_ even: UnsafePointer<Float>, _ odd: UnsafePointer<Float>, parity: Int,
+                           into d: UnsafeMutablePointer<Float>, _ w: Int) {
+        let a = parity == 0 ? even : odd, b = parity == 0 ? odd : even     // x even ← a, x odd ← b
+        var j = 0
+        while 2 * j + 1 < w { d[2 * j] = a[j]; d[2 * j + 1] = b[j]; j += 1 }
+        if 2 * j < w { d[2 * j] = a[j] }
     }
 
     /// One round's system, packed by colour: Ix, Iy, c0, the neighbour weights divided by
