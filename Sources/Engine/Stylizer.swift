@@ -21,6 +21,13 @@ public struct StyleProgress: Sendable {
 public struct LossBreakdown: Sendable, Equatable {
     public var content = 0.0, style = 0.0, tv = 0.0, temporal = 0.0, photoreal = 0.0
     public var total: Double { content + style + tv + temporal + photoreal }
+
+    /// Adds the network losses' values to the content and style parts.
+    mutating func add(_ losses: [FeatureLoss], values: [Double]) {
+        for (loss, v) in zip(losses, values) {
+            if loss is ContentLoss { content += v } else { style += v }
+        }
+    }
 }
 
 /// Stop an optimisation once the best loss improved by less than `tolerance` (relative)
@@ -143,10 +150,15 @@ public final class Stylizer {
         return (max(1, Int((Double(width) * Double(longest) / Double(height)).rounded())), longest)
     }
 
-    /// Sizes of the pyramid levels, coarsest first; levels below 32 px are skipped.
+    /// Sizes of the pyramid levels, coarsest first; levels below 32 px are skipped. Above
+    /// 1024 px the pyramid goes on down until its coarsest level is at most 512 px
+    /// (4096 → 512, 1024, 2048, 4096), unless there is no pyramid (`--pyramid 1`).
     public func levelSizes(width: Int, height: Int) -> [(Int, Int)] {
         var out: [(Int, Int)] = []
-        for l in stride(from: config.pyramidLevels - 1, through: 0, by: -1) {
+        var levels = config.pyramidLevels
+        let longest = max(width, height)
+        while levels > 1 && longest > Stylizer.fullBudgetSize && longest >> (levels - 1) > Stylizer.fullBudgetSize / 2 { levels += 1 }
+        for l in stride(from: levels - 1, through: 0, by: -1) {
             let f = 1.0 / Double(1 << l)
             let w = max(1, Int((Double(width) * f).rounded())), h = max(1, Int((Double(height) * f).rounded()))
             if l > 0 && min(w, h) < 32 { continue }
@@ -154,6 +166,35 @@ public final class Stylizer {
         }
         return out
     }
+
+    /// The memory a stylisation may take, in bytes: what the network's evaluation is left
+    /// after the optimiser and the targets decides its tiling (`MemoryPlan`). Nil: the
+    /// network always sees the image whole.
+    public var maxMemory: Int? { didSet { layouts = [:] } }
+    private var layouts: [String: TileLayout] = [:]
+
+    /// The network through layer `last` over a width×height image, tiled as `maxMemory` needs.
+    func tiledNetwork(width w: Int, height h: Int, through last: Int) -> TiledNetwork {
+        let key = "\(w)x\(h)/\(last)"
+        let layout = layouts[key] ?? {
+            let l = maxMemory.map {
+                MemoryPlan.layout(network: network, through: last, width: w, height: h, budget: MemoryPlan.tileBudget(
+                    maxMemory: $0, network: network, contentLayers: contentIndices, width: w, height: h))
+            } ?? TileLayout.whole(width: w, height: h)
+            layouts[key] = l
+            return l
+        }()
+        return TiledNetwork(network: network, layout: layout, deepest: last)
+    }
+
+    /// Refuses a result size that cannot fit `maxMemory` even in tiles.
+    public func checkMemory(width w: Int, height h: Int) throws {
+        guard let m = maxMemory else { return }
+        try MemoryPlan.check(maxMemory: m, network: network, through: deepest, contentLayers: contentIndices, width: w, height: h)
+    }
+
+    /// How the network sees a width×height result under `maxMemory`.
+    public func layout(width: Int, height: Int) -> TileLayout { tiledNetwork(width: width, height: height, through: deepest).layout }
 
     /// Segmentation masks of the content and the (single) reference image: the style loss
     /// becomes Luan et al.'s per-label masked Gram loss. Default none.
@@ -186,19 +227,35 @@ public final class Stylizer {
         useStyles([style])
         let key = "\(w)x\(h)"
         if let t = maskedCache[key] { return t }
-        let acts = try styleActivations(style, width: w, height: h)
+        let image = try styleTensor(style, width: w, height: h)
+        let tiled = tiledNetwork(width: image.width, height: image.height, through: styleIndices.max()!)
+        var stats: [Int: [Double]] = [:], masks: [Int: Tensor] = [:]
+        for li in styleIndices {
+            let size = network.outputSize(of: li, width: image.width, height: image.height)
+            masks[li] = pairing.referenceMasks(width: size.width, height: size.height)
+        }
+        tiled.forEachCore(image, layers: styleIndices) { _, li, f, at in
+            let m = masks[li]!.crop(x: at.x, y: at.y, width: f.width, height: f.height)
+            stats[li, default: []].addInPlace(MaskedStyleLoss.statistics(f, masks: m, labels: 0..<m.channels))
+        }
         let t = styleIndices.map { li in
-            MaskedStyleLoss.targets(features: acts[li], masks: pairing.referenceMasks(width: acts[li].width, height: acts[li].height))
+            MaskedStyleLoss.targets(statistics: stats[li]!, channels: network.convs[li].outChannels, area: masks[li]!.plane)
         }
         maskedCache[key] = t
         return t
     }
 
-    /// The network's activations for a style image scaled for a w×h result (--style-scale).
-    func styleActivations(_ style: RGBImage, width w: Int, height h: Int) throws -> [Tensor] {
+    /// A style image scaled for a w×h result (--style-scale).
+    func styleTensor(_ style: RGBImage, width w: Int, height h: Int) throws -> Tensor {
         let longest = max(16, Int((Float(max(w, h)) * config.styleScale).rounded()))
         let (sw, sh) = Stylizer.fitSize(width: style.width, height: style.height, longest: longest)
-        return network.forward(Tensor(image: try ImageIO.scale(style, width: sw, height: sh)), through: styleIndices.max()!)
+        return Tensor(image: try ImageIO.scale(style, width: sw, height: sh))
+    }
+
+    /// Gram matrices of every style layer of `image`.
+    func styleGrams(_ image: Tensor) -> [[Float]] {
+        let grams = tiledNetwork(width: image.width, height: image.height, through: styleIndices.max()!).grams(image, layers: styleIndices)
+        return styleIndices.map { grams[$0]! }
     }
 
     func computeStyleTargets(_ styles: [RGBImage], width w: Int, height h: Int) throws -> [[Float]] {
@@ -209,9 +266,7 @@ public final class Stylizer {
         }()
         var targets: [[Float]] = styleIndices.map { [Float](repeating: 0, count: network.convs[$0].outChannels * network.convs[$0].outChannels) }
         for (k, style) in styles.enumerated() where blend[k] > 0 {
-            let acts = try styleActivations(style, width: w, height: h)
-            for (t, li) in styleIndices.enumerated() {
-                let g = gramMatrix(acts[li])
+            for (t, g) in styleGrams(try styleTensor(style, width: w, height: h)).enumerated() {
                 for i in 0..<g.count { targets[t][i] += blend[k] * g[i] }
             }
         }
@@ -221,9 +276,10 @@ public final class Stylizer {
     /// The content and style losses of a w×h result (the content tensor's size).
     func featureLosses(content contentT: Tensor, styles: [RGBImage]) throws -> [FeatureLoss] {
         let (w, h) = (contentT.width, contentT.height)
-        let contentActs = contentIndices.isEmpty ? [] : network.forward(contentT, through: contentIndices.max()!)
+        let contentActs = contentIndices.isEmpty ? [:]
+            : tiledNetwork(width: w, height: h, through: contentIndices.max()!).features(contentT, layers: contentIndices)
         let contentLosses = contentIndices.map {
-            ContentLoss(layer: $0, target: contentActs[$0], weight: config.contentWeight)
+            ContentLoss(layer: $0, target: contentActs[$0]!, weight: config.contentWeight)
         }
         let layerW = config.styleLayerWeights ?? [Float](repeating: 1, count: styleIndices.count)
         let styleWeight = config.styleWeight * (config.usesModelStyleGain ? network.styleGain : 1)
@@ -251,9 +307,7 @@ public final class Stylizer {
     public func gramDistance(_ image: RGBImage, style: RGBImage) throws -> Double {
         let img = Tensor(image: image)
         let targets = try styleTargets([style], width: img.width, height: img.height)
-        let acts = network.forward(img, through: styleIndices.max()!)
-        let distances = zip(styleIndices, targets).map { li, target -> Double in
-            let g = GramStyle.gram(acts[li])!
+        let distances = zip(styleGrams(img), targets).map { g, target -> Double in
             let diff = zip(g, target).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
             let norm = target.reduce(0.0) { $0 + Double($1 * $1) }
             return (diff / max(norm, 1e-30)).squareRoot()
@@ -269,13 +323,9 @@ public final class Stylizer {
         let img = Tensor(image: result)
         let contentT = Tensor(image: try ImageIO.scale(content, width: result.width, height: result.height))
         let losses = try featureLosses(content: contentT, styles: styles)
-        let acts = network.forward(img, through: deepest)
         var b = LossBreakdown()
-        for loss in losses {
-            var g = Tensor.zeros(like: acts[loss.layer])
-            let v = loss.evaluate(acts[loss.layer], gradient: &g)
-            if loss is ContentLoss { b.content += v } else { b.style += v }
-        }
+        b.add(losses, values: tiledNetwork(width: img.width, height: img.height, through: deepest)
+            .evaluate(img, losses: losses, gradient: false).values)
         var gi = Tensor.zeros(like: img)
         b.tv = TotalVariationLoss(weight: config.tvWeight).evaluate(img, gradient: &gi)
         return b
@@ -298,7 +348,12 @@ public final class Stylizer {
             precondition(s.width == fw && s.height == fh && s.channels == 3,
                          "Stylizer: start image \(s.shapeDescription) for a \(fw)×\(fh) result")
         }
-        var progress = Progress(costs: phases.map { Double($0.w * $0.h) })
+        let requested = request.iterations ?? config.iterations
+        let budgets = phases.map { Stylizer.levelBudget(requested, width: $0.w, height: $0.h) }
+        // a level's cost: its pixels, its evaluations, and what tiling adds to each
+        var progress = Progress(costs: zip(phases, budgets).map { p, b in
+            Double(p.w * p.h * b) * MemoryPlan.cost(layout(width: p.w, height: p.h))
+        })
         var x: Tensor? = nil
         var contentFinal = Tensor(channels: 3, height: 1, width: 1)
         var rng = SplitMix64(seed: config.seed)
@@ -315,7 +370,7 @@ public final class Stylizer {
             let objective = try self.objective(content: contentT, styles: styles, extraLosses: li >= firstFull ? request.extraLosses : [],
                                                matting: phase.matting, recorder: recorder)
             var values = shape.storage
-            let budget = request.iterations ?? config.iterations
+            let budget = budgets[li]
             var monitor = request.earlyStop.map(EarlyStop.Monitor.init)
             var evaluations = 0
             let cb: OptimizerCallback = { it, loss, current in
@@ -343,6 +398,17 @@ public final class Stylizer {
         return outcome
     }
 
+    /// Levels up to this longest side get the whole evaluation budget; larger ones less.
+    static let fullBudgetSize = 1024
+
+    /// The evaluations of a level: `budget` up to 1024 px, then in inverse proportion to
+    /// the longest side (2048: half, 4096: a quarter): a level's start, upsampled from the
+    /// one below, already holds the composition, and its evaluations cost 4× the last's.
+    public static func levelBudget(_ budget: Int, width: Int, height: Int) -> Int {
+        let longest = max(width, height)
+        return longest <= fullBudgetSize ? budget : max(1, budget * fullBudgetSize / longest)
+    }
+
     /// The result's size for `content`, refused when too small for the network or when
     /// masks meet several styles.
     func resultSize(_ content: RGBImage, styleCount: Int) throws -> (Int, Int) {
@@ -358,7 +424,7 @@ public final class Stylizer {
         return (fw, fh)
     }
 
-    /// Progress over the levels, each weighing its pixel count.
+    /// Progress over the levels, each weighing its estimated cost.
     struct Progress {
         let costs: [Double]
         let total: Double
@@ -413,25 +479,31 @@ public final class Stylizer {
         let tv = TotalVariationLoss(weight: config.tvWeight)
         let photoreal: PhotorealismLoss? = matting
             ? PhotorealismLoss(laplacian: MattingLaplacian(image: content, bands: false), weight: config.photorealWeight) : nil
-        let deepest = self.deepest
-        return { [network] values in
+        let tiled = tiledNetwork(width: w, height: h, through: deepest)
+        return { values in
             let img = Tensor(channels: 3, height: h, width: w, storage: values)
-            let acts = network.forward(img, through: deepest)
-            var grads: [Int: Tensor] = [:]
+            let (lossValues, grad) = tiled.evaluate(img, losses: featureLosses, gradient: true)
             var b = LossBreakdown()
-            for loss in featureLosses {
-                var g = grads[loss.layer] ?? Tensor.zeros(like: acts[loss.layer])
-                let v = loss.evaluate(acts[loss.layer], gradient: &g)
-                if loss is ContentLoss { b.content += v } else { b.style += v }
-                grads[loss.layer] = g
-            }
-            var gi = network.backward(activations: acts, gradients: grads)
+            b.add(featureLosses, values: lossValues)
+            var gi = grad!
             b.tv = tv.evaluate(img, gradient: &gi)
             for l in extraLosses { b.temporal += l.evaluate(img, gradient: &gi) }
             if let m = photoreal { b.photoreal = m.evaluate(img, gradient: &gi) }
             recorder.last = b
             return (b.total, gi.storage)
         }
+    }
+
+    /// One evaluation of the objective at `image` (its size is the level's): the loss
+    /// parts and the gradient, with the network tiled as `maxMemory` needs. For tests and
+    /// benchmarks; a stylisation evaluates through `run`.
+    public func evaluate(_ image: Tensor, content: RGBImage, styles: [RGBImage], extraLosses: [ImageLoss] = [],
+                         matting: Bool = false) throws -> (breakdown: LossBreakdown, gradient: Tensor) {
+        let contentT = Tensor(image: try ImageIO.scale(content, width: image.width, height: image.height))
+        let recorder = LossRecorder()
+        let f = try objective(content: contentT, styles: styles, extraLosses: extraLosses, matting: matting, recorder: recorder)
+        let (_, g) = f(image.storage)
+        return (recorder.last, Tensor(channels: 3, height: image.height, width: image.width, storage: g))
     }
 
     /// Runs the optimiser over the box 0...1 (the image is written clamped: optimise that

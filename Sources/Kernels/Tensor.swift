@@ -107,6 +107,42 @@ extension Tensor {
         return Kernels.dot(storage, other.storage)
     }
 
+    /// The width×height window at (x, y) of every channel, as a new tensor.
+    public func crop(x: Int, y: Int, width w: Int, height h: Int) -> Tensor {
+        precondition(x >= 0 && y >= 0 && w >= 0 && h >= 0 && x + w <= width && y + h <= height,
+                     "Tensor.crop: \(w)×\(h) at (\(x), \(y)) outside \(shapeDescription)")
+        if x == 0 && y == 0 && w == width && h == height { return self }
+        var out = Tensor(uninitializedChannels: channels, height: h, width: w)
+        storage.withUnsafeBufferPointer { s in
+            out.storage.withUnsafeMutableBufferPointer { o in
+                for c in 0..<channels {
+                    for r in 0..<h {
+                        (o.baseAddress! + (c * h + r) * w).update(from: s.baseAddress! + (c * height + y + r) * width + x, count: w)
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Adds `other` (same channels) into the window of its size at (x, y).
+    public mutating func add(_ other: Tensor, atX x: Int, y: Int) {
+        let w = other.width, h = other.height
+        precondition(other.channels == channels && x >= 0 && y >= 0 && x + w <= width && y + h <= height,
+                     "Tensor.add: \(other.shapeDescription) at (\(x), \(y)) outside \(shapeDescription)")
+        let (cw, ch) = (width, height)
+        other.storage.withUnsafeBufferPointer { s in
+            storage.withUnsafeMutableBufferPointer { o in
+                for c in 0..<channels {
+                    for r in 0..<h {
+                        let src = s.baseAddress! + (c * h + r) * w, dst = o.baseAddress! + (c * ch + y + r) * cw + x
+                        for i in 0..<w { dst[i] += src[i] }
+                    }
+                }
+            }
+        }
+    }
+
     public var sumOfSquares: Double { Kernels.dot(storage, storage) }
     public var maxAbs: Float { storage.reduce(0) { Swift.max($0, abs($1)) } }
 }

@@ -177,24 +177,83 @@ public struct MaskedStyleLoss: Sendable {
 
     /// Gram targets of the reference's features `f` under its masks `m` (L×H×W at f's size).
     public static func targets(features f: Tensor, masks m: Tensor) -> [[Float]?] {
-        precondition(m.height == f.height && m.width == f.width, "MaskedStyleLoss: masks \(m.shapeDescription) for features \(f.shapeDescription)")
-        return (0..<m.channels).map { l in
-            m.storage.withUnsafeBufferPointer { maskedGram(f, mask: $0.baseAddress! + l * m.plane) }
+        targets(statistics: statistics(f, masks: m, labels: 0..<m.channels), channels: f.channels, area: f.plane)
+    }
+
+    /// The targets from `statistics` of every label summed over regions that tile the
+    /// reference's layer (C channels, `area` = H·W): a reference seen in tiles.
+    public static func targets(statistics stats: [Double], channels c: Int, area: Int) -> [[Float]?] {
+        let cc = c * c
+        return (0..<(stats.count / (cc + 1))).map { l in
+            let at = l * (cc + 1), maskSum = stats[at + cc]
+            if GramStyle.isEmpty(maskSum: maskSum, area: area) { return nil }
+            let norm = 1 / (Double(c) * maskSum)
+            return (0..<cc).map { Float(stats[at + $0] * norm) }
         }
     }
 
+    /// Per label of `labels` (others left 0): S_l = (F⊙M_l)(F⊙M_l)ᵀ (C×C) then ΣM_l, over
+    /// the region `f` and the masks `m` cover.
+    public static func statistics(_ f: Tensor, masks m: Tensor, labels: some Sequence<Int>) -> [Double] {
+        precondition(m.height == f.height && m.width == f.width, "MaskedStyleLoss: masks \(m.shapeDescription) for features \(f.shapeDescription)")
+        let cc = f.channels * f.channels
+        var out = [Double](repeating: 0, count: m.channels * (cc + 1))
+        var masked: [Float] = []
+        for l in labels {
+            let (s, maskSum) = m.storage.withUnsafeBufferPointer { GramStyle.sums(f, mask: $0.baseAddress! + l * f.plane, masked: &masked) }
+            let at = l * (cc + 1)
+            for i in 0..<cc { out[at + i] = Double(s[i]) }
+            out[at + cc] = maskSum
+        }
+        return out
+    }
+
     public func evaluate(_ f: Tensor, gradient: inout Tensor) -> Double {
-        precondition(masks.height == f.height && masks.width == f.width,
-                     "MaskedStyleLoss: masks \(masks.shapeDescription) for features \(f.shapeDescription)")
+        let settled = settle(statistics(f, masks: masks), channels: f.channels, area: f.plane)
+        addGradient(f, masks: masks, state: settled.state, gradient: &gradient)
+        return settled.value
+    }
+
+    /// The additive statistics of features `f` over one region of the layer, `m` the
+    /// content's masks over the same region: per label, the sums S_l = (F⊙M_l)(F⊙M_l)ᵀ
+    /// (C×C) then ΣM_l. Summed over regions that tile the layer, they are the whole layer's.
+    public func statistics(_ f: Tensor, masks m: Tensor) -> [Double] {
+        precondition(m.channels == targets.count, "MaskedStyleLoss: \(m.channels) masks for \(targets.count) labels")
+        return MaskedStyleLoss.statistics(f, masks: m, labels: targets.indices.filter { targets[$0] != nil })
+    }
+
+    /// The loss from the whole layer's statistics (`area` = H·W), and what the gradient
+    /// needs: per label its scale, then G_l − Ĝ_l (scale 0 for a skipped label).
+    public func settle(_ stats: [Double], channels c: Int, area: Int) -> (value: Double, state: [Float]) {
+        let cc = c * c
+        var state = [Float](repeating: 0, count: targets.count * (cc + 1))
         var total = 0.0
-        var scratch: (masked: [Float], product: [Float]) = ([], [])
         for (l, target) in targets.enumerated() {
-            guard let target else { continue }
-            masks.storage.withUnsafeBufferPointer { mp in
-                total += GramStyle.term(f, mask: mp.baseAddress! + l * f.plane, target: target, weight: areas[l] * Double(weight),
-                                        gradient: &gradient, scratch: &scratch) ?? 0
+            let at = l * (cc + 1), maskSum = stats[at + cc]
+            guard let target, !GramStyle.isEmpty(maskSum: maskSum, area: area) else { continue }
+            let norm = 1 / (Double(c) * maskSum)
+            let gram = (0..<cc).map { Float(stats[at + $0] * norm) }
+            let w = areas[l] * Double(weight)
+            let (value, d) = GramStyle.value(gram: gram, target: target, weight: w)
+            total += value
+            state[at] = GramStyle.gradientScale(channels: c, weight: w, maskSum: maskSum)
+            for i in 0..<cc { state[at + 1 + i] = d[i] }
+        }
+        return (total, state)
+    }
+
+    /// Adds the gradient over one region (`f`, and the masks `m` over it) from `settle`'s state.
+    public func addGradient(_ f: Tensor, masks m: Tensor, state: [Float], gradient: inout Tensor) {
+        let cc = f.channels * f.channels
+        var masked: [Float] = [], product: [Float] = []
+        for l in targets.indices where state[l * (cc + 1)] != 0 {
+            let at = l * (cc + 1)
+            m.storage.withUnsafeBufferPointer { mp in
+                let mask = mp.baseAddress! + l * f.plane
+                GramStyle.applyMask(f, mask, into: &masked)
+                GramStyle.addGradient(f, mask: mask, masked: masked, difference: Array(state[(at + 1)..<(at + 1 + cc)]),
+                                      alpha: state[at], gradient: &gradient, product: &product)
             }
         }
-        return total
     }
 }

@@ -13,7 +13,11 @@ struct Bench: ParsableCommand {
 
     @Option(help: "What to time: vgg (forward + input gradient to relu5_1), flow (one optical flow between two frames) laplacian (matting Laplacian build, one product, one CG solve), conv (every convolution up to relu5_1, forward and input gradient, im2col vs Winograd; a JSON line per layer) or suite (VGG16/19 at 512x288 and 1280x720, flow at 512x288, Laplacian at 700x466: the BENCHMARKS.md figures, a JSON line each).")
     var kernel: Kernel = .vgg
-    enum Kernel: String, ExpressibleByArgument, CaseIterable { case vgg, flow, laplacian, conv, suite }
+    enum Kernel: String, ExpressibleByArgument, CaseIterable { case vgg, flow, laplacian, conv, tiled, suite }
+    @Option(name: .customLong("max-memory"), help: "tiled: the memory budget the tiling is chosen for (e.g. 2G); without it the network sees the image whole.")
+    var maxMemory: String?
+    @Flag(help: "tiled: time the whole-image evaluation too, interleaved with the tiled one (it must fit in memory).")
+    var whole = false
     @Option(help: "vgg16 or vgg19.")
     var model: String = "vgg19"
     @Option(help: "Input size WIDTHxHEIGHT.")
@@ -37,6 +41,7 @@ struct Bench: ParsableCommand {
         case .flow: try benchFlow(w, h)
         case .laplacian: try benchLaplacian(w, h)
         case .conv: try benchConv(arch, w, h)
+        case .tiled: try benchTiled(arch, w, h)
         case .suite:
             // the project's figures (BENCHMARKS.md), one JSON line each; --size/--model ignored
             for size in [(512, 288), (1280, 720)] {
@@ -135,6 +140,49 @@ struct Bench: ParsableCommand {
                      arch.rawValue, w, h, kernelThreads, sums[.im2col]!, sums[.winograd]!))
     }
 
+    /// One evaluation of the content (relu4_2) and style (relu1_1 … relu5_1) losses with
+    /// their input gradient, the network tiled for `--max-memory`; with `--whole` the
+    /// whole-image evaluation interleaved with it. Reports the layout, the times and this
+    /// process's peak RSS.
+    func benchTiled(_ arch: VGGArchitecture, _ w: Int, _ h: Int) throws {
+        let count = arch.blocks.prefix(4).reduce(0) { $0 + $1.count } + 1
+        let net = VGG.random(blocks: arch.blocks, upTo: count)
+        let names = VGG.layerNames(blocks: arch.blocks)
+        let contentLayer = names.firstIndex(of: "relu4_2")!
+        var rng = SplitMix64(seed: 7)
+        let x = texture(w, h, seed: 5)
+        let size = net.outputSize(of: contentLayer, width: w, height: h)
+        var losses: [FeatureLoss] = [ContentLoss(layer: contentLayer, target: Tensor.random(
+            channels: net.convs[contentLayer].outChannels, height: size.height, width: size.width, in: 0...1, generator: &rng), weight: 1)]
+        for name in ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"] {
+            let l = names.firstIndex(of: name)!, c = net.convs[l].outChannels
+            losses.append(StyleLoss(layer: l, targetGram: [Float](repeating: 0.01, count: c * c), weight: 100))
+        }
+        let budget = try maxMemory.map { text -> Int in
+            guard let b = MemoryPlan.parseSize(text) else { throw ValidationError("--max-memory: '\(text)' is not a size such as 2G or 512M") }
+            return b
+        }
+        let layout = budget.map { MemoryPlan.layout(network: net, through: count - 1, width: w, height: h, budget: $0) } ?? .whole(width: w, height: h)
+        FileHandle.standardError.write("layout: \(layout)\n".data(using: .utf8)!)
+        let tiled = TiledNetwork(network: net, layout: layout, deepest: count - 1)
+        let untiled = TiledNetwork(network: net, layout: .whole(width: w, height: h), deepest: count - 1)
+        var times: (tiled: [Double], whole: [Double]) = ([], [])
+        for r in 0...reps {           // rep 0 warms up
+            for (name, network) in whole ? [("tiled", tiled), ("whole", untiled)] : [("tiled", tiled)] {
+                let t = Date()
+                _ = network.evaluate(x, losses: losses, gradient: true)
+                let ms = Date().timeIntervalSince(t) * 1000
+                FileHandle.standardError.write(String(format: "%@ rep %d: %.0f ms\n", name, r, ms).data(using: .utf8)!)
+                if r > 0 { if name == "tiled" { times.tiled.append(ms) } else { times.whole.append(ms) } }
+            }
+        }
+        func median(_ v: [Double]) -> Double { v.sorted()[v.count / 2] }
+        let wholeField = whole ? String(format: ",\"whole_ms\":%.0f,\"ratio\":%.2f", median(times.whole), median(times.tiled) / median(times.whole)) : ""
+        print(String(format: "{\"kernel\":\"tiled\",\"model\":\"%@\",\"size\":\"%dx%d\",\"threads\":%d,\"tiles\":%d,\"halo\":%d,\"computed_pixels\":%.2f,\"tiled_ms\":%.0f%@,\"peak_rss_gb\":%.2f}",
+                     arch.rawValue, w, h, kernelThreads, layout.count, layout.halo, Double(layout.computedPixels) / Double(w * h),
+                     median(times.tiled), wholeField, peakRSSBytes() / 1e9))
+    }
+
     func benchLaplacian(_ w: Int, _ h: Int) throws {
         let img = texture(w, h, seed: 2)
         var L: MattingLaplacian? = nil
@@ -156,4 +204,11 @@ struct Bench: ParsableCommand {
         print(String(format: "{\"kernel\":\"laplacian\",\"size\":\"%dx%d\",\"threads\":%d,\"build_ms\":%.1f,\"windows_only_build_ms\":%.1f,\"product_ms\":%.1f,\"solve_ms\":%.1f,\"cg_iterations\":%d,\"term_ms\":%.1f}",
                      w, h, kernelThreads, build, windows, product, solve, iterations, evaluate))
     }
+}
+
+/// This process's peak resident set size so far, in bytes.
+func peakRSSBytes() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) * 1024
 }

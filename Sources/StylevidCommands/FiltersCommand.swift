@@ -44,12 +44,15 @@ struct RunSettings {
     var contentMask: String? = nil
     var referenceMask: String? = nil
     var maskMap: String? = nil
+    /// What the job may use in memory (--max-memory).
+    var maxMemory = MemoryPlan.defaultBudget
 
     /// `positional`: the STYLE paths given as arguments (each weighs --style-weight).
     init(config: StyleConfig, temporal: TemporalConfig, passes: Int, positional: [String], chain: String?,
          masks: StyleOptions? = nil) throws {
         self.config = config; self.temporal = temporal; self.passes = passes; stylePaths = positional
         contentMask = masks?.contentMask; referenceMask = masks?.styleMask; maskMap = masks?.maskMap
+        maxMemory = try masks?.memoryLimit() ?? maxMemory
         var s = ChainSettings(style: config, temporal: temporal)
         if let chain {
             s = try FilterChain.parse(chain, onto: s)

@@ -140,8 +140,11 @@ struct ImageJob {
         let network = stylizer.network, segmentation = setup.segmentation
         let reporter = ProgressReporter(quiet: options.quiet)
         let (fw, fh) = Stylizer.fitSize(width: contentImage.width, height: contentImage.height, longest: config.size)
-        let levels = stylizer.levelSizes(width: fw, height: fh).map { "\($0.0)×\($0.1)" }
-        var plan = "model \(network.name), \(config.pooling.rawValue) pooling; \(config.iterations) iterations at \(levels.joined(separator: ", then "))"
+        let levels = stylizer.levelSizes(width: fw, height: fh).map { w, h -> String in
+            let layout = stylizer.layout(width: w, height: h)
+            return "\(w)×\(h) (\(Stylizer.levelBudget(config.iterations, width: w, height: h))\(layout.isWhole ? "" : " in \(layout.count) tiles"))"
+        }
+        var plan = "model \(network.name), \(config.pooling.rawValue) pooling; evaluations at \(levels.joined(separator: ", then "))"
         if config.photorealWeight > 0 {
             plan += config.photorealTwoStage ? ", then \(config.iterations) with the photorealism term (λ \(config.photorealWeight))"
                                              : "; photorealism term λ \(config.photorealWeight)"
@@ -204,20 +207,6 @@ func checkOutputLocation(_ output: String, inputs: [String]) throws {
         throw CLIError("\(output): is a folder")
     }
     AtomicFile.removeStale(for: output)
-}
-
-/// Estimates the peak memory of one evaluation and refuses sizes that cannot fit.
-func checkMemory(config: StyleConfig, width: Int, height: Int) throws {
-    let (w, h) = Stylizer.fitSize(width: width, height: height, longest: config.size)
-    // activations up to relu5_1 hold 266 (VGG16) to 290 (VGG19) floats per input pixel
-    // (64·2 + 128·2/4 + 256·4/16 + 512·4/64 + 512/256); gradients, pooling outputs and
-    // L-BFGS history add about as much again
-    let bytes = Double(w * h) * 290 * 4 * 2.5
-    let physical = Double(ProcessInfo.processInfo.physicalMemory)
-    if bytes > physical * 0.8 {
-        throw CLIError(String(format: "--size %d needs about %.1f GB of memory at %d×%d; this machine has %.1f GB. Use a smaller --size",
-                              config.size, bytes / 1e9, w, h, physical / 1e9))
-    }
 }
 
 /// Ctrl-C / SIGTERM: remove any half-written output, say so, and exit.

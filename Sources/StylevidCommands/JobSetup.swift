@@ -37,16 +37,19 @@ struct JobSetup {
 
     /// The stylizer for `config` on width×height frames, with this job's masks.
     func stylizer(config: StyleConfig, model: String?, width: Int, height: Int) throws -> Stylizer {
-        let s = try JobSetup.stylizer(config: config, model: model, width: width, height: height)
+        let s = try JobSetup.stylizer(config: config, model: model, width: width, height: height, maxMemory: settings.maxMemory)
         s.segmentation = segmentation
         return s
     }
 
-    /// Refuses a size that cannot fit in memory, then loads the model (`--model`) for the
-    /// config and builds the stylizer.
-    static func stylizer(config: StyleConfig, model: String?, width: Int, height: Int) throws -> Stylizer {
-        try checkMemory(config: config, width: width, height: height)
+    /// Loads the model (`--model`) for the config and builds the stylizer for width×height
+    /// content within `maxMemory`; refuses a result that cannot fit even in tiles.
+    static func stylizer(config: StyleConfig, model: String?, width: Int, height: Int, maxMemory: Int) throws -> Stylizer {
         let network = try ModelLoader.load(path: try ModelLoader.resolve(model), for: config)
-        return try Stylizer(network: network, config: config)
+        let s = try Stylizer(network: network, config: config)
+        s.maxMemory = maxMemory
+        let (w, h) = Stylizer.fitSize(width: width, height: height, longest: config.size)
+        do { try s.checkMemory(width: w, height: h) } catch let e as EngineError { throw CLIError("--size \(config.size): \(e.description)") }
+        return s
     }
 }

@@ -63,6 +63,15 @@ struct StyleOptions: ParsableArguments {
     var saveEvery: Int = 0
     @Flag(help: "No progress output.")
     var quiet = false
+    @Option(name: .customLong("max-memory"), help: "Memory the stylisation may use, e.g. 6G or 800M (default 3/4 of this machine's memory, or of the cgroup's limit under Slurm). A result too large for it is evaluated in tiles, exactly; one that cannot fit even in tiles is refused before any work.")
+    var maxMemory: String?
+
+    /// --max-memory in bytes (the default when not given).
+    func memoryLimit() throws -> Int {
+        guard let text = maxMemory else { return MemoryPlan.defaultBudget }
+        guard let bytes = MemoryPlan.parseSize(text) else { throw ValidationError("--max-memory: '\(text)' is not a size such as 6G, 800M or 6.5GB") }
+        return bytes
+    }
 
     func floats(_ s: String, _ name: String) throws -> [Float] {
         try s.split(separator: ",").map {

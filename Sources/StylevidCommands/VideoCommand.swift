@@ -547,7 +547,7 @@ struct Stability: ParsableCommand {
             var config = StyleConfig()
             config.size = max(w, h)
             config.pooling = pooling
-            strength = (try JobSetup.stylizer(config: config, model: model, width: w, height: h), styleImage)
+            strength = (try JobSetup.stylizer(config: config, model: model, width: w, height: h, maxMemory: MemoryPlan.defaultBudget), styleImage)
         }
         var styleLosses: [Double] = [], contentLosses: [Double] = []
         let inp = try VideoReader(path: input, longestSide: max(w, h))

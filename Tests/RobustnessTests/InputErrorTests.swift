@@ -25,7 +25,9 @@ final class InputErrorTests: CLITestCase {
         let out = dir + "/out.png"
         assertOneLineError(runStylevid([sample, painting, out, "--size", "0"]), contains: "--size 0 is too small")
         assertOneLineError(runStylevid([sample, painting, out, "--size", "100000"]), contains: "too large")
-        assertOneLineError(runStylevid([sample, painting, out, "--size", "7000"]), contains: "memory")
+        // a size the memory limit cannot hold even in tiles; the limit itself malformed
+        assertOneLineError(runStylevid([sample, painting, out, "--size", "7000", "--max-memory", "2G"]), contains: "even in tiles")
+        assertOneLineError(runStylevid([sample, painting, out, "--max-memory", "lots"]), contains: "--max-memory: 'lots' is not a size")
         assertOneLineError(runStylevid([sample, painting, out, "--style-blend", "1,2"]), contains: "--style-blend has 2 weights for 1 style images")
         assertOneLineError(runStylevid([sample, painting, out, "--style-layer-weights", "1,2"]), contains: "2 values for 5 style layers")
         assertOneLineError(runStylevid([sample, painting, out, "--style-layers", "relu9_1"]), contains: "unknown layer 'relu9_1'")
