@@ -57,8 +57,11 @@ public enum MemoryPlan {
 
     /// The cheapest layout whose largest tile fits `budget` bytes (whole when the image
     /// does); the finest one tried when none fits (`check` refuses that case first).
-    public static func layout(network: VGG, through last: Int, width w: Int, height h: Int, budget: Int) -> TileLayout {
+    public static func layout(network: VGG, through last: Int, width w: Int, height h: Int, budget memory: Int) -> TileLayout {
         let perPixel = tileBytesPerPixel(network: network, through: last)
+        // past ~1.3 Mpx the whole-image evaluation slows per pixel (its arrays outgrow the
+        // caches and the TLB): tiles of about that size are faster even where it would fit
+        let budget = min(memory, Int(Double(fastestTilePixels) * perPixel))
         if Double(w * h) * perPixel <= Double(budget) { return .whole(width: w, height: h) }
         let halo = network.tileHalo(through: last), grid = network.receptiveField(through: last).alignment
         var best: TileLayout? = nil, finest: TileLayout? = nil
@@ -74,6 +77,10 @@ public enum MemoryPlan {
     }
 
     static let maxSplits = 32
+
+    /// The largest tile the speed prefers (BENCHMARKS.md: at 2048×2048, 4 tiles of
+    /// 1104×1104 evaluate in 0.7× the whole image's time).
+    public static let fastestTilePixels = 1_300_000
 
     /// A layout's estimated time, in whole-image evaluations: every tile's evaluation, and a
     /// second forward pass (about 0.4 of an evaluation, `bench --kernel vgg` against

@@ -14,7 +14,7 @@ struct Bench: ParsableCommand {
     @Option(help: "What to time: vgg (forward + input gradient to relu5_1), flow (one optical flow between two frames) laplacian (matting Laplacian build, one product, one CG solve), conv (every convolution up to relu5_1, forward and input gradient, im2col vs Winograd; a JSON line per layer) or suite (VGG16/19 at 512x288 and 1280x720, flow at 512x288, Laplacian at 700x466: the BENCHMARKS.md figures, a JSON line each).")
     var kernel: Kernel = .vgg
     enum Kernel: String, ExpressibleByArgument, CaseIterable { case vgg, flow, laplacian, conv, tiled, suite }
-    @Option(name: .customLong("max-memory"), help: "tiled: the memory budget the tiling is chosen for (e.g. 2G); without it the network sees the image whole.")
+    @Option(name: .customLong("max-memory"), help: "tiled: the --max-memory of the stylisation whose tiling to time (e.g. 6G); without it the network sees the image whole.")
     var maxMemory: String?
     @Flag(help: "tiled: time the whole-image evaluation too, interleaved with the tiled one (it must fit in memory).")
     var whole = false
@@ -162,12 +162,16 @@ struct Bench: ParsableCommand {
             guard let b = MemoryPlan.parseSize(text) else { throw ValidationError("--max-memory: '\(text)' is not a size such as 2G or 512M") }
             return b
         }
-        let layout = budget.map { MemoryPlan.layout(network: net, through: count - 1, width: w, height: h, budget: $0) } ?? .whole(width: w, height: h)
+        // the tiling a stylisation under this limit would use (the optimiser's share off)
+        let layout = budget.map {
+            MemoryPlan.layout(network: net, through: count - 1, width: w, height: h, budget: MemoryPlan.tileBudget(
+                maxMemory: $0, network: net, contentLayers: [contentLayer], width: w, height: h))
+        } ?? .whole(width: w, height: h)
         FileHandle.standardError.write("layout: \(layout)\n".data(using: .utf8)!)
         let tiled = TiledNetwork(network: net, layout: layout, deepest: count - 1)
         let untiled = TiledNetwork(network: net, layout: .whole(width: w, height: h), deepest: count - 1)
         var times: (tiled: [Double], whole: [Double]) = ([], [])
-        for r in 0...reps {           // rep 0 warms up
+        for r in (reps > 1 ? 0 : 1)...reps {           // rep 0 warms up (none for a single rep: 8K takes minutes)
             for (name, network) in whole ? [("tiled", tiled), ("whole", untiled)] : [("tiled", tiled)] {
                 let t = Date()
                 _ = network.evaluate(x, losses: losses, gradient: true)

@@ -39,6 +39,26 @@ final class CLITests: CLITestCase {
         noFiles(except: ["styled.png"])
     }
 
+    /// A memory limit too small for the whole network: the run says it evaluates in tiles,
+    /// writes the image, and reaches nearly the loss of the whole-image run (the two
+    /// optimisations see the same loss; their gradients differ only in rounding).
+    func testTiledRunUnderAMemoryLimit() throws {
+        try requireSampleData()
+        func run(_ extra: [String]) throws -> (stderr: String, style: Double) {
+            let out = dir + "/tiled\(extra.count).png"
+            let r = runStylevid([sample, painting, out, "--size", "320", "--iterations", "6", "--pyramid", "1"] + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let png = try readPNGViaTool(out)
+            XCTAssertEqual(png.width, 320); XCTAssertEqual(png.height, 320)
+            let style = r.stderr.components(separatedBy: " style ").last.flatMap { Double($0.split(separator: " ")[0]) }
+            return (r.stderr, try XCTUnwrap(style, r.stderr))
+        }
+        let whole = try run([]), tiled = try run(["--max-memory", "0.85G"])
+        XCTAssertFalse(whole.stderr.contains("tiles"), whole.stderr)
+        XCTAssert(tiled.stderr.contains("320×320 (6 in "), tiled.stderr)
+        XCTAssertEqual(tiled.style, whole.style, accuracy: 0.05 * whole.style)
+    }
+
     func testBenchPrintsJSON() {
         let r = runStylevid(["bench", "--model", "vgg16", "--size", "32x32", "--reps", "1"])
         XCTAssertEqual(r.status, 0, r.stderr)

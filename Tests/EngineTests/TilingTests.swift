@@ -147,6 +147,10 @@ final class TilingTests: XCTestCase {
             XCTAssertLessThanOrEqual(Double(l.largestTile) * perPixel, Double(budget), "\(l)")
             XCTAssertEqual(l.halo, net.tileHalo(through: 10))
         }
+        // past the size where the whole image evaluates slower per pixel, tiles even with memory to spare
+        let big = MemoryPlan.layout(network: net, through: 10, width: 2048, height: 2048, budget: Int.max / 2)
+        XCTAssertGreaterThan(big.count, 1)
+        XCTAssertLessThanOrEqual(big.largestTile, MemoryPlan.fastestTilePixels)
         XCTAssertEqual(MemoryPlan.parseSize("6G"), 6 << 30)
         XCTAssertEqual(MemoryPlan.parseSize("512MB"), 512_000_000)
         XCTAssertEqual(MemoryPlan.parseSize("1.5g"), 3 << 29)
