@@ -90,20 +90,34 @@ public enum MemoryPlan {
         return (Double(l.computedPixels) + 0.4 * Double(l.computedPixels - l.largestTile)) / pixels
     }
 
-    /// The default budget: three quarters of the memory this process may use (physical
-    /// memory, or the cgroup's limit where one is set, as under Slurm).
+    /// The default budget: three quarters of the memory this process may use: physical
+    /// memory, or less where a limit is set (`processLimit`).
     public static var defaultBudget: Int {
         let physical = Int(ProcessInfo.processInfo.physicalMemory)
-        return Int(Double(min(physical, cgroupLimit ?? physical)) * 0.75)
+        let limit = processLimit(environment: ProcessInfo.processInfo.environment) { try? String(contentsOfFile: $0, encoding: .utf8) }
+        return Int(Double(min(physical, limit ?? physical)) * 0.75)
     }
 
-    /// The cgroup v2 (or v1) memory limit of this process, when one is set.
-    static var cgroupLimit: Int? {
-        for path in ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"] {
-            if let text = try? String(contentsOfFile: path, encoding: .utf8),
-               let v = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), v > 0, v < 1 << 50 { return v }
+    /// The memory limit set for this process, if any: Slurm's allocation
+    /// (`SLURM_MEM_PER_NODE`, or `SLURM_MEM_PER_CPU` × `SLURM_CPUS_PER_TASK`, in MB), else
+    /// the memory.max of its cgroup (v2, from /proc/self/cgroup, the nearest one set going
+    /// up), else the cgroup v1 limit.
+    public static func processLimit(environment env: [String: String], read: (String) -> String?) -> Int? {
+        if let mb = env["SLURM_MEM_PER_NODE"].flatMap(Int.init), mb > 0 { return mb << 20 }
+        if let mb = env["SLURM_MEM_PER_CPU"].flatMap(Int.init), mb > 0 {
+            return (mb << 20) * max(1, env["SLURM_CPUS_PER_TASK"].flatMap(Int.init) ?? 1)
         }
-        return nil
+        func value(_ path: String) -> Int? {
+            read(path).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }.flatMap { $0 > 0 && $0 < 1 << 50 ? $0 : nil }
+        }
+        let own = read("/proc/self/cgroup")?.split(separator: "\n").first { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) }
+        var dir = own ?? ""
+        while true {
+            if let v = value("/sys/fs/cgroup" + dir + "/memory.max") { return v }
+            guard let cut = dir.lastIndex(of: "/"), !dir.isEmpty else { break }
+            dir = String(dir[..<cut])
+        }
+        return value("/sys/fs/cgroup/memory/memory.limit_in_bytes")
     }
 
     /// Parses a size such as 6G, 6GB, 512M, 6.5g or a plain byte count.
@@ -112,7 +126,7 @@ public enum MemoryPlan {
         let units: [(String, Double)] = [("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3),
                                          ("T", 1_099_511_627_776), ("G", 1_073_741_824), ("M", 1_048_576), ("K", 1024), ("B", 1)]
         for (suffix, scale) in units where t.hasSuffix(suffix) {
-            guard let v = Double(t.dropLast(suffix.count)), v > 0, v.isFinite else { return nil }
+            guard let v = Double(t.dropLast(suffix.count)), v > 0, v * scale >= 1, v * scale < 0x1p62 else { return nil }
             return Int(v * scale)
         }
         guard let v = Int(t), v > 0 else { return nil }

@@ -63,7 +63,7 @@ struct StyleOptions: ParsableArguments {
     var saveEvery: Int = 0
     @Flag(help: "No progress output.")
     var quiet = false
-    @Option(name: .customLong("max-memory"), help: "Memory the stylisation may use, e.g. 6G or 800M (default 3/4 of this machine's memory, or of the cgroup's limit under Slurm). A result too large for it is evaluated in tiles, exactly; one that cannot fit even in tiles is refused before any work.")
+    @Option(name: .customLong("max-memory"), help: "Memory the stylisation may use, e.g. 6G or 800M (default 3/4 of this machine's memory, or of the Slurm allocation or cgroup limit it runs under). A result too large for it is evaluated in tiles, exactly; one that cannot fit even in tiles is refused before any work.")
     var maxMemory: String?
 
     /// --max-memory in bytes (the default when not given).

@@ -155,7 +155,20 @@ final class TilingTests: XCTestCase {
         XCTAssertEqual(MemoryPlan.parseSize("512MB"), 512_000_000)
         XCTAssertEqual(MemoryPlan.parseSize("1.5g"), 3 << 29)
         XCTAssertEqual(MemoryPlan.parseSize("4096"), 4096)
-        for bad in ["", "G", "-1G", "six", "0"] { XCTAssertNil(MemoryPlan.parseSize(bad), bad) }
+        for bad in ["", "G", "-1G", "six", "0", "1e30G", "nanG"] { XCTAssertNil(MemoryPlan.parseSize(bad), bad) }
+    }
+
+    /// The default limit follows Slurm's allocation, else the process's own cgroup (the
+    /// nearest memory.max going up), else none.
+    func testMemoryLimitOfTheProcess() {
+        let files = ["/proc/self/cgroup": "0::/system.slice/job_7/step_0\n",
+                     "/sys/fs/cgroup/system.slice/job_7/memory.max": "4294967296\n",
+                     "/sys/fs/cgroup/system.slice/job_7/step_0/memory.max": "max\n"]
+        XCTAssertEqual(MemoryPlan.processLimit(environment: [:]) { files[$0] }, 4 << 30)
+        XCTAssertEqual(MemoryPlan.processLimit(environment: ["SLURM_MEM_PER_NODE": "2048"]) { files[$0] }, 2 << 30)
+        XCTAssertEqual(MemoryPlan.processLimit(environment: ["SLURM_MEM_PER_CPU": "1000", "SLURM_CPUS_PER_TASK": "3"]) { _ in nil }, 3000 << 20)
+        XCTAssertNil(MemoryPlan.processLimit(environment: [:]) { _ in nil })
+        XCTAssertNil(MemoryPlan.processLimit(environment: [:]) { ["/proc/self/cgroup": "0::/\n", "/sys/fs/cgroup/memory.max": "max\n"][$0] })
     }
 
     /// The bundled model on a real photo, tiled by a memory budget: the same loss, and the
