@@ -45,14 +45,12 @@ public enum MemoryPlan {
 
     /// Refuses a w×h job whose finest tiling cannot fit `maxMemory`, naming what it would need.
     public static func check(maxMemory: Int, network: VGG, through last: Int, contentLayers: [Int], width w: Int, height h: Int) throws {
-        let budget = tileBudget(maxMemory: maxMemory, network: network, contentLayers: contentLayers, width: w, height: h)
         let finest = layout(network: network, through: last, width: w, height: h, budget: 0)
-        let need = jobBytes(network: network, contentLayers: contentLayers, width: w, height: h)
-            + Double(finest.largestTile) * tileBytesPerPixel(network: network, through: last)
-        guard Double(finest.largestTile) * tileBytesPerPixel(network: network, through: last) <= Double(budget) else {
-            throw EngineError.invalidOption(String(format: "a %d×%d result needs at least %.1f GB even in tiles (%d of them); the memory limit is %.1f GB (--max-memory, default 3/4 of this machine's memory)",
-                                                   w, h, need / 1e9, finest.count, Double(maxMemory) / 1e9))
-        }
+        let tile = Double(finest.largestTile) * tileBytesPerPixel(network: network, through: last)
+        let job = jobBytes(network: network, contentLayers: contentLayers, width: w, height: h)
+        guard job + tile > Double(maxMemory) else { return }
+        throw EngineError.invalidOption(String(format: "a %d×%d result needs at least %.1f GB even in tiles (%d of them); the memory limit is %.1f GB (--max-memory, default 3/4 of this machine's memory)",
+                                               w, h, (job + tile) / 1e9, finest.count, Double(maxMemory) / 1e9))
     }
 
     /// The cheapest layout whose largest tile fits `budget` bytes (whole when the image

@@ -349,7 +349,8 @@ public final class Stylizer {
                          "Stylizer: start image \(s.shapeDescription) for a \(fw)×\(fh) result")
         }
         let requested = request.iterations ?? config.iterations
-        let budgets = phases.map { Stylizer.levelBudget(requested, width: $0.w, height: $0.h) }
+        // a pyramid's top levels get fewer evaluations; a warm start (a video's later frame) its own budget
+        let budgets = phases.map { phases.count > 1 ? Stylizer.levelBudget(requested, width: $0.w, height: $0.h) : requested }
         // a level's cost: its pixels, its evaluations, and what tiling adds to each
         var progress = Progress(costs: zip(phases, budgets).map { p, b in
             Double(p.w * p.h * b) * MemoryPlan.cost(layout(width: p.w, height: p.h))

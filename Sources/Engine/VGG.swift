@@ -122,7 +122,7 @@ public final class VGG: @unchecked Sendable {
     /// Width and height of layer `layer`'s activations for a width×height input (each
     /// pooling halves them, rounding down).
     public func outputSize(of layer: Int, width: Int, height: Int) -> (width: Int, height: Int) {
-        let pools = pooledBefore[0...layer].filter { $0 }.count
+        let pools = poolings(before: layer)
         return (width >> pools, height >> pools)
     }
 
