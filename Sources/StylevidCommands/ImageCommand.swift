@@ -150,6 +150,9 @@ struct ImageJob {
                                              : "; photorealism term λ \(config.photorealWeight)"
         }
         if let s = segmentation { plan += "; \(s.pairs.count) mask label\(s.pairs.count == 1 ? "" : "s")" }
+        if levels.contains(where: { $0.hasSuffix("tiles)") }) {
+            plan += String(format: "; tiles within --max-memory %.1f GB", Double(settings.maxMemory) / 1e9)
+        }
         reporter.note(plan)
         let stem = URL(fileURLWithPath: output).deletingPathExtension().path
         let ext = URL(fileURLWithPath: output).pathExtension
