@@ -218,11 +218,16 @@ public struct TiledNetwork {
             var seeds: [Int: Tensor] = [:]
             for (i, loss) in losses.enumerated() {
                 coreFeatures(acts, tile: k, layer: loss.layer) { f, at in
+                    let state = settled[i].state
+                    // a core that is the whole layer (an untiled image) seeds in place
+                    if f.sameShape(acts[loss.layer]) {
+                        loss.addGradient(f, origin: at, state: state, gradient: &seeds[loss.layer, default: Tensor.zeros(like: f)])
+                        return
+                    }
                     var g = Tensor.zeros(like: f)
-                    loss.addGradient(f, origin: at, state: settled[i].state, gradient: &g)
+                    loss.addGradient(f, origin: at, state: state, gradient: &g)
                     let r = core(k, layer: loss.layer).inTile
-                    if seeds[loss.layer] == nil { seeds[loss.layer] = Tensor.zeros(like: acts[loss.layer]) }
-                    seeds[loss.layer]!.add(g, atX: r.x, y: r.y)
+                    seeds[loss.layer, default: Tensor.zeros(like: acts[loss.layer])].add(g, atX: r.x, y: r.y)
                 }
             }
             let t = layout.tiles[k]
