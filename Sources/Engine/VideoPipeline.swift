@@ -77,9 +77,18 @@ public struct VideoProgress: Sendable {
     public var framesExpected: Int?
     public var elapsed: Double
     public var secondsPerFrame: Double
-    public init(framesDone: Int, framesExpected: Int?, elapsed: Double, secondsPerFrame: Double) {
+    /// The average of the frames after the first, once there is one: a shot's first frame
+    /// gets the pyramid and the full budget, several times a later frame's work, so the
+    /// time left is estimated from these.
+    public var laterSecondsPerFrame: Double?
+    public init(framesDone: Int, framesExpected: Int?, elapsed: Double, secondsPerFrame: Double, laterSecondsPerFrame: Double? = nil) {
         self.framesDone = framesDone; self.framesExpected = framesExpected
-        self.elapsed = elapsed; self.secondsPerFrame = secondsPerFrame
+        self.elapsed = elapsed; self.secondsPerFrame = secondsPerFrame; self.laterSecondsPerFrame = laterSecondsPerFrame
+    }
+
+    /// Seconds left for the frames not started yet, or nil when the count is unknown.
+    public var secondsLeft: Double? {
+        framesExpected.map { Double(max(0, $0 - framesDone)) * (laterSecondsPerFrame ?? secondsPerFrame) }
     }
 }
 
@@ -138,7 +147,7 @@ public final class FramePipeline {
         let encodeDone = DispatchSemaphore(value: 0)
         var startPts: Int64 = 0
         let start = Date()
-        var done = 0
+        var done = 0, firstFrame = 0.0
         let expected = range.expectedCount(total: reader.info.frameCount, frameRate: reader.info.frameRate.value)
         defer { decoded.close(); encoded.close() }
         var pending = decoded.take()
@@ -160,7 +169,9 @@ public final class FramePipeline {
             if writer != nil, !encoded.put((out, frame.pts - startPts)) { break }
             done += 1
             let el = Date().timeIntervalSince(start)
-            progress(VideoProgress(framesDone: done, framesExpected: expected, elapsed: el, secondsPerFrame: el / Double(done)))
+            if done == 1 { firstFrame = el }
+            progress(VideoProgress(framesDone: done, framesExpected: expected, elapsed: el, secondsPerFrame: el / Double(done),
+                                   laterSecondsPerFrame: done > 1 ? (el - firstFrame) / Double(done - 1) : nil))
         }
         decoded.close()
         decodeDone.wait()

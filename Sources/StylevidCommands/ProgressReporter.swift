@@ -48,7 +48,7 @@ final class ProgressReporter {
     func updateVideo(_ v: VideoProgress) {
         if quiet { return }
         let total = v.framesExpected.map { "/\($0)" } ?? ""
-        let eta = v.framesExpected.map { formatDuration(Double(max(0, $0 - v.framesDone)) * v.secondsPerFrame) } ?? "--:--"
+        let eta = v.secondsLeft.map(formatDuration) ?? "--:--"
         let line = String(format: "frame %d%@  %.1f s/frame  elapsed %@  ETA %@", v.framesDone, total,
                           v.secondsPerFrame, formatDuration(v.elapsed), eta)
         if tty {
@@ -69,7 +69,12 @@ final class ProgressReporter {
         guard now.timeIntervalSince(lastDraw) > 0.2 else { return }
         lastDraw = now
         let total = v.framesExpected.map { "/\($0)" } ?? ""
-        let eta = v.framesExpected.map { formatDuration(Double(max(0, $0 - v.framesDone)) * max(v.secondsPerFrame, p.elapsed / max(p.fraction, 0.01))) } ?? "--:--"
+        // this frame's time left from its own progress; the frames after it at the later
+        // frames' rate, or (none finished yet) at this frame's
+        let thisFrame = p.elapsed / max(p.fraction, 0.01)
+        let eta = v.framesExpected.map {
+            formatDuration(thisFrame * (1 - p.fraction) + Double(max(0, $0 - v.framesDone - 1)) * (v.laterSecondsPerFrame ?? thisFrame))
+        } ?? "--:--"
         FileHandle.standardError.write(String(format: "\r\u{1B}[Kframe %d%@ [%3d%%] loss %.4g  %.1f s/frame  ETA %@",
                                               v.framesDone + 1, total, Int(p.fraction * 100), p.loss,
                                               v.secondsPerFrame, eta).data(using: .utf8)!)
