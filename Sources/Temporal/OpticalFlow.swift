@@ -160,7 +160,8 @@ public enum OpticalFlow {
         return Tensor(channels: 1, height: h, width: w, storage: out)
     }
 
-    static func median3(_ p: [Float], _ w: Int, _ h: Int) -> [Float] {
+    /// The 3×3 median of every pixel, borders clamped.
+    public static func median3(_ p: [Float], _ w: Int, _ h: Int) -> [Float] {
         var out = p
         p.withUnsafeBufferPointer { src in
         out.withUnsafeMutableBufferPointer { dst in

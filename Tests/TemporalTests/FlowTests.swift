@@ -169,6 +169,22 @@ final class FlowTests: TemporaryDirectoryTestCase {
         }
     }
 
+    /// The 3×3 median filter against sorting each clamped neighbourhood, on small and odd
+    /// sizes and with ties.
+    func testMedianFilterMatchesAPlainOne() {
+        var rng = SplitMix64(seed: 4)
+        for (w, h) in [(1, 1), (2, 5), (9, 3), (10, 4), (17, 6), (33, 7)] {
+            let p = (0..<(w * h)).map { _ in Float(Int.random(in: 0..<7, using: &rng)) * 0.25 }
+            var plain = p
+            for y in 0..<h { for x in 0..<w {
+                var v: [Float] = []
+                for dy in -1...1 { for dx in -1...1 { v.append(p[min(max(y + dy, 0), h - 1) * w + min(max(x + dx, 0), w - 1)]) } }
+                plain[y * w + x] = v.sorted()[4]
+            } }
+            XCTAssertEqual(OpticalFlow.median3(p, w, h), plain, "\(w)×\(h)")
+        }
+    }
+
     func testFloRoundTripAndBadFiles() throws {
         var f = Flow(width: 5, height: 3)
         for i in 0..<15 { f.u[i] = Float(i) * 0.5; f.v[i] = -Float(i) }
