@@ -212,6 +212,17 @@ public final class TemporalStylizer {
         public var coverage: Float
         /// Its loss terms.
         public var breakdown: LossBreakdown
+        /// How it joins the frame before, when it was started from it: the backward flow
+        /// (this frame → the previous) and the consistency weights of that warp, at
+        /// processing size. Nil for a shot's first frame.
+        public var link: Link? = nil
+    }
+
+    /// The warp from the previous frame onto a frame, and where it holds.
+    public struct Link {
+        public var backward: Flow
+        public var consistency: [Float]
+        public init(backward: Flow, consistency: [Float]) { self.backward = backward; self.consistency = consistency }
     }
 
     typealias History = [(input: RGBImage, output: RGBImage)]
@@ -289,7 +300,8 @@ public final class TemporalStylizer {
         let losses: [ImageLoss] = zip(warped, weights).map { TemporalLoss(warpedPrevious: $0, weights: $1, weight: config.weight) }
         let out = try stylizeLater(content: frame, start: start, losses: losses, styles: styles, progress: progress)
         push(input: inputImage, output: out.image)
-        return Frame(image: out.image, evaluations: out.evaluations, coverage: coverage, breakdown: out.breakdown)
+        return Frame(image: out.image, evaluations: out.evaluations, coverage: coverage, breakdown: out.breakdown,
+                     link: offsets[0] == 1 ? Link(backward: flows[0].backward, consistency: weights[0]) : nil)
     }
 
     /// The flows frame t needs, from the prefetch when it computed them.

@@ -44,6 +44,9 @@ struct PlanCommand: ParsableCommand {
         }
         guard !video.resume else { throw ValidationError("--resume is not for plan: a task run again continues by itself") }
         guard video.passes == 1 else { throw ValidationError("--passes needs the whole video in one run; it is not for plan") }
+        guard video.outputSize != .source else {
+            throw ValidationError("--output-size source is not available for plan yet: the seams between tasks are joined at the processing size (use --output-size scaled, or render on one machine)")
+        }
     }
 
     /// The main form's arguments: this command line without plan's own options.

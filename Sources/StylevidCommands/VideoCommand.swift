@@ -45,11 +45,9 @@ struct VideoOptions: ParsableArguments {
     }
     @Option(help: "Optical flow between frames: robust (robust penalties, edge-aware smoothness, a block-matching start for large motions) or classic (Horn–Schunck, faster, blurs motion boundaries).")
     var flow: FlowMethod = .robust
-    enum OutputSize: String, ExpressibleByArgument, CaseIterable { case processing, source }
-    @Option(help: "Output frame size: processing (the --size result) or source (that result scaled to the input's size).")
+    enum OutputSize: String, ExpressibleByArgument, CaseIterable { case processing, scaled, source }
+    @Option(help: "Output frame size: processing (the --size result), scaled (that result enlarged to the input's size: no extra work, soft), or source (optimised again at the input's size: strokes and detail at full resolution, about 14× the time per frame at 720p).")
     var outputSize: OutputSize = .processing
-
-    func wantsSourceSize() -> Bool { outputSize == .source }
 
     static func parseTime(_ s: String, _ name: String) throws -> Double {
         let parts = s.split(separator: ":", omittingEmptySubsequences: false)
@@ -150,6 +148,7 @@ struct VideoJob {
             reporter.note("warning: \(job.reader.corruptPackets) damaged packet(s) in \(job.input) were skipped (\(job.reader.lastDecodeError ?? "decode error")); every decodable frame was processed")
         }
         var later = job.laterFrames > 0 ? String(format: "; later frames %.1f evaluations on average", Double(job.laterEvaluations) / Double(job.laterFrames)) : ""
+        if job.source != nil && job.laterFrames > 0 { later += String(format: " + %.1f at source size", Double(job.sourceEvaluations) / Double(job.laterFrames)) }
         if job.temporal.sceneCuts > 0 { later += "; \(job.temporal.sceneCuts) scene cut(s) restyled from scratch" }
         reporter.note(String(format: "wrote %@ (%d frames, %d×%d, %.1f s per frame%@)", job.output, written.frames,
                              written.writer?.width ?? 0, written.writer?.height ?? 0, written.secondsPerFrame, later))
@@ -171,12 +170,15 @@ final class PreparedVideo {
     let processing: (width: Int, height: Int)
     let outputSize: (width: Int, height: Int)
     let temporal: TemporalStylizer
+    /// The source-size level (`--output-size source`), nil when the output is the
+    /// processing-size result (or that result enlarged).
+    let source: SourceLevel?
     let flowDir: FlowDirectory?
     let fingerprint: String
     let summary: String
     let noAudio: Bool
     let encoding: VideoEncoding
-    var laterEvaluations = 0, laterFrames = 0
+    var laterEvaluations = 0, laterFrames = 0, sourceEvaluations = 0
     /// Where the range starts in the input, when known (a cluster plan records it): every
     /// reader of the range seeks there instead of decoding from the start.
     var seek: (pts: Int64, index: Int, videoStart: (pts: Int64, time: Double))? {
@@ -186,11 +188,11 @@ final class PreparedVideo {
     init(input: String, output: String, config: StyleConfig, temporalConfig: TemporalConfig, styleImages: [RGBImage],
          geometry: [GeometryOp], passes: Int, range: FrameRange, reader: VideoReader, sizing: @escaping (Int) -> Int?,
          processing: (width: Int, height: Int), outputSize: (width: Int, height: Int), temporal: TemporalStylizer,
-         flowDir: FlowDirectory?, fingerprint: String, summary: String, noAudio: Bool, encoding: VideoEncoding) {
+         source: SourceLevel?, flowDir: FlowDirectory?, fingerprint: String, summary: String, noAudio: Bool, encoding: VideoEncoding) {
         self.input = input; self.output = output; self.config = config; self.temporalConfig = temporalConfig
         self.styleImages = styleImages; self.geometry = geometry; self.passes = passes; self.range = range
         self.reader = reader; self.sizing = sizing; self.processing = processing; self.outputSize = outputSize
-        self.temporal = temporal; self.flowDir = flowDir; self.fingerprint = fingerprint; self.summary = summary
+        self.temporal = temporal; self.source = source; self.flowDir = flowDir; self.fingerprint = fingerprint; self.summary = summary
         self.noAudio = noAudio; self.encoding = encoding
     }
 }
@@ -215,7 +217,12 @@ extension VideoJob {
         guard (1...50).contains(passes) else { throw CLIError("--passes must be between 1 and 50") }
         if passes > 1 && tconfig.weight == 0 { throw CLIError("--passes needs the temporal term (--temporal-weight > 0)") }
         let range = try override ?? video.range()
-        let sourceSize = video.wantsSourceSize()
+        if video.outputSize != .processing && !geometry.isEmpty {
+            throw CLIError("--output-size \(video.outputSize.rawValue): the -vf chain's scale or crop decides the frame size; leave one of them out")
+        }
+        if video.outputSize == .source && passes > 1 {
+            throw CLIError("--passes refines frames at the processing size; with --output-size source it is not available yet (use --output-size scaled)")
+        }
         if case .image = config.initMode { throw CLIError("--init PATH is for images; for videos use content or random") }
         let setup = try JobSetup(settings, content: input, output: output, checkOutput: checkVideoOutput)
         let flowDir = try video.flowDir.map { try FlowDirectory(folder: $0, fallback: tconfig.flow) }
@@ -224,8 +231,12 @@ extension VideoJob {
         // with scale/crop in the chain, the chain decides the processing size
         let size = config.size
         let sizing: (Int) -> Int? = geometry.isEmpty ? { min(size, max(64, $0)) } : { _ in nil }
-        let reader = try VideoReader(path: input, sizing: sizing)
+        // optimised at the source size, frames are decoded whole and scaled down here
+        let reader = try VideoReader(path: input, sizing: video.outputSize == .source ? { _ in nil } : sizing)
         var (procW, procH) = (reader.outputWidth, reader.outputHeight)
+        if video.outputSize == .source, let s = sizing(max(procW, procH)) {
+            (procW, procH) = VideoReader.scaledSize(width: procW, height: procH, longest: s)
+        }
         if !geometry.isEmpty {
             do { (procW, procH) = try geometry.outputSize(width: procW, height: procH) } catch let e as EngineError { throw CLIError("-vf: \(e.description)") }
             guard min(procW, procH) >= StyleConfig.sizeRange.lowerBound else { throw CLIError("-vf: the frames would be \(procW)×\(procH); the shorter side must be at least \(StyleConfig.sizeRange.lowerBound) px") }
@@ -235,6 +246,9 @@ extension VideoJob {
         let network = stylizer.network
         let temporal = TemporalStylizer(stylizer: stylizer, config: tconfig, flowSource: flowDir)
         let info = reader.info
+        let source = video.outputSize == .source && (procW, procH) != (info.width, info.height)
+            ? try sourceLevel(sharing: stylizer, config: config, temporal: tconfig, width: info.width, height: info.height, maxMemory: setup.settings.maxMemory)
+            : nil
         if let s = range.start, let d = info.duration, s >= d {
             throw CLIError(String(format: "--start %g s is past the end of %@ (%.2f s long)", s, input, d))
         }
@@ -245,18 +259,36 @@ extension VideoJob {
                              input, info.width, info.height, info.frameRate.value,
                              info.frameCount.map { "\($0) frames" } ?? "unknown length",
                              procW, procH, network.name, config.pooling.rawValue)
+            + (source.map { ", then optimised again at \($0.width)×\($0.height) (--output-size source)" } ?? "")
         var encoding = VideoEncoding()
         encoding.crf = video.crf
         encoding.preset = video.preset
         // H.264/VP9 in 4:2:0 need even sizes: an odd source is written one pixel smaller
-        let outW = sourceSize && geometry.isEmpty ? info.width & ~1 : procW & ~1
-        let outH = sourceSize && geometry.isEmpty ? info.height & ~1 : procH & ~1
+        let toSource = video.outputSize != .processing
+        let outW = toSource ? info.width & ~1 : procW & ~1
+        let outH = toSource ? info.height & ~1 : procH & ~1
         return PreparedVideo(input: input, output: output, config: config, temporalConfig: tconfig, styleImages: setup.styleImages,
                              geometry: geometry, passes: passes, range: range, reader: reader, sizing: sizing,
-                             processing: (procW, procH), outputSize: (outW, outH), temporal: temporal, flowDir: flowDir,
+                             processing: (procW, procH), outputSize: (outW, outH), temporal: temporal, source: source, flowDir: flowDir,
                              fingerprint: VideoJob.fingerprint(arguments: arguments ?? Array(CommandLine.arguments.dropFirst()),
                                                                config: config, temporal: tconfig, network: network.name),
                              summary: summary, noAudio: video.noAudio, encoding: encoding)
+    }
+
+    /// The source-size level of `--output-size source`: the processing stylizer's network
+    /// and settings at the source's longest side, under the same memory limit (refused
+    /// before any work when even tiles cannot fit it).
+    func sourceLevel(sharing processing: Stylizer, config: StyleConfig, temporal: TemporalConfig,
+                     width: Int, height: Int, maxMemory: Int) throws -> SourceLevel {
+        var c = config
+        c.size = max(width, height)
+        let s = try Stylizer(network: processing.network, config: c)
+        s.maxMemory = maxMemory
+        s.segmentation = processing.segmentation
+        do { try s.checkMemory(width: width, height: height) } catch let e as EngineError {
+            throw CLIError("--output-size source: \(e.description) (a \(width)×\(height) frame; use --output-size scaled, or raise --max-memory)")
+        }
+        return SourceLevel(stylizer: s, config: temporal, sourceWidth: width, sourceHeight: height)
     }
 
     /// A writer for the output with the input's timing, rotation and audio; or, given a
@@ -289,7 +321,9 @@ extension VideoJob {
                        writing: Bool, keepInputs: Bool, toContinue: String = "run the same command with --resume to continue",
                        beforeFrame: (Int) throws -> Void = { _ in },
                        beforeSaving: (Int) throws -> Void = { _ in }) throws -> (frames: Int, writer: VideoWriter?, secondsPerFrame: Double) {
-        let (procW, procH) = job.processing, temporal = job.temporal, info = job.reader.info
+        let (procW, procH) = job.processing, temporal = job.temporal, source = job.source, info = job.reader.info
+        // what part of a frame's work the processing size is, for the progress bar
+        let processingShare = source.map { Double(procW * procH) / Double(procW * procH + $0.width * $0.height) } ?? 1
         var frameNumber = 0
         var current = VideoProgress(framesDone: 0, framesExpected: job.range.expectedCount(total: info.frameCount, frameRate: info.frameRate.value), elapsed: 0, secondsPerFrame: 0)
         var writer: VideoWriter?
@@ -297,32 +331,51 @@ extension VideoJob {
             makeWriter: writing ? writerMaker(job, reporter: reporter) { writer = $0 } : { _ in nil },
             process: { decoded, next in
                 defer { frameNumber += 1 }
+                // the frames at processing size (the decoded frames are, unless the source
+                // level needs them whole)
+                let toProcessing = { (image: RGBImage) in
+                    source == nil ? image : try ImageIO.scale(image, width: procW, height: procH)
+                }
                 var frame = decoded, upcoming = next
                 if !job.geometry.isEmpty {
                     frame.image = try job.geometry.apply(to: decoded.image)
                     if let n = next { upcoming?.image = try job.geometry.apply(to: n.image) }
                 }
+                let input = try toProcessing(frame.image)
                 let styled: RGBImage
-                if let saved = checkpoints.load(frameNumber, width: procW, height: procH) {
-                    try temporal.restore(frame: frame.image, result: saved)
+                // a saved frame, and its source-size result when there is a source level
+                if let saved = checkpoints.load(frameNumber, width: procW, height: procH),
+                   let result = source.map({ checkpoints.loadSource(frameNumber, width: $0.width, height: $0.height) }) ?? saved {
+                    try temporal.restore(frame: input, result: saved)
                     temporal.curvature = checkpoints.loadCurvature(after: frameNumber)
-                    styled = saved
+                    source?.restore(result: result)
+                    styled = result
                 } else {
                     // the next frame's flows are computed meanwhile, unless it is checkpointed
-                    let ahead = checkpoints.has(frameNumber + 1) ? nil : upcoming?.image
+                    let ahead = checkpoints.has(frameNumber + 1) ? nil : try upcoming.map { try toProcessing($0.image) }
                     try beforeFrame(frameNumber)
-                    let made = try temporal.next(frame.image, upcoming: ahead, styles: job.styleImages) { p in
-                        reporter.updateFrame(video: current, frame: p)
+                    let started = Date()
+                    func report(_ p: StyleProgress, _ from: Double, _ to: Double) {
+                        var q = p
+                        q.fraction = from + (to - from) * p.fraction
+                        q.elapsed = Date().timeIntervalSince(started)
+                        reporter.updateFrame(video: current, frame: q)
                     }
-                    styled = made.image
-                    if frameNumber > 0 { job.laterEvaluations += made.evaluations; job.laterFrames += 1 }
-                    if ProcessInfo.processInfo.environment["STYLEVID_DEBUG"] != nil { FileHandle.standardError.write("frame \(frameNumber): coverage \(made.coverage), evaluations \(made.evaluations), loss \(made.breakdown)\n".data(using: .utf8)!) }
+                    let made = try temporal.next(input, upcoming: ahead, styles: job.styleImages) { report($0, 0, processingShare) }
+                    let full = try source?.next(frame.image, processed: made, styles: job.styleImages) { report($0, processingShare, 1) }
+                    styled = full?.image ?? made.image
+                    if frameNumber > 0 {
+                        job.laterEvaluations += made.evaluations; job.sourceEvaluations += full?.evaluations ?? 0; job.laterFrames += 1
+                    }
+                    if ProcessInfo.processInfo.environment["STYLEVID_DEBUG"] != nil { FileHandle.standardError.write("frame \(frameNumber): coverage \(made.coverage), evaluations \(made.evaluations)\(full.map { " + \($0.evaluations) at source size" } ?? ""), loss \(full?.breakdown ?? made.breakdown)\n".data(using: .utf8)!) }
                     try beforeSaving(frameNumber)
-                    if keepInputs { try checkpoints.saveInput(frame.image, frameNumber) }
+                    if keepInputs { try checkpoints.saveInput(input, frameNumber) }
                     // the curvature first and the older one removed last: a kill at any
-                    // point leaves each saved frame with the curvature that followed it
+                    // point leaves each saved frame with the curvature that followed it;
+                    // a frame counts as saved once its processing-size result is
+                    if let f = full { try checkpoints.saveSource(f.image, frameNumber) }
                     try checkpoints.saveCurvature(temporal.curvature, after: frameNumber)
-                    try checkpoints.save(styled, frameNumber)
+                    try checkpoints.save(made.image, frameNumber)
                     checkpoints.removeCurvature(after: frameNumber - 1)
                     interruptMessage.value = "\(frameNumber + 1) frame(s) are saved; \(toContinue)"
                 }
@@ -468,6 +521,15 @@ final class Checkpoints {
     }
     func loadCurvature(after n: Int) -> LBFGS.Memory? {
         (try? Data(contentsOf: URL(fileURLWithPath: curvaturePath(n)))).flatMap { LBFGS.Memory(serialized: $0) }
+    }
+
+    /// The source-size results of `--output-size source` (frame-N holds the processing-size
+    /// result the next frame continues).
+    func sourcePath(_ n: Int) -> String { folder + String(format: "/source-%06d.png", n) }
+    func saveSource(_ img: RGBImage, _ n: Int) throws { try ImageIO.write(img, to: sourcePath(n)) }
+    func loadSource(_ n: Int, width: Int, height: Int) -> RGBImage? {
+        guard let img = try? ImageIO.read(sourcePath(n)), img.width == width, img.height == height else { return nil }
+        return img
     }
 
     /// The processing-size input frames, kept for the later passes of --passes.

@@ -119,12 +119,17 @@ public final class VideoReader {
                          rotation: rotation, videoStreamIndex: Int(idx), streams: VideoReader.describeStreams(input.ptr))
         if let s = sizing(max(w, h)) {
             guard s >= 2 else { throw MediaError.invalidSize(width: s, height: s, reason: "processing size must be at least 2") }
-            let scale = Double(s) / Double(max(w, h))
-            outputWidth = max(2, Int((Double(w) * scale / 2).rounded()) * 2)
-            outputHeight = max(2, Int((Double(h) * scale / 2).rounded()) * 2)
+            (outputWidth, outputHeight) = VideoReader.scaledSize(width: w, height: h, longest: s)
         } else {
             outputWidth = w; outputHeight = h
         }
+    }
+
+    /// The size frames of width×height are decoded at for a longest side of `longest`:
+    /// aspect kept, both sides even.
+    public static func scaledSize(width w: Int, height h: Int, longest s: Int) -> (width: Int, height: Int) {
+        let scale = Double(s) / Double(max(w, h))
+        return (max(2, Int((Double(w) * scale / 2).rounded()) * 2), max(2, Int((Double(h) * scale / 2).rounded()) * 2))
     }
 
     static func describeStreams(_ ctx: UnsafeMutablePointer<AVFormatContext>) -> [StreamInfo] {

@@ -77,7 +77,7 @@ final class VideoCLITests: TemporaryDirectoryTestCase {
         XCTAssertLessThan(audioEnd, 0.2, "the audio ends with the frames")
     }
 
-    /// --output-size source scales the result back to the input's size; rotation metadata
+    /// --output-size scaled enlarges the result to the input's size; rotation metadata
     /// (a phone video shot in portrait) is kept so players turn the output the same way.
     func testOutputSizeSourceAndRotationKept() throws {
         let plain = dir + "/plain.mp4", rotated = dir + "/rotated.mp4"
@@ -90,12 +90,67 @@ final class VideoCLITests: TemporaryDirectoryTestCase {
         }
         XCTAssertEqual(ffprobe(rotated, "stream_side_data=rotation"), "90")
         let out = dir + "/out.mp4"
-        let r = runStylevid([rotated, painting, out, "--size", "48", "--iterations", "2", "--pyramid", "1", "--output-size", "source", "--quiet"])
+        let r = runStylevid([rotated, painting, out, "--size", "48", "--iterations", "2", "--pyramid", "1", "--output-size", "scaled", "--quiet"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssert(ffprobe(out, "stream=width,height").hasPrefix("96,64"))
         let probe = runStylevid(["probe", out])
         XCTAssert(probe.stdout.contains("rotation 90°"), probe.stdout)
         XCTAssertEqual(ffprobe(out, "stream_side_data=rotation"), "90")   // an independent reader agrees
+    }
+
+    /// The frames of `video` as 8-bit grey planes.
+    func greyFrames(_ video: String, width: Int, height: Int) -> [[UInt8]] {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
+        p.arguments = ["-v", "error", "-i", video, "-f", "rawvideo", "-pix_fmt", "gray", "-"]
+        let pipe = Pipe(); p.standardOutput = pipe
+        try? p.run()
+        let bytes = [UInt8](pipe.fileHandleForReading.readDataToEndOfFile())
+        p.waitUntilExit()
+        return stride(from: 0, to: bytes.count - width * height + 1, by: width * height).map { Array(bytes[$0..<$0 + width * height]) }
+    }
+
+    /// Mean absolute Laplacian of a grey plane: how much fine detail it holds.
+    func detail(_ g: [UInt8], width w: Int, height h: Int) -> Double {
+        var sum = 0.0
+        for y in 1..<h - 1 { for x in 1..<w - 1 {
+            let c = 4 * Int(g[y * w + x]) - Int(g[y * w + x - 1]) - Int(g[y * w + x + 1]) - Int(g[(y - 1) * w + x]) - Int(g[(y + 1) * w + x])
+            sum += Double(abs(c))
+        } }
+        return sum / Double((w - 2) * (h - 2))
+    }
+
+    /// --output-size source optimises a last level at the input's size: the frames come out
+    /// at that size with more fine detail than the enlarged processing-size result of
+    /// --output-size scaled. Combinations it does not serve yet are refused before any work.
+    func testOutputSizeSourceOptimisesAtTheInputSize() throws {
+        guard FileManager.default.fileExists(atPath: bunny) else { return XCTFail("run make setup") }
+        let clip = dir + "/clip.mp4"
+        let ff = runShell("ffmpeg -v error -ss 1 -i '\(bunny)' -frames:v 3 -vf scale=192:108 -an '\(clip)'")
+        XCTAssertEqual(ff.status, 0, ff.stderr)
+        var fine: [String: Double] = [:]
+        for mode in ["scaled", "source"] {
+            let out = dir + "/\(mode).mp4"
+            let r = runStylevid([clip, painting, out, "--size", "64", "--iterations", "8", "--pyramid", "1", "--output-size", mode])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(r.stderr.contains("then optimised again at 192×108"), mode == "source", r.stderr)
+            XCTAssertEqual(ffprobe(out, "stream=width,height"), "192,108")
+            let frames = greyFrames(out, width: 192, height: 108)
+            XCTAssertEqual(frames.count, 3)
+            fine[mode] = frames.map { detail($0, width: 192, height: 108) }.reduce(0, +) / Double(max(frames.count, 1))
+        }
+        XCTAssertGreaterThan(fine["source"] ?? 0, 1.5 * (fine["scaled"] ?? 0), "fine detail per pixel: \(fine)")
+
+        for (args, message) in [(["-vf", "scale=96:54"], "the -vf chain's scale or crop decides the frame size"),
+                                (["--passes", "2"], "with --output-size source it is not available yet")] {
+            let r = runStylevid([clip, painting, dir + "/refused.mp4", "--output-size", "source"] + args)
+            XCTAssertNotEqual(r.status, 0)
+            XCTAssert(r.stderr.contains(message), r.stderr)
+        }
+        let plan = runStylevid(["plan", clip, painting, dir + "/planned.mp4", "--job", dir + "/job", "--output-size", "source"])
+        XCTAssertNotEqual(plan.status, 0)
+        XCTAssert(plan.stderr.contains("--output-size source is not available for plan yet"), plan.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/refused.mp4"))
     }
 
     func testProbe() {

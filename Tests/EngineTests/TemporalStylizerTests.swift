@@ -8,8 +8,10 @@ import XCTest
 final class TemporalStylizerTests: XCTestCase {
     let tiny = VGG.random(blocks: [[4, 4], [6, 6], [8, 8, 8], [8, 8, 8], [8, 8, 8]], upTo: 11, seed: 5)
 
+    func frames(_ n: Int, w: Int = 48, h: Int = 40) -> [RGBImage] { TemporalStylizerTests.panning(n, w: w, h: h) }
+
     /// A textured scene panning 2 px per frame.
-    func frames(_ n: Int, w: Int = 48, h: Int = 40) -> [RGBImage] {
+    static func panning(_ n: Int, w: Int = 48, h: Int = 40) -> [RGBImage] {
         var rng = SplitMix64(seed: 21)
         let big = Resize.bilinear(Tensor.random(channels: 3, height: 12, width: 20, in: 0...1, generator: &rng), height: h, width: w + 2 * n)
         return (0..<n).map { k in

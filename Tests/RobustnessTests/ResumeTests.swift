@@ -84,6 +84,27 @@ final class ResumeTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(left, [], "stale temporary files")
     }
 
+    /// --output-size source keeps each frame's source-size result beside its processing-size
+    /// one: a run killed after 2 frames and resumed gives the frames of an uninterrupted run.
+    func testKillAndResumeAtSourceSize() throws {
+        let clip = dir + "/clip.mp4"
+        let ff = runShell("ffmpeg -v error -i '\(args[0])' -frames:v 5 -vf scale=128:54 -an '\(clip)'")
+        XCTAssertEqual(ff.status, 0, ff.stderr)
+        let source = [clip, args[1]], o = ["--size", "64", "--iterations", "8", "--pyramid", "1", "--output-size", "source", "--quiet"]
+        let full = dir + "/full.mp4"
+        XCTAssertEqual(runStylevid(source + [full] + o).status, 0)
+        let reference = rawFrames(full)
+        XCTAssertEqual(reference.count, 5 * 128 * 54 * 3)
+        let out = dir + "/part.mp4", frames = dir + "/.part.mp4.stylevid-frames"
+        try killRun(source + [out] + o, afterFrames: 2, checkpoints: frames)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        XCTAssert((try FileManager.default.contentsOfDirectory(atPath: frames)).contains("source-000001.png"))
+        let r = runStylevid(source + [out] + o + ["--resume"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(rawFrames(out), reference)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: frames))
+    }
+
     /// Ctrl-C and SIGTERM during a video: exit 130 / 143 with a line saying how many
     /// frames are saved and to run again with --resume; no output; the resumed run gives
     /// the frames of an uninterrupted one.

@@ -1,0 +1,74 @@
+import Foundation
+import Kernels
+import Temporal
+import VideoIO
+
+/// The last level of a video rendered at its source size (`--output-size source`). The
+/// frames are stylised at the processing size first (`TemporalStylizer`: flows, warm
+/// starts, the temporal term, scene cuts); each result is then the lower level of a
+/// two-level pyramid whose top is the source size, so strokes and detail are drawn at full
+/// resolution instead of being enlarged.
+///
+/// A shot's first frame starts from its processing-size result, upsampled, with the budget
+/// an image pyramid gives a level of that size (`Stylizer.levelBudget`). A later frame
+/// starts from the previous source-size result warped onto it by the processing-size flow
+/// (upsampled, vectors scaled), where that flow is consistent, and from the upsampled
+/// result elsewhere (the two blended by the upsampled consistency weight); the temporal
+/// term pulls it toward that warp with the same weights, and it gets the later-frame
+/// budget and early stop. Only the previous frame is linked at this level (the long-term
+/// frames act at the processing size, whose result fills what the previous frame did not
+/// see), and the optimiser starts afresh on every frame: carrying the L-BFGS curvature
+/// here, as the processing level does, made bikes.mp4 less steady, and would cost 40
+/// full-size vectors (BENCHMARKS.md, "Full-size video frames").
+public final class SourceLevel {
+    public let stylizer: Stylizer
+    public let config: TemporalConfig
+    /// The size of the results: the source's, longest side `stylizer.config.size`.
+    public let width: Int, height: Int
+    private var previous: RGBImage?
+
+    /// `stylizer`: its `config.size` is the longest side of the source.
+    public init(stylizer: Stylizer, config: TemporalConfig, sourceWidth: Int, sourceHeight: Int) {
+        self.stylizer = stylizer; self.config = config
+        (width, height) = Stylizer.fitSize(width: sourceWidth, height: sourceHeight, longest: stylizer.config.size)
+    }
+
+    /// Evaluations of a shot's first frame at this level: what the top level of an image
+    /// pyramid of this size gets.
+    public var firstBudget: Int { Stylizer.levelBudget(stylizer.config.iterations, width: width, height: height) }
+    /// Evaluations of a later frame: the later-frame budget, never above the first's.
+    public var laterBudget: Int { min(firstBudget, config.laterIterations ?? TemporalConfig.defaultLaterIterations) }
+
+    /// Resumes after a checkpointed frame: the next frame links to `result`.
+    public func restore(result: RGBImage) { previous = result }
+
+    /// The source-size result of `frame` (the decoded frame, at any size; it is scaled to
+    /// this level's), given its processing-size result `processed`.
+    public func next(_ frame: RGBImage, processed: TemporalStylizer.Frame, styles: [RGBImage],
+                     progress: @escaping (StyleProgress) -> Void = { _ in }) throws -> TemporalStylizer.Frame {
+        var start = Tensor(image: try ImageIO.scale(processed.image, width: width, height: height))
+        var request = Stylizer.Request(start: start, iterations: firstBudget, pyramid: false)
+        if config.weight > 0, let link = processed.link, let prev = previous, prev.width == width, prev.height == height {
+            let (warped, trust) = linked(prev, by: link)
+            let n = start.plane
+            for i in 0..<n where trust[i] > 0 {
+                for ch in 0..<3 { let k = ch * n + i; start.storage[k] += trust[i] * (warped.storage[k] - start.storage[k]) }
+            }
+            request = Stylizer.Request(start: start, extraLosses: [TemporalLoss(warpedPrevious: warped, weights: trust, weight: config.weight)],
+                                       iterations: laterBudget, pyramid: false,
+                                       earlyStop: config.stopTolerance > 0 ? EarlyStop(tolerance: config.stopTolerance, window: config.stopWindow) : nil)
+        }
+        let out = try stylizer.run(content: frame, styles: styles, request, hooks: Stylizer.Hooks(progress: progress))
+        previous = out.image
+        return TemporalStylizer.Frame(image: out.image, evaluations: out.evaluations, coverage: processed.coverage, breakdown: out.breakdown)
+    }
+
+    /// `image` (the previous result, at this level's size) warped by the link's flow, and
+    /// the link's consistency weights, both brought up to this level's size.
+    public func linked(_ image: RGBImage, by link: TemporalStylizer.Link) -> (warped: Tensor, trust: [Float]) {
+        let flow = link.backward.resampled(width: width, height: height)
+        let weights = Tensor(channels: 1, height: link.backward.height, width: link.backward.width, storage: link.consistency)
+        let trust = Resize.bilinear(weights, height: height, width: width).storage.map { min(max($0, 0), 1) }
+        return (Warp.backwardCubic(Tensor(image: image), flow: flow), trust)
+    }
+}
