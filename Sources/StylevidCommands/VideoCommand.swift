@@ -322,8 +322,6 @@ extension VideoJob {
                        beforeFrame: (Int) throws -> Void = { _ in },
                        beforeSaving: (Int) throws -> Void = { _ in }) throws -> (frames: Int, writer: VideoWriter?, secondsPerFrame: Double) {
         let (procW, procH) = job.processing, temporal = job.temporal, source = job.source, info = job.reader.info
-        // what part of a frame's work the processing size is, for the progress bar
-        let processingShare = source.map { Double(procW * procH) / Double(procW * procH + $0.width * $0.height) } ?? 1
         var frameNumber = 0
         var current = VideoProgress(framesDone: 0, framesExpected: job.range.expectedCount(total: info.frameCount, frameRate: info.frameRate.value), elapsed: 0, secondsPerFrame: 0)
         var writer: VideoWriter?
@@ -355,34 +353,48 @@ extension VideoJob {
                     let ahead = checkpoints.has(frameNumber + 1) ? nil : try upcoming.map { try toProcessing($0.image) }
                     try beforeFrame(frameNumber)
                     let started = Date()
-                    func report(_ p: StyleProgress, _ from: Double, _ to: Double) {
+                    styled = try stylizeAndSave(job, number: frameNumber, frame: frame.image, input: input, ahead: ahead,
+                                                checkpoints: checkpoints, keepInputs: keepInputs, beforeSaving: beforeSaving) { p in
                         var q = p
-                        q.fraction = from + (to - from) * p.fraction
                         q.elapsed = Date().timeIntervalSince(started)
                         reporter.updateFrame(video: current, frame: q)
                     }
-                    let made = try temporal.next(input, upcoming: ahead, styles: job.styleImages) { report($0, 0, processingShare) }
-                    let full = try source?.next(frame.image, processed: made, styles: job.styleImages) { report($0, processingShare, 1) }
-                    styled = full?.image ?? made.image
-                    if frameNumber > 0 {
-                        job.laterEvaluations += made.evaluations; job.sourceEvaluations += full?.evaluations ?? 0; job.laterFrames += 1
-                    }
-                    if ProcessInfo.processInfo.environment["STYLEVID_DEBUG"] != nil { FileHandle.standardError.write("frame \(frameNumber): coverage \(made.coverage), evaluations \(made.evaluations)\(full.map { " + \($0.evaluations) at source size" } ?? ""), loss \(full?.breakdown ?? made.breakdown)\n".data(using: .utf8)!) }
-                    try beforeSaving(frameNumber)
-                    if keepInputs { try checkpoints.saveInput(input, frameNumber) }
-                    // the curvature first and the older one removed last: a kill at any
-                    // point leaves each saved frame with the curvature that followed it;
-                    // a frame counts as saved once its processing-size result is
-                    if let f = full { try checkpoints.saveSource(f.image, frameNumber) }
-                    try checkpoints.saveCurvature(temporal.curvature, after: frameNumber)
-                    try checkpoints.save(made.image, frameNumber)
-                    checkpoints.removeCurvature(after: frameNumber - 1)
                     interruptMessage.value = "\(frameNumber + 1) frame(s) are saved; \(toContinue)"
                 }
                 return writing ? try ImageIO.scale(styled, width: job.outputSize.width, height: job.outputSize.height) : styled
             },
             progress: { p in current = p; reporter.updateVideo(p) })
         return (n, writer, current.secondsPerFrame)
+    }
+
+    /// Frame `number` stylised at the processing size (`input`; `ahead`: the next frame,
+    /// whose flows are computed meanwhile) and, with a source level, again at the source
+    /// size (`frame`), then checkpointed; returns the result to write. `progress` gets the
+    /// frame's fraction, the two levels weighted by their pixels.
+    func stylizeAndSave(_ job: PreparedVideo, number: Int, frame: RGBImage, input: RGBImage, ahead: RGBImage?,
+                        checkpoints: Checkpoints, keepInputs: Bool, beforeSaving: (Int) throws -> Void,
+                        progress: @escaping (StyleProgress) -> Void) throws -> RGBImage {
+        let (procW, procH) = job.processing
+        let share = job.source.map { Double(procW * procH) / Double(procW * procH + $0.width * $0.height) } ?? 1
+        func part(_ from: Double, _ to: Double) -> (StyleProgress) -> Void {
+            { p in var q = p; q.fraction = from + (to - from) * p.fraction; progress(q) }
+        }
+        let made = try job.temporal.next(input, upcoming: ahead, styles: job.styleImages, progress: part(0, share))
+        let full = try job.source?.next(frame, processed: made, styles: job.styleImages, progress: part(share, 1))
+        if number > 0 {
+            job.laterEvaluations += made.evaluations; job.sourceEvaluations += full?.evaluations ?? 0; job.laterFrames += 1
+        }
+        if ProcessInfo.processInfo.environment["STYLEVID_DEBUG"] != nil { FileHandle.standardError.write("frame \(number): coverage \(made.coverage), evaluations \(made.evaluations)\(full.map { " + \($0.evaluations) at source size" } ?? ""), loss \(full?.breakdown ?? made.breakdown)\n".data(using: .utf8)!) }
+        try beforeSaving(number)
+        if keepInputs { try checkpoints.saveInput(input, number) }
+        // the curvature first and the older one removed last: a kill at any point leaves
+        // each saved frame with the curvature that followed it; a frame counts as saved
+        // once its processing-size result is, so its source-size result goes before
+        if let f = full { try checkpoints.saveSource(f.image, number) }
+        try checkpoints.saveCurvature(job.temporal.curvature, after: number)
+        try checkpoints.save(made.image, number)
+        checkpoints.removeCurvature(after: number - 1)
+        return full?.image ?? made.image
     }
 
     /// Encodes the output (or a cluster task's `segment`) from finished frames
