@@ -4,8 +4,10 @@ import Kernels
 public struct FlowOptions: Sendable, Equatable {
     /// Smoothness weight α (intensities in 0...1). Default 0.02.
     public var alpha: Float = 0.02
-    /// Re-linearisations (warps) per pyramid level. Default 2.
-    public var warps: Int = 2
+    /// Re-linearisations (warps) per pyramid level. Default 3 (with `smoothEpsilon` 0.2:
+    /// lower EPE than 2 warps with 0.1 on every kind of test pair, steadier renders of
+    /// bikes.mp4 and bigbuckbunny.mp4, 1.4× the time; BENCHMARKS.md).
+    public var warps: Int = 3
     /// SOR sweeps per warp. Default 15. (3 × 30 is 2.2× slower for EPE 0.029 instead of
     /// 0.036 on the DIS comparison pairs, BENCHMARKS.md.)
     public var iterations: Int = 15
@@ -17,7 +19,9 @@ public struct FlowOptions: Sendable, Equatable {
     /// ε of the data term, in intensity (0...1).
     public var dataEpsilon: Float = 0.02
     /// ε of the smoothness term, in pixels of flow difference between neighbours.
-    public var smoothEpsilon: Float = 0.1
+    /// Default 0.2 (0.1 broke the flow into blobs on low-texture, noisy surfaces: the
+    /// stereo pair's floor).
+    public var smoothEpsilon: Float = 0.2
     /// Weight updates per warp when a term is robust. Default 3.
     public var reweightings: Int = 3
     /// Edge-aware smoothness: the weight between neighbours falls off as
@@ -36,7 +40,7 @@ public struct FlowOptions: Sendable, Equatable {
     /// boundaries and large motions.
     public static var classic: FlowOptions {
         var o = FlowOptions()
-        o.dataEpsilon = 0; o.smoothEpsilon = 0; o.edgeFalloff = 0; o.searchRadius = 0
+        o.dataEpsilon = 0; o.smoothEpsilon = 0; o.edgeFalloff = 0; o.searchRadius = 0; o.warps = 2
         return o
     }
 
