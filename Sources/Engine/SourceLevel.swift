@@ -26,6 +26,10 @@ public final class SourceLevel {
     /// The size of the results: the source's, longest side `stylizer.config.size`.
     public let width: Int, height: Int
     private var previous: RGBImage?
+    /// For the next frame: a result of it rendered apart (a cluster task's own frame, which
+    /// a seam pass hands over to) and the weight its start and temporal target take from
+    /// it (0...1). The processing level's guide does the same at its size.
+    public var guide: (output: RGBImage, weight: Float)?
 
     /// `stylizer`: its `config.size` is the longest side of the source.
     public init(stylizer: Stylizer, config: TemporalConfig, sourceWidth: Int, sourceHeight: Int) {
@@ -47,9 +51,11 @@ public final class SourceLevel {
     public func next(_ frame: RGBImage, processed: TemporalStylizer.Frame, styles: [RGBImage],
                      progress: @escaping (StyleProgress) -> Void = { _ in }) throws -> TemporalStylizer.Frame {
         var start = Tensor(image: try ImageIO.scale(processed.image, width: width, height: height))
+        let toward = try guide.map { (Tensor(image: try ImageIO.scale($0.output, width: width, height: height)), min(max($0.weight, 0), 1)) }
         var request = Stylizer.Request(start: start, iterations: firstBudget, pyramid: false)
         if config.weight > 0, let link = processed.link, let prev = previous, prev.width == width, prev.height == height {
-            let (warped, trust) = linked(prev, by: link)
+            var (warped, trust) = linked(prev, by: link)
+            if let (g, w) = toward { warped.blend(toward: g, by: w) }
             let n = start.plane
             for i in 0..<n where trust[i] > 0 {
                 for ch in 0..<3 { let k = ch * n + i; start.storage[k] += trust[i] * (warped.storage[k] - start.storage[k]) }
@@ -58,6 +64,7 @@ public final class SourceLevel {
                                        iterations: laterBudget, pyramid: false,
                                        earlyStop: config.stopTolerance > 0 ? EarlyStop(tolerance: config.stopTolerance, window: config.stopWindow) : nil)
         }
+        if let (g, w) = toward { request.start?.blend(toward: g, by: w) }
         let out = try stylizer.run(content: frame, styles: styles, request, hooks: Stylizer.Hooks(progress: progress))
         previous = out.image
         return TemporalStylizer.Frame(image: out.image, evaluations: out.evaluations, coverage: processed.coverage, breakdown: out.breakdown)
@@ -70,5 +77,13 @@ public final class SourceLevel {
         let weights = Tensor(channels: 1, height: link.backward.height, width: link.backward.width, storage: link.consistency)
         let trust = Resize.bilinear(weights, height: height, width: width).storage.map { min(max($0, 0), 1) }
         return (Warp.backwardCubic(Tensor(image: image), flow: flow), trust)
+    }
+}
+
+extension Tensor {
+    /// Moves every value the fraction `w` of the way toward `other`'s.
+    mutating func blend(toward other: Tensor, by w: Float) {
+        precondition(sameShape(other))
+        for i in storage.indices { storage[i] += w * (other.storage[i] - storage[i]) }
     }
 }

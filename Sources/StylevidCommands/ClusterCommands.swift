@@ -44,9 +44,6 @@ struct PlanCommand: ParsableCommand {
         }
         guard !video.resume else { throw ValidationError("--resume is not for plan: a task run again continues by itself") }
         guard video.passes == 1 else { throw ValidationError("--passes needs the whole video in one run; it is not for plan") }
-        guard video.outputSize != .source else {
-            throw ValidationError("--output-size source is not available for plan yet: the seams between tasks are joined at the processing size (use --output-size scaled, or render on one machine)")
-        }
     }
 
     /// The main form's arguments: this command line without plan's own options.
@@ -150,9 +147,9 @@ struct JoinCommand: ParsableCommand {
     /// OUTPUT encoded from every task's lossless frames (the seam passes' where they ran).
     func encode(_ plan: RenderPlan, folder: JobFolder, reporter: ProgressReporter) throws {
         let renderer = TaskRenderer(plan: plan, folder: folder, reporter: reporter)
-        let sources = try plan.tasks.indices.map { try renderer.frames($0) }
         let (job, prepared) = try folder.prepare(plan, range: nil)
-        let (w, h) = prepared.processing
+        let sources = try plan.tasks.indices.map { try renderer.frames($0, source: prepared.source != nil) }
+        let (w, h) = prepared.resultSize
         let started = Date()
         let written = try job.encode(prepared, reporter: reporter) { i in
             guard let k = plan.task(of: i), let img = sources[k](i - plan.tasks[k].first, w, h) else {

@@ -114,7 +114,7 @@ struct TaskRenderer {
         try "\(done.frames) frames\n".write(toFile: folder.doneFile(k), atomically: true, encoding: .utf8)
         // the task's part of OUTPUT, encoded here so the join only copies packets (a task
         // with a seam pass is encoded by it)
-        if plan.seamPassLength(task: k) == 0 { try encodeSegment(k, frame: try frames(k)) }
+        if plan.seamPassLength(task: k) == 0 { try encodeSegment(k, frame: try frames(k, source: prepared.source != nil)) }
         reporter.note(String(format: "task %d done: %d frames, %.1f s per frame", k, done.frames, done.secondsPerFrame))
     }
 
@@ -142,16 +142,30 @@ struct TaskRenderer {
                     throw CLIError("task \(k - 1): frame \(t.first - tail + i) is missing or damaged; render the task again")
                 }
                 try saved.save(frame, i)
+                if let s = prepared.source {
+                    guard let full = from.loadSource(before.count - tail + i, width: s.width, height: s.height) else {
+                        throw CLIError("task \(k - 1): frame \(t.first - tail + i) at source size is missing or damaged; render the task again")
+                    }
+                    try saved.saveSource(full, i)
+                }
             }
         }
         let own = try checkpoints(folder.taskFolder(k), "task \(k)")
         let ramp = SeamRamp(file: seams + "/seam-distance", temporal: prepared.temporal)
         reporter.note("seam pass of task \(k): frames \(t.first)-\(t.first + p - 1) again, continuing frame \(t.first - 1)")
         _ = try job.stylizeFrames(prepared, into: saved, reporter: reporter, writing: false, keepInputs: false, toContinue: TaskRenderer.toContinue, beforeFrame: { i in
-            ramp.guide(plan.seamPassRemaining(task: k, frame: i - tail).flatMap { r in own.load(i - tail, width: w, height: h).map { (nil, $0, r) } })
+            let remaining = plan.seamPassRemaining(task: k, frame: i - tail)
+            ramp.guide(remaining.flatMap { r in own.load(i - tail, width: w, height: h).map { (nil, $0, r) } })
+            // the full-size level hands over too: it continues the frame before, which was
+            // the fraction r₋ of the way from the task's own frame, so taking 1 − r/r₋ of
+            // the own frame leaves r, in equal steps
+            if let s = prepared.source {
+                let rBefore = plan.seamPassRemaining(task: k, frame: i - tail - 1) ?? 1
+                s.guide = remaining.flatMap { r in own.loadSource(i - tail, width: s.width, height: s.height).map { ($0, 1 - r / rBefore) } }
+            }
         }, beforeSaving: { _ in try ramp.keepStartDistance() })
         reporter.finish()
-        try encodeSegment(k, frame: try frames(k))
+        try encodeSegment(k, frame: try frames(k, source: prepared.source != nil))
         reporter.note("seam pass of task \(k) done")
     }
 
@@ -162,13 +176,16 @@ struct TaskRenderer {
     }
 
     /// Task k's finished frames (`frame(i, width, height)`, i from the task's first): its
-    /// seam pass's where it has one, its own after them. The frames its segment holds.
-    func frames(_ k: Int) throws -> (Int, Int, Int) -> RGBImage? {
+    /// seam pass's where it has one, its own after them. The frames its segment holds:
+    /// at the source size with `source` (`--output-size source`).
+    func frames(_ k: Int, source: Bool) throws -> (Int, Int, Int) -> RGBImage? {
         let own = try checkpoints(folder.taskFolder(k), "task \(k)")
         let p = plan.seamPassLength(task: k)
-        guard p > 0 else { return { i, w, h in own.load(i, width: w, height: h) } }
+        guard p > 0 else { return { i, w, h in own.loadResult(i, width: w, height: h, source: source) } }
         let passed = try checkpoints(folder.seamFolder(k), "the seam pass of task \(k)"), tail = try seamTail(k)
-        return { i, w, h in i < p ? passed.load(i + tail, width: w, height: h) : own.load(i, width: w, height: h) }
+        return { i, w, h in
+            i < p ? passed.loadResult(i + tail, width: w, height: h, source: source) : own.loadResult(i, width: w, height: h, source: source)
+        }
     }
 
     /// Task k's frames (`frame(i, width, height)`, i from the task's first) encoded as
@@ -176,7 +193,7 @@ struct TaskRenderer {
     func encodeSegment(_ k: Int, frame: @escaping (Int, Int, Int) -> RGBImage?) throws {
         let t = plan.tasks[k]
         let (job, prepared) = try folder.prepare(plan, range: t.first...t.last)
-        let (w, h) = prepared.processing
+        let (w, h) = prepared.resultSize
         let segment = try job.encode(prepared, reporter: reporter, segment: folder.segmentFile(k, plan: plan)) { i in
             guard let img = frame(i, w, h) else { throw CLIError("task \(k): frame \(t.first + i) is missing or damaged; render the task again") }
             return img

@@ -173,6 +173,9 @@ final class PreparedVideo {
     /// The source-size level (`--output-size source`), nil when the output is the
     /// processing-size result (or that result enlarged).
     let source: SourceLevel?
+    /// The size of the finished frames the checkpoints hold: the source level's, or the
+    /// processing size.
+    var resultSize: (width: Int, height: Int) { source.map { ($0.width, $0.height) } ?? processing }
     let flowDir: FlowDirectory?
     let fingerprint: String
     let summary: String
@@ -542,6 +545,10 @@ final class Checkpoints {
     func loadSource(_ n: Int, width: Int, height: Int) -> RGBImage? {
         guard let img = try? ImageIO.read(sourcePath(n)), img.width == width, img.height == height else { return nil }
         return img
+    }
+    /// Frame n's finished result: its source-size one when the job has a source level.
+    func loadResult(_ n: Int, width: Int, height: Int, source: Bool) -> RGBImage? {
+        source ? loadSource(n, width: width, height: height) : load(n, width: width, height: height)
     }
 
     /// The processing-size input frames, kept for the later passes of --passes.

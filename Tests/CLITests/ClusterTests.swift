@@ -131,6 +131,42 @@ final class ClusterTests: CLITestCase {
         XCTAssertGreaterThan(Double(psnr.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, 35, "the re-encoded frames are not the copied ones")
     }
 
+    /// --output-size source through plan, render and join on this machine: the tasks, the
+    /// keyframes and the seam passes keep source-size results beside the processing-size
+    /// frames; the copying join and `join --reencode` both give frames at the input's size.
+    func testSourceSizeThroughPlanRenderAndJoin() throws {
+        try makeClip()
+        let small = dir + "/small.mp4"
+        let ff = runShell("ffmpeg -v error -y -i '\(clip)' -vf scale=160:90 -c:v libx264 -c:a copy '\(small)'")
+        XCTAssertEqual(ff.status, 0, ff.stderr)
+        let job = dir + "/job", out = dir + "/out.mp4"
+        var r = runStylevid(["plan", small, painting, out, "--job", job, "--size", "64", "--iterations", "6", "--later-iterations", "3",
+                             "--chunk-frames", "5", "--output-size", "source", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = runStylevid(["render", job, "--all", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let fm = FileManager.default
+        for folder in ["tasks/0", "tasks/1", "seams/1", "seams/2"] {
+            let sources = ((try? fm.contentsOfDirectory(atPath: job + "/" + folder)) ?? []).filter { $0.hasPrefix("source-") }
+            XCTAssertFalse(sources.isEmpty, "\(folder) has no source-size results")
+            for f in sources {
+                XCTAssertEqual(runStylevid(["probe", job + "/" + folder + "/" + f]).stdout.contains("160×90"), true, "\(folder)/\(f)")
+            }
+        }
+        r = runStylevid(["join", job, "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(runShell("ffprobe -v error -select_streams v -show_entries stream=width,height -of csv=p=0 '\(out)'").stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines), "160,90")
+        XCTAssertEqual(frameTimes(out), frameTimes(small))
+        let copied = dir + "/copied.mp4"
+        try fm.moveItem(atPath: out, toPath: copied)
+        r = runStylevid(["join", job, "--reencode", "--quiet"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(frameTimes(out), frameTimes(copied))
+        let psnr = runShell("ffmpeg -v info -i '\(out)' -i '\(copied)' -lavfi psnr -f null - 2>&1 | grep -o 'average:[0-9.]*' | cut -d: -f2")
+        XCTAssertGreaterThan(Double(psnr.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, 35, "the re-encoded frames are not the copied ones")
+    }
+
     /// Indices of a file's key frames.
     func keyFrames(_ path: String) -> [Int] {
         runShell("ffprobe -v error -select_streams v -show_entries frame=key_frame -of csv=p=0 '\(path)'").stdout

@@ -122,7 +122,8 @@ final class VideoCLITests: TemporaryDirectoryTestCase {
 
     /// --output-size source optimises a last level at the input's size: the frames come out
     /// at that size with more fine detail than the enlarged processing-size result of
-    /// --output-size scaled. Combinations it does not serve yet are refused before any work.
+    /// --output-size scaled. Combinations it does not serve yet are refused before any work
+    /// (the cluster path: ClusterTests.testSourceSizeThroughPlanRenderAndJoin).
     func testOutputSizeSourceOptimisesAtTheInputSize() throws {
         guard FileManager.default.fileExists(atPath: bunny) else { return XCTFail("run make setup") }
         let clip = dir + "/clip.mp4"
@@ -147,9 +148,6 @@ final class VideoCLITests: TemporaryDirectoryTestCase {
             XCTAssertNotEqual(r.status, 0)
             XCTAssert(r.stderr.contains(message), r.stderr)
         }
-        let plan = runStylevid(["plan", clip, painting, dir + "/planned.mp4", "--job", dir + "/job", "--output-size", "source"])
-        XCTAssertNotEqual(plan.status, 0)
-        XCTAssert(plan.stderr.contains("--output-size source is not available for plan yet"), plan.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/refused.mp4"))
     }
 

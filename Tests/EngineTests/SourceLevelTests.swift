@@ -74,4 +74,35 @@ final class SourceLevelTests: XCTestCase {
         let steady = warpingError(inputs: inputs, outputs: linked.frames), loose = warpingError(inputs: inputs, outputs: independent.frames)
         XCTAssertLessThan(steady, 0.5 * loose, "warping error with the link \(steady), without \(loose)")
     }
+
+    /// A seam pass's hand-over at the source size: a frame guided toward a result rendered
+    /// apart ends nearer to it, the more so the larger the weight; without a guide it is
+    /// the frame the level makes alone.
+    func testGuideDrawsTheFrameTowardAResultRenderedApart() throws {
+        let input = TemporalStylizerTests.panning(2)   // 48×40
+        var rng = SplitMix64(seed: 31)
+        let style = Tensor.random(channels: 3, height: 32, width: 32, in: 0...1, generator: &rng).rgbImage()
+        let apart = Tensor.random(channels: 3, height: 40, width: 48, in: 0...1, generator: &rng).rgbImage()
+        func second(guided weight: Float?) throws -> Tensor {
+            var c = StyleConfig()
+            c.size = 24; c.iterations = 8; c.pyramidLevels = 1; c.styleWeight = 1000
+            var t = TemporalConfig()
+            t.frames = [1]
+            let temporal = TemporalStylizer(stylizer: try Stylizer(network: tiny, config: c), config: t)
+            let source = try level(size: 48, weight: 200, width: 48, height: 40)
+            var last = Tensor(channels: 3, height: 1, width: 1)
+            for (k, f) in input.enumerated() {
+                let processed = try temporal.next(try ImageIO.scale(f, width: 24, height: 20), styles: [style])
+                source.guide = k == 1 ? weight.map { (apart, $0) } : nil
+                last = Tensor(image: try source.next(f, processed: processed, styles: [style]).image)
+            }
+            return last
+        }
+        let target = Tensor(image: apart)
+        func distance(_ t: Tensor) -> Float { zip(t.storage, target.storage).map { abs($0 - $1) }.reduce(0, +) / Float(t.count) }
+        let alone = try second(guided: nil), half = try second(guided: 0.5), whole = try second(guided: 1)
+        XCTAssertEqual(alone.storage, try second(guided: 0).storage, "weight 0 is no guide")
+        XCTAssertLessThan(distance(half), 0.8 * distance(alone))
+        XCTAssertLessThan(distance(whole), 0.8 * distance(half))
+    }
 }
