@@ -56,13 +56,9 @@ public final class SourceLevel {
         if config.weight > 0, let link = processed.link, let prev = previous, prev.width == width, prev.height == height {
             var (warped, trust) = linked(prev, by: link)
             if let (g, w) = toward { warped.blend(toward: g, by: w) }
-            let n = start.plane
-            for i in 0..<n where trust[i] > 0 {
-                for ch in 0..<3 { let k = ch * n + i; start.storage[k] += trust[i] * (warped.storage[k] - start.storage[k]) }
-            }
+            start.blend(toward: warped, weights: trust)
             request = Stylizer.Request(start: start, extraLosses: [TemporalLoss(warpedPrevious: warped, weights: trust, weight: config.weight)],
-                                       iterations: laterBudget, pyramid: false,
-                                       earlyStop: config.stopTolerance > 0 ? EarlyStop(tolerance: config.stopTolerance, window: config.stopWindow) : nil)
+                                       iterations: laterBudget, pyramid: false, earlyStop: config.earlyStop)
         }
         if let (g, w) = toward { request.start?.blend(toward: g, by: w) }
         let out = try stylizer.run(content: frame, styles: styles, request, hooks: Stylizer.Hooks(progress: progress))
@@ -85,5 +81,16 @@ extension Tensor {
     mutating func blend(toward other: Tensor, by w: Float) {
         precondition(sameShape(other))
         for i in storage.indices { storage[i] += w * (other.storage[i] - storage[i]) }
+    }
+
+    /// Moves each pixel (all channels) the fraction `scale`·weights[pixel] of the way
+    /// toward `other`'s; pixels of weight 0 are left as they are.
+    mutating func blend(toward other: Tensor, weights: [Float], scale: Float = 1) {
+        precondition(sameShape(other) && weights.count == plane)
+        let n = plane
+        for i in 0..<n where weights[i] > 0 {
+            let a = scale * weights[i]
+            for ch in 0..<channels { let k = ch * n + i; storage[k] += a * (other.storage[k] - storage[k]) }
+        }
     }
 }

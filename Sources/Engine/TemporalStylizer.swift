@@ -22,6 +22,8 @@ public struct TemporalConfig: Sendable, Equatable {
     /// `stopWindow` evaluations. Default 1e-3 over 3 (0 = never stop early).
     public var stopTolerance: Double = 1e-3
     public var stopWindow: Int = 3
+    /// The early-stop rule of a later frame (nil: never stop early).
+    var earlyStop: EarlyStop? { stopTolerance > 0 ? EarlyStop(tolerance: stopTolerance, window: stopWindow) : nil }
     /// A frame where fewer than this fraction of the pixels were seen (consistently) in an
     /// earlier frame is a new shot: it is stylised from scratch with the full budget, like
     /// the first frame. Default 0.5.
@@ -251,10 +253,9 @@ public final class TemporalStylizer {
                       progress: @escaping (StyleProgress) -> Void) throws -> Stylizer.Outcome {
         let iterations = min(stylizer.config.iterations, config.laterIterations ?? TemporalConfig.defaultLaterIterations)
         let carrying = carry && config.carryCurvature
-        let stop = config.stopTolerance > 0 ? EarlyStop(tolerance: config.stopTolerance, window: config.stopWindow) : nil
         var out = try stylizer.run(content: content, styles: styles,
                                    Stylizer.Request(start: start, extraLosses: losses, iterations: iterations, pyramid: false,
-                                                    earlyStop: stop, curvature: carrying ? carried ?? LBFGS.Memory() : nil),
+                                                    earlyStop: config.earlyStop, curvature: carrying ? carried ?? LBFGS.Memory() : nil),
                                    hooks: Stylizer.Hooks(progress: progress))
         out.curvature?.trim(to: TemporalConfig.carriedPairs)
         carried = carrying ? out.curvature : nil
@@ -416,11 +417,7 @@ extension TemporalStylizer {
         let c = consistency(flow)
         let warped = Warp.backwardCubic(Tensor(image: neighbourResult), flow: flow.backward)
         var start = Tensor(image: result)
-        let n = start.plane
-        for i in 0..<n where c[i] > 0 {
-            let a = delta * c[i]
-            for ch in 0..<3 { let k = ch * n + i; start.storage[k] = (1 - a) * start.storage[k] + a * warped.storage[k] }
-        }
+        start.blend(toward: warped, weights: c, scale: delta)
         return try stylizeLater(content: input, start: start,
                                 losses: [TemporalLoss(warpedPrevious: warped, weights: c, weight: config.weight)],
                                 styles: styles, carry: false, progress: progress).image
