@@ -22,7 +22,8 @@ let package = Package(
         .systemLibrary(name: "CFrei0r", providers: [.apt(["frei0r-plugins-dev"])]),
         .target(name: "Kernels", dependencies: ["CBLAS"]),
         .target(name: "VideoIO", dependencies: ["CFFmpeg"]),
-        .target(name: "Temporal", dependencies: ["Kernels"]),
+        // -enable-testing: the patch search's kernel is tested against a plain one
+        .target(name: "Temporal", dependencies: ["Kernels"], swiftSettings: [.unsafeFlags(["-enable-testing"])]),
         .target(name: "Photoreal", dependencies: ["Kernels"]),
         .target(name: "Engine", dependencies: ["Kernels", "VideoIO", "Temporal", "Photoreal", "CHDF5"]),
         // the commands, as a library so unit tests reach them (-enable-testing: @testable

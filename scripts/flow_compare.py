@@ -16,13 +16,16 @@ to frame B satisfies a(p) = b(p + w(p)). Kinds of pair (4 photos each, stereo on
                       to 512 wide (d up to ~41 px) and centre-cropped to 512x288; pixels
                       without ground truth are left out.
 EPE = mean end-point error over all pixels but a 12 px margin (and valid ones for stereo).
-Times, per pair: stylevid's own "in N ms" (one run of the binary), OpenCV's calc() timed
-here with cv2.setNumThreads(2). Prints a JSON line per pair, then per kind and overall:
+Times, per pair: stylevid's own "in N ms" (the median of 5 runs in one process:
+`stylevid flow --repeat 5`), OpenCV's calc() timed here with cv2.setNumThreads(2) as the
+median of 5 calls of an object made once (both warm, as in a video). Prints a JSON line per pair, then per kind and overall:
 mean EPE and median ms per method. Needs numpy and opencv-contrib-python-headless:
     python3 -m venv /tmp/cvenv && /tmp/cvenv/bin/pip install numpy opencv-contrib-python-headless
     /tmp/cvenv/bin/python scripts/flow_compare.py [STYLEVID_BINARY]
 STYLEVID_FLOW_ARGS="--warps 2 --iterations 15" tries other settings of `stylevid flow`.
 STYLEVID_FLOW_KINDS=object,stereo runs only these kinds.
+STYLEVID_FLOW_METHODS=stylevid runs only these methods (quick sweeps of settings).
+STYLEVID_FLOW_REPEAT=1 times one run per pair and method instead of the median of 5.
 STYLEVID_FLOW_PAIRS_DIR=/tmp/flowpairs saves each pair as DIR/<kind>_<image>/A.png, B.png
 and gt.flo (Middlebury .flo; pixels without ground truth hold 1e10, as Middlebury's do).
 """
@@ -34,6 +37,7 @@ stylevid = sys.argv[1] if len(sys.argv) > 1 else ".build/release/stylevid"
 cache = os.path.expanduser(os.environ.get("STYLEVID_HOME", "~/.cache/stylevid"))
 home = cache + "/data"
 W, H, MARGIN = 512, 288, 12
+REPEAT = os.environ.get("STYLEVID_FLOW_REPEAT", "5")   # timed runs per pair and method
 PHOTOS = ["astronaut.png", "coffee.png", "chelsea.png", "motorcycle_left.png"]
 MOVES = [(8.0, -3.0), (7.6, -2.4), (-7.3, 4.1), (8.4, 1.7)]   # object displacement per photo
 KINDS = os.environ.get("STYLEVID_FLOW_KINDS", "shift,zoom,swirl,object,large_shift,large_zoom,stereo").split(",")
@@ -140,19 +144,22 @@ def run_stylevid(a, b):
     pa, pb, pf = f"{tmp}/a.png", f"{tmp}/b.png", f"{tmp}/f.flo"
     cv2.imwrite(pa, a); cv2.imwrite(pb, b)
     extra = os.environ.get("STYLEVID_FLOW_ARGS", "").split()
-    r = subprocess.run([stylevid, "flow", pa, pb, pf] + extra, capture_output=True, text=True, check=True)
+    r = subprocess.run([stylevid, "flow", pa, pb, pf, "--repeat", REPEAT] + extra, capture_output=True, text=True, check=True)
     return read_flo(pf), float(r.stderr.split(" in ")[-1].split(" ms")[0])
 
 def run_cv(alg):
     def go(a, b):
         ga, gb = cv2.cvtColor(a, cv2.COLOR_BGR2GRAY), cv2.cvtColor(b, cv2.COLOR_BGR2GRAY)
-        t = time.perf_counter(); f = alg.calc(ga, gb, None)
-        return f, (time.perf_counter() - t) * 1000
+        times = []
+        for _ in range(int(REPEAT)):
+            t = time.perf_counter(); f = alg.calc(ga, gb, None); times.append((time.perf_counter() - t) * 1000)
+        return f, float(np.median(times))
     return go
 
 METHODS = {"stylevid": run_stylevid,
            "dis": run_cv(cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)),
            "deepflow": run_cv(cv2.optflow.createOptFlow_DeepFlow())}
+METHODS = {m: METHODS[m] for m in os.environ.get("STYLEVID_FLOW_METHODS", ",".join(METHODS)).split(",")}
 
 def epe(f, gt, mask):
     return round(float(np.hypot(*(f - gt)[mask].T).mean()), 3)

@@ -43,7 +43,7 @@ struct VideoOptions: ParsableArguments {
         case robust, classic
         var options: FlowOptions { self == .classic ? .classic : FlowOptions() }
     }
-    @Option(help: "Optical flow between frames: robust (robust penalties, edge-aware smoothness, a block-matching start for large motions) or classic (Horn–Schunck, faster, blurs motion boundaries).")
+    @Option(help: "Optical flow between frames: robust (a patch search at every level for large motions, robust penalties, edge-aware smoothness) or classic (Horn–Schunck, faster, blurs motion boundaries).")
     var flow: FlowMethod = .robust
     enum OutputSize: String, ExpressibleByArgument, CaseIterable { case processing, scaled, source }
     @Option(help: "Output frame size: processing (the --size result), scaled (that result enlarged to the input's size: no extra work, soft), or source (optimised again at the input's size: strokes and detail at full resolution, about 14× the time per frame at 720p).")

@@ -52,6 +52,11 @@ public struct Flow: Equatable, Sendable {
 /// Bilinear interpolation of a W×H plane at (x, y), clamped to the border.
 @inline(__always)
 func bilinearSample(_ p: [Float], _ w: Int, _ h: Int, _ x: Float, _ y: Float) -> Float {
+    p.withUnsafeBufferPointer { bilinearSample($0.baseAddress!, w, h, x, y) }
+}
+
+@inline(__always)
+func bilinearSample(_ p: UnsafePointer<Float>, _ w: Int, _ h: Int, _ x: Float, _ y: Float) -> Float {
     let xc = min(max(x, 0), Float(w - 1)), yc = min(max(y, 0), Float(h - 1))
     let x0 = Int(xc), y0 = Int(yc)
     let x1 = min(x0 + 1, w - 1), y1 = min(y0 + 1, h - 1)
