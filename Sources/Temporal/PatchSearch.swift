@@ -149,8 +149,11 @@ public enum PatchSearch {
     /// past the frame is first copied, clamped, into `window` (which gives the same values
     /// as clamping each sample: past the border both neighbours are the border pixel).
     @inline(__always)
-    static func sample(_ B: UnsafePointer<Float>, _ w: Int, _ h: Int, _ sx: Float, _ sy: Float,
+    static func sample(_ B: UnsafePointer<Float>, _ w: Int, _ h: Int, _ x: Float, _ y: Float,
                        window: UnsafeMutablePointer<Float>, _ row: (Int, F8) -> Void) {
+        // a block a whole patch or more past the frame is the border pixel throughout;
+        // clamping there keeps the integer conversion safe for any displacement
+        let sx = x.isNaN ? 0 : min(max(x, -Float(size + 1)), Float(w)), sy = y.isNaN ? 0 : min(max(y, -Float(size + 1)), Float(h))
         let x0 = Int(sx.rounded(.down)), y0 = Int(sy.rounded(.down))
         let fx = F8(repeating: sx - Float(x0)), fy = F8(repeating: sy - Float(y0))
         var src = UnsafePointer(B + max(0, min(y0 * w + x0, w * h - 1))), stride = w
