@@ -403,13 +403,6 @@ func load8(_ p: UnsafePointer<Float>, _ i: Int, _ end: Int) -> SIMD8<Float> {
     return t
 }
 
-/// Stores the lanes of `v` that fall before `end` at p[i...].
-@inline(__always)
-func store8(_ p: UnsafeMutablePointer<Float>, _ i: Int, _ end: Int, _ v: SIMD8<Float>) {
-    if i + 8 <= end { UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD8<Float>.self); return }
-    for l in 0..<(end - i) { p[i + l] = v[l] }
-}
-
 /// 1/√x of positive, normal x to a relative error under 1e-5: the bit-level first guess
 /// (Lomont's constant) and two Newton steps, all multiplies and adds — about half the
 /// time of a square root and a division on SSE, where the robust weights spend theirs.
