@@ -102,12 +102,19 @@ func getenvString(_ name: String) -> String? {
     return String(cString: p)
 }
 
+/// How many kernel threads `n` items are split over: at most `kernelThreads`, and at least
+/// `minPerThread` items each.
+@inline(__always)
+func kernelWorkers(_ n: Int, minPerThread: Int) -> Int {
+    Swift.min(kernelThreads, Swift.max(1, n / Swift.max(1, minPerThread)))
+}
+
 /// Runs `body(i)` for i in 0..<n, split into contiguous chunks over the kernel threads.
 /// Small loops run inline: a dispatch costs more than it saves below ~`minPerThread` items.
 @inline(__always)
 public func parallelFor(_ n: Int, minPerThread: Int = 1, _ body: (Range<Int>) -> Void) {
     if n <= 0 { return }
-    let workers = Swift.min(kernelThreads, Swift.max(1, n / Swift.max(1, minPerThread)))
+    let workers = kernelWorkers(n, minPerThread: minPerThread)
     if workers <= 1 { body(0..<n); return }
     let chunk = (n + workers - 1) / workers
     DispatchQueue.concurrentPerform(iterations: workers) { w in

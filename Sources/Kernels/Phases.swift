@@ -15,7 +15,7 @@ import Glibc
 public func parallelPhases(_ phases: Int, rows n: Int, minPerThread: Int = 1,
                            _ body: (_ phase: Int, _ rows: Range<Int>) -> Void) {
     if phases <= 0 || n <= 0 { return }
-    let workers = Swift.min(kernelThreads, Swift.max(1, n / Swift.max(1, minPerThread)))
+    let workers = kernelWorkers(n, minPerThread: minPerThread)
     if workers <= 1 {
         for p in 0..<phases { body(p, 0..<n) }
         return

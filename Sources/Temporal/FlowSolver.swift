@@ -26,9 +26,6 @@ public struct Linearisation: Sendable {
         c0.withUnsafeMutableBufferPointer { cp in
             let A = P[0], Bw = P[1], M = P[2], U = P[3], V = P[4]
             let IX = ixp.baseAddress!, IY = iyp.baseAddress!, C = cp.baseAddress!
-            typealias F8 = SIMD8<Float>
-            @inline(__always) func ld(_ p: UnsafePointer<Float>, _ i: Int) -> F8 { UnsafeRawPointer(p + i).loadUnaligned(as: F8.self) }
-            @inline(__always) func st(_ p: UnsafeMutablePointer<Float>, _ i: Int, _ v: F8) { UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: F8.self) }
             parallelFor(h, minPerThread: flowRowsPerThread(w)) { rows in
                 for y in rows {
                     let r = y * w
@@ -46,12 +43,12 @@ public struct Linearisation: Sendable {
                     while x < min(2, w) { pixel(x); x += 1 }
                     // the interior 8 at a time: x − 2 ... x + 9 stay in the row
                     while x + 10 <= w {
-                        @inline(__always) func s(_ k: Int) -> F8 { ld(A, k) + ld(Bw, k) }
-                        let i = r + x, m = ld(M, i)
+                        @inline(__always) func s(_ k: Int) -> SIMD8<Float> { load8(A, k) + load8(Bw, k) }
+                        let i = r + x, m = load8(M, i)
                         let dx = (s(i - 2) - 8 * s(i - 1) + 8 * s(i + 1) - s(i + 2)) * (1 / 24)
                         let dy = (s(ym2 + x) - 8 * s(ym1 + x) + 8 * s(yp1 + x) - s(yp2 + x)) * (1 / 24)
-                        st(IX, i, m * dx); st(IY, i, m * dy)
-                        st(C, i, m * ((ld(Bw, i) - ld(A, i)) - dx * ld(U, i) - dy * ld(V, i)))
+                        store8(IX, i, m * dx); store8(IY, i, m * dy)
+                        store8(C, i, m * ((load8(Bw, i) - load8(A, i)) - dx * load8(U, i) - dy * load8(V, i)))
                         x += 8
                     }
                     while x < w { pixel(x); x += 1 }
@@ -157,8 +154,7 @@ public struct RedBlackSOR {
         var j = 0
         while 2 &* j &+ 16 <= w {
             let v = UnsafeRawPointer(s + 2 &* j).loadUnaligned(as: SIMD16<Float>.self)
-            UnsafeMutableRawPointer(a + j).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
-            UnsafeMutableRawPointer(b + j).storeBytes(of: v.oddHalf, as: SIMD8<Float>.self)
+            store8(a, j, v.evenHalf); store8(b, j, v.oddHalf)
             j &+= 8
         }
         while 2 &* j &+ 1 < w { a[j] = s[2 &* j]; b[j] = s[2 &* j &+ 1]; j &+= 1 }
@@ -173,8 +169,7 @@ public struct RedBlackSOR {
         var j = 0
         while 2 &* j &+ 16 <= w {
             var v = SIMD16<Float>()
-            v.evenHalf = UnsafeRawPointer(a + j).loadUnaligned(as: SIMD8<Float>.self)
-            v.oddHalf = UnsafeRawPointer(b + j).loadUnaligned(as: SIMD8<Float>.self)
+            v.evenHalf = load8(a, j); v.oddHalf = load8(b, j)
             UnsafeMutableRawPointer(d + 2 &* j).storeBytes(of: v, as: SIMD16<Float>.self)
             j &+= 8
         }
@@ -216,7 +211,7 @@ public struct RedBlackSOR {
                     let o = y * w, T = S + y * fields * pad
                     @inline(__always) func ld(_ p: UnsafePointer<Float>, _ x: Int) -> F8 { load8(p + o, x, w) }
                     @inline(__always) func st(_ f: System.Field, _ x: Int, _ v: F8) {
-                        UnsafeMutableRawPointer(T + f.rawValue * pad + x).storeBytes(of: v, as: F8.self)
+                        store8(T + f.rawValue * pad, x, v)
                     }
                     for x in stride(from: 0, to: w, by: 8) {
                         // the left edge of pixel x is EH[x − 1]: none in the first column
@@ -256,14 +251,14 @@ public struct RedBlackSOR {
         flow.u.withUnsafeBufferPointer { fu in flow.v.withUnsafeBufferPointer { fv in
         eh.withUnsafeMutableBufferPointer { hp in ev.withUnsafeMutableBufferPointer { vp in
             let U = fu.baseAddress!, V = fv.baseAddress!, H = hp.baseAddress!, E = vp.baseAddress!
-            @inline(__always) func ld(_ p: UnsafePointer<Float>) -> F8 { UnsafeRawPointer(p).loadUnaligned(as: F8.self) }
+            @inline(__always) func ld(_ p: UnsafePointer<Float>) -> F8 { load8(p, 0) }
             @inline(__always) func scale(_ a: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, _ q: UnsafePointer<Float>,
                                          _ pv: UnsafePointer<Float>, _ qv: UnsafePointer<Float>, _ count: Int) {
                 var x = 0
                 while x + 8 <= count {
                     let du = ld(q + x) - ld(p + x), dv = ld(qv + x) - ld(pv + x)
                     let f = F8(repeating: eps) * reciprocalSquareRoot(du * du + dv * dv + F8(repeating: e2))
-                    UnsafeMutableRawPointer(a + x).storeBytes(of: ld(a + x) * f, as: F8.self)
+                    store8(a, x, ld(a + x) * f)
                     x += 8
                 }
                 while x < count {
@@ -352,12 +347,7 @@ public struct RedBlackSOR {
                             let left = Uo + row + p - 1, upper = Uo + row - wp, lower = Uo + row + wp
                             let vleft = Vo + row + p - 1, vupper = Vo + row - wp, vlower = Vo + row + wp
                             typealias F8 = SIMD8<Float>
-                            @inline(__always) func ld(_ ptr: UnsafeMutablePointer<Float>, _ k: Int) -> F8 {
-                                UnsafeRawPointer(ptr + k).loadUnaligned(as: F8.self)
-                            }
-                            @inline(__always) func ld(_ ptr: UnsafePointer<Float>, _ k: Int) -> F8 {
-                                UnsafeRawPointer(ptr + k).loadUnaligned(as: F8.self)
-                            }
+                            @inline(__always) func ld(_ ptr: UnsafePointer<Float>, _ k: Int) -> F8 { load8(ptr, k) }
                             let om = F8(repeating: omega)
                             while j + 8 <= jEnd {
                                 let k = row + j
@@ -367,8 +357,8 @@ public struct RedBlackSOR {
                                 let gx = ld(IXc, k), gy = ld(IYc, k)
                                 let t = (gx * ub + gy * vb + ld(Cc, k)) * ld(Dc, k)
                                 let uc = ld(Uc, k), vc = ld(Vc, k)
-                                UnsafeMutableRawPointer(Uc + k).storeBytes(of: uc + om * (ub - gx * t - uc), as: F8.self)
-                                UnsafeMutableRawPointer(Vc + k).storeBytes(of: vc + om * (vb - gy * t - vc), as: F8.self)
+                                store8(Uc, k, uc + om * (ub - gx * t - uc))
+                                store8(Vc, k, vc + om * (vb - gy * t - vc))
                                 j += 8
                             }
                             while j < jEnd {
@@ -394,10 +384,20 @@ func withPointers<R>(_ arrays: [[Float]], _ body: ([UnsafePointer<Float>]) -> R)
     return go(0, [])
 }
 
+/// The 8 floats at p[i...] (unaligned): the flow's kernels' one vector load.
+@inline(__always)
+func load8(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> { UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) }
+
+/// Stores 8 floats at p[i...] (unaligned).
+@inline(__always)
+func store8(_ p: UnsafeMutablePointer<Float>, _ i: Int, _ v: SIMD8<Float>) {
+    UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+
 /// 8 values from p[i...], the lanes at or past `end` 0.
 @inline(__always)
 func load8(_ p: UnsafePointer<Float>, _ i: Int, _ end: Int) -> SIMD8<Float> {
-    if i + 8 <= end { return UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self) }
+    if i + 8 <= end { return load8(p, i) }
     var t = SIMD8<Float>()
     for l in 0..<(end - i) { t[l] = p[i + l] }
     return t

@@ -182,7 +182,7 @@ public enum OpticalFlow {
     private static func medianRows(_ P: UnsafePointer<Float>, _ D: UnsafeMutablePointer<Float>, _ rows: Range<Int>,
                                    _ w: Int, _ h: Int) {
         typealias F8 = SIMD8<Float>
-        @inline(__always) func ld(_ i: Int) -> F8 { UnsafeRawPointer(P + i).loadUnaligned(as: F8.self) }
+        @inline(__always) func ld(_ i: Int) -> F8 { load8(P, i) }
         // the same network on SIMD8, with replacing(with:where:) because the standard
         // library's pointwiseMin/Max on SIMD8 are not vectorised
         @inline(__always) func s(_ a: inout F8, _ b: inout F8) {
@@ -201,7 +201,7 @@ public enum OpticalFlow {
             while x + 9 <= w {                    // the interior 8 pixels at a time
                 let m = network(ld(ym + x - 1), ld(ym + x), ld(ym + x + 1), ld(y0 + x - 1), ld(y0 + x),
                                 ld(y0 + x + 1), ld(yp + x - 1), ld(yp + x), ld(yp + x + 1), s)
-                UnsafeMutableRawPointer(D + y0 + x).storeBytes(of: m, as: F8.self)
+                store8(D, y0 + x, m)
                 x += 8
             }
             while x < w { scalar(x); x += 1 }

@@ -94,11 +94,10 @@ public enum PatchSearch {
                                _ u0: Float, _ v0: Float, _ iterations: Int, template t: UnsafeMutablePointer<F8>,
                                gx: UnsafeMutablePointer<F8>, gy: UnsafeMutablePointer<F8>,
                                difference d: UnsafeMutablePointer<F8>, window: UnsafeMutablePointer<Float>) -> Patch {
-        @inline(__always) func ld(_ p: UnsafePointer<Float>, _ i: Int) -> F8 { UnsafeRawPointer(p + i).loadUnaligned(as: F8.self) }
         var tSum = F8(), gxSum = F8(), gySum = F8()
         for r in 0..<size {
             let o = (py + r) * w + px
-            t[r] = ld(A, o); gx[r] = ld(AX, o); gy[r] = ld(AY, o)
+            t[r] = load8(A, o); gx[r] = load8(AX, o); gy[r] = load8(AY, o)
             tSum += t[r]; gxSum += gx[r]; gySum += gy[r]
         }
         let n = Float(size * size)
@@ -164,7 +163,7 @@ public enum PatchSearch {
             }
             src = UnsafePointer(window); stride = 16
         }
-        @inline(__always) func ld(_ i: Int) -> F8 { UnsafeRawPointer(src + i).loadUnaligned(as: F8.self) }
+        @inline(__always) func ld(_ i: Int) -> F8 { load8(src, i) }
         @inline(__always) func across(_ r: Int) -> F8 { let left = ld(r * stride); return left + fx * (ld(r * stride + 1) - left) }
         var upper = across(0)
         for r in 0..<size {
@@ -186,10 +185,7 @@ public enum PatchSearch {
         out.u.withUnsafeMutableBufferPointer { up in out.v.withUnsafeMutableBufferPointer { vp in
             let A = ap.baseAddress!, B = bp.baseAddress!, SU = sp.baseAddress!, SV = SU + w * h, SW = SV + w * h
             let floor = F8(repeating: 1 / 255)
-            @inline(__always) func ld(_ p: UnsafePointer<Float>, _ i: Int) -> F8 { UnsafeRawPointer(p + i).loadUnaligned(as: F8.self) }
-            @inline(__always) func add(_ p: UnsafeMutablePointer<Float>, _ i: Int, _ v: F8) {
-                UnsafeMutableRawPointer(p + i).storeBytes(of: ld(p, i) + v, as: F8.self)
-            }
+            @inline(__always) func add(_ p: UnsafeMutablePointer<Float>, _ i: Int, _ v: F8) { store8(p, i, load8(p, i) + v) }
             parallelFor(h, minPerThread: flowRowsPerThread(w)) { band in
               withUnsafeTemporaryAllocation(of: Float.self, capacity: windowVectors * 8) { window in
                 for (j, py) in ys.enumerated() where py < band.upperBound && py + s > band.lowerBound {
@@ -201,7 +197,7 @@ public enum PatchSearch {
                             let k = y * w + px
                             // 1 / max(1/255, |d|), without the standard library's SIMD
                             // min/max, which are not vectorised
-                            let d = bw - ld(A, k), m = d.replacing(with: -d, where: d .< 0)
+                            let d = bw - load8(A, k), m = d.replacing(with: -d, where: d .< 0)
                             let wt = 1 / m.replacing(with: floor, where: m .< floor)
                             add(SU, k, wt * p.u); add(SV, k, wt * p.v); add(SW, k, wt)
                         }
