@@ -122,25 +122,29 @@ final class VideoCLITests: TemporaryDirectoryTestCase {
 
     /// --output-size source optimises a last level at the input's size: the frames come out
     /// at that size with more fine detail than the enlarged processing-size result of
-    /// --output-size scaled. Combinations it does not serve yet are refused before any work
-    /// (the cluster path: ClusterTests.testSourceSizeThroughPlanRenderAndJoin).
+    /// --output-size scaled, every frame of it. Combinations it does not serve yet are refused
+    /// before any work (the cluster path: ClusterTests.testSourceSizeThroughPlanRenderAndJoin).
+    /// 16 evaluations, not 8: with 8 the source-size pass of the first two frames is still in
+    /// its first line searches and hardly changes them; only the third frame, whose L-BFGS
+    /// starts with the carried curvature, showed the detail, so the result hung on one frame.
     func testOutputSizeSourceOptimisesAtTheInputSize() throws {
         guard FileManager.default.fileExists(atPath: bunny) else { return XCTFail("run make setup") }
         let clip = dir + "/clip.mp4"
         let ff = runShell("ffmpeg -v error -ss 1 -i '\(bunny)' -frames:v 3 -vf scale=192:108 -an '\(clip)'")
         XCTAssertEqual(ff.status, 0, ff.stderr)
-        var fine: [String: Double] = [:]
+        var fine: [String: [Double]] = [:]
         for mode in ["scaled", "source"] {
             let out = dir + "/\(mode).mp4"
-            let r = runStylevid([clip, painting, out, "--size", "64", "--iterations", "8", "--pyramid", "1", "--output-size", mode])
+            let r = runStylevid([clip, painting, out, "--size", "64", "--iterations", "16", "--pyramid", "1", "--output-size", mode])
             XCTAssertEqual(r.status, 0, r.stderr)
             XCTAssertEqual(r.stderr.contains("then optimised again at 192×108"), mode == "source", r.stderr)
             XCTAssertEqual(ffprobe(out, "stream=width,height"), "192,108")
             let frames = greyFrames(out, width: 192, height: 108)
             XCTAssertEqual(frames.count, 3)
-            fine[mode] = frames.map { detail($0, width: 192, height: 108) }.reduce(0, +) / Double(max(frames.count, 1))
+            fine[mode] = frames.map { detail($0, width: 192, height: 108) }
         }
-        XCTAssertGreaterThan(fine["source"] ?? 0, 1.5 * (fine["scaled"] ?? 0), "fine detail per pixel: \(fine)")
+        let pairs = zip(fine["source"] ?? [], fine["scaled"] ?? [])
+        XCTAssertEqual(pairs.filter { $0.0 > 1.5 * $0.1 }.count, 3, "fine detail per pixel and frame: \(fine)")
 
         for (args, message) in [(["-vf", "scale=96:54"], "the -vf chain's scale or crop decides the frame size"),
                                 (["--passes", "2"], "with --output-size source it is not available yet")] {
