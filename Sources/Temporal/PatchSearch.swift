@@ -74,26 +74,30 @@ public enum PatchSearch {
     static func search(_ A: UnsafePointer<Float>, _ B: UnsafePointer<Float>, _ AX: UnsafePointer<Float>,
                        _ AY: UnsafePointer<Float>, _ w: Int, _ h: Int, _ px: Int, _ py: Int,
                        _ u0: Float, _ v0: Float, _ iterations: Int) -> Patch {
-        withUnsafeTemporaryAllocation(of: F8.self, capacity: 4 * size + windowVectors) { rows in
+        withUnsafeTemporaryAllocation(of: F8.self, capacity: 3 * size + windowVectors) { rows in
             let t = rows.baseAddress!
-            return search(A, B, AX, AY, w, h, px, py, u0, v0, iterations,
-                          template: t, gx: t + size, gy: t + 2 * size, difference: t + 3 * size,
-                          window: UnsafeMutableRawPointer(t + 4 * size).assumingMemoryBound(to: Float.self))
+            return search(A, B, AX, AY, w, h, px, py, u0, v0, iterations, template: t, gx: t + size, gy: t + 2 * size,
+                          window: UnsafeMutableRawPointer(t + 3 * size).assumingMemoryBound(to: Float.self))
         }
     }
 
-    /// `search` with its rows (template, gradients, difference) in the given buffers.
+    /// `search` with its rows (template, gradients) in the given buffers.
     ///
     /// With the template t and its gradients g centred on their means, the mean-normalised
     /// residual of the warped patch b̃ is d − mean(b̃) for d = b̃ − t; since Σ g = 0, the
-    /// Gauss–Newton step Σ g·(d − mean) = Σ g·d needs no mean, and the SSD
-    /// Σ (d − mean)² = Σ d² − (Σ d)²/n is only wanted at the start and the end.
+    /// Gauss–Newton step Σ g·(d − mean) = Σ g·d needs no mean, and the SSD is
+    /// Σ (d − mean)² = Σ d² − (Σ d)²/n. The search stops after a step under 0.03 px, when
+    /// the next step would leave the frame, or after `iterations` steps, and ends where it
+    /// is if the SSD there is no worse than at the start. (DIS's rules, stopping where the
+    /// SSD stops falling and rejecting a patch that ends more than its size away, cut the
+    /// steps by a third and the synthetic EPE a little, but made the renders less steady:
+    /// BENCHMARKS.md.)
     @inline(__always)
     private static func search(_ A: UnsafePointer<Float>, _ B: UnsafePointer<Float>, _ AX: UnsafePointer<Float>,
                                _ AY: UnsafePointer<Float>, _ w: Int, _ h: Int, _ px: Int, _ py: Int,
                                _ u0: Float, _ v0: Float, _ iterations: Int, template t: UnsafeMutablePointer<F8>,
                                gx: UnsafeMutablePointer<F8>, gy: UnsafeMutablePointer<F8>,
-                               difference d: UnsafeMutablePointer<F8>, window: UnsafeMutablePointer<Float>) -> Patch {
+                               window: UnsafeMutablePointer<Float>) -> Patch {
         var tSum = F8(), gxSum = F8(), gySum = F8()
         for r in 0..<size {
             let o = (py + r) * w + px
@@ -110,33 +114,46 @@ public enum PatchSearch {
         let sxx = hxx.sum(), sxy = hxy.sum(), syy = hyy.sum()
         let det = sxx * syy - sxy * sxy
         guard det > 1e-12 * max(1, (sxx + syy) * (sxx + syy)) else { return Patch(u: u0, v: v0) }
-        // b warped by (u, v) minus the template, into `d`; false (and `d` unchanged) where
-        // the patch would reach past the frame by more than half its size
-        @inline(__always) func warp(_ u: Float, _ v: Float) -> Bool {
+        // whether the patch moved by (u, v) stays within half its size of the frame
+        @inline(__always) func reachable(_ u: Float, _ v: Float) -> Bool {
             let sx = Float(px) + u, sy = Float(py) + v, out = Float(size / 2)
-            guard sx > -out, sy > -out, sx < Float(w - size - 1) + out, sy < Float(h - size - 1) + out else { return false }
-            sample(B, w, h, sx, sy, window: window) { r, row in d[r] = row - t[r] }
-            return true
+            return sx > -out && sy > -out && sx < Float(w - size - 1) + out && sy < Float(h - size - 1) + out
         }
-        @inline(__always) func ssd() -> Float {
-            var s = F8(), s2 = F8()
-            for r in 0..<size { s += d[r]; s2 += d[r] * d[r] }
-            let sum = s.sum()
-            return s2.sum() - sum * sum / n
-        }
-        guard warp(u0, v0) else { return Patch(u: u0, v: v0) }
-        let start = ssd()
-        var u = u0, v = v0
-        for _ in 0..<iterations {
+        guard reachable(u0, v0) else { return Patch(u: u0, v: v0) }
+        // d = b warped by (u, v) minus the template: the step's Σ g·d, and the SSD when
+        // `cost` (only the first and the last pass need it)
+        @inline(__always) func pass(_ u: Float, _ v: Float, cost: Bool) -> (gu: Float, gv: Float, ssd: Float) {
             var bx = F8(), by = F8()
-            for r in 0..<size { bx += gx[r] * d[r]; by += gy[r] * d[r] }
-            let gu = bx.sum(), gv = by.sum()
-            let du = (syy * gu - sxy * gv) / det, dv = (sxx * gv - sxy * gu) / det
-            guard warp(u - du, v - dv) else { break }
-            u -= du; v -= dv
-            if du * du + dv * dv < 1e-3 { break }             // a step under 0.03 px
+            if !cost {
+                sample(B, w, h, Float(px) + u, Float(py) + v, window: window) { r, row in
+                    let d = row - t[r]
+                    bx += gx[r] * d; by += gy[r] * d
+                }
+                return (bx.sum(), by.sum(), 0)
+            }
+            var s = F8(), s2 = F8()
+            sample(B, w, h, Float(px) + u, Float(py) + v, window: window) { r, row in
+                let d = row - t[r]
+                bx += gx[r] * d; by += gy[r] * d; s += d; s2 += d * d
+            }
+            let sum = s.sum()
+            return (bx.sum(), by.sum(), s2.sum() - sum * sum / n)
         }
-        return ssd() <= start ? Patch(u: u, v: v) : Patch(u: u0, v: v0)
+        var current = pass(u0, v0, cost: true)
+        let start = current.ssd
+        var u = u0, v = v0, steps = 0
+        while steps < iterations {
+            steps += 1
+            let du = (syy * current.gu - sxy * current.gv) / det, dv = (sxx * current.gv - sxy * current.gu) / det
+            guard reachable(u - du, v - dv) else { break }
+            u -= du; v -= dv
+            let last = du * du + dv * dv < 1e-3 || steps == iterations          // a step under 0.03 px
+            current = pass(u, v, cost: last)
+            if last { return current.ssd <= start ? Patch(u: u, v: v) : Patch(u: u0, v: v0) }
+        }
+        // the next step would have left the frame: the SSD where the search is
+        let end = steps <= 1 ? start : pass(u, v, cost: true).ssd
+        return end <= start ? Patch(u: u, v: v) : Patch(u: u0, v: v0)
     }
 
     /// Room for `sample`'s copy of a block at the border: 9 rows of 16 floats.

@@ -6,9 +6,10 @@ import TestSupport
 /// The DIS-style patch search: its vectorised Gauss–Newton against a plain one written
 /// from the definition, and what it is for (a start several pixels off).
 final class PatchSearchTests: XCTestCase {
-    /// The plain search: the same steps, every value by scalar loops and `bilinearSample`.
+    /// The plain search: the same steps and stopping rules, every value by scalar loops and
+    /// `bilinearSample`; and how it ended.
     static func plainSearch(_ a: [Float], _ b: [Float], _ w: Int, _ h: Int, _ px: Int, _ py: Int,
-                            _ u0: Float, _ v0: Float, _ iterations: Int) -> (Float, Float) {
+                            _ u0: Float, _ v0: Float, _ iterations: Int) -> ((Float, Float), Ending) {
         let s = PatchSearch.size, n = Float(s * s)
         func at(_ p: [Float], _ x: Int, _ y: Int) -> Float { p[min(max(y, 0), h - 1) * w + min(max(x, 0), w - 1)] }
         var t = [Float](), gx = [Float](), gy = [Float]()
@@ -29,40 +30,55 @@ final class PatchSearchTests: XCTestCase {
             return (0..<(s * s)).map { bw[$0] - m - t[$0] }
         }
         func ssd(_ r: [Float]) -> Float { r.map { $0 * $0 }.reduce(0, +) }
-        guard var res = residual(u0, v0) else { return (u0, v0) }
+        guard var res = residual(u0, v0) else { return ((u0, v0), .outside) }
         let start = ssd(res)
-        var u = u0, v = v0, cost = start
+        var u = u0, v = v0, end = Ending.steps
         for _ in 0..<iterations {
             let gu = zip(gx, res).map(*).reduce(0, +), gv = zip(gy, res).map(*).reduce(0, +)
             let du = (hyy * gu - hxy * gv) / det, dv = (hxx * gv - hxy * gu) / det
-            guard let r = residual(u - du, v - dv) else { break }
-            u -= du; v -= dv; res = r; cost = ssd(r)
-            if du * du + dv * dv < 1e-3 { break }
+            guard let r = residual(u - du, v - dv) else { end = .outside; break }
+            u -= du; v -= dv; res = r
+            if du * du + dv * dv < 1e-3 { end = .converged; break }
         }
-        return cost <= start ? (u, v) : (u0, v0)
+        return ssd(res) <= start ? ((u, v), end) : ((u0, v0), .worse)
     }
 
+    /// How a plain search ended.
+    enum Ending { case converged, steps, outside, worse }
+
+    /// Patches inside the frame and reaching past it (the border repeated), from starts
+    /// near the match and far from it, with the steps cut short too: every way a search
+    /// ends is among the cases.
     func testSearchMatchesAPlainOne() {
         let (w, h) = (48, 40)
-        let b = Luma.plane(FlowTests.texture(w, h, seed: 31))
         let a = Luma.plane(Warp.backward(FlowTests.texture(w, h, seed: 31), flow: FlowTests.constantFlow(w, h, 1.6, -0.7)).image)
+        // the second frame: a shifted by (1.6, −0.7), and an unrelated texture (where the
+        // search can end worse than it began)
+        let seconds = [Luma.plane(FlowTests.texture(w, h, seed: 31)), Luma.plane(FlowTests.texture(w, h, seed: 77))]
         let (ax, ay) = PatchSearch.centralDerivatives(a, w, h)
         var rng = SplitMix64(seed: 3)
-        var moved = 0
-        // patches inside, and ones whose search reaches past the frame (the border repeated)
-        for (px, py) in [(10, 10), (20, 15), (0, 0), (38, 30), (3, 29), (30, 2)] {
-            let u0 = Float(rng.next() % 500) / 100 - 2.5, v0 = Float(rng.next() % 500) / 100 - 2.5
-            let fast = a.withUnsafeBufferPointer { A in b.withUnsafeBufferPointer { B in
-                ax.withUnsafeBufferPointer { X in ay.withUnsafeBufferPointer { Y in
-                    PatchSearch.search(A.baseAddress!, B.baseAddress!, X.baseAddress!, Y.baseAddress!, w, h, px, py, u0, v0, 25)
+        var moved = 0, endings = [Ending: Int]()
+        for (px, py) in [(10, 10), (20, 15), (0, 0), (38, 30), (3, 29), (30, 2), (16, 24), (27, 8)] {
+            for (b, reach, iterations) in [(seconds[0], Float(2.5), 25), (seconds[0], 2.5, 2), (seconds[0], 12, 25), (seconds[1], 2.5, 25)] {
+                func start() -> Float { Float(rng.next() % 1000) / 1000 * 2 * reach - reach }
+                let u0 = start(), v0 = start()
+                let fast = a.withUnsafeBufferPointer { A in b.withUnsafeBufferPointer { B in
+                    ax.withUnsafeBufferPointer { X in ay.withUnsafeBufferPointer { Y in
+                        PatchSearch.search(A.baseAddress!, B.baseAddress!, X.baseAddress!, Y.baseAddress!, w, h, px, py, u0, v0, iterations)
+                    }}
                 }}
-            }}
-            let plain = PatchSearchTests.plainSearch(a, b, w, h, px, py, u0, v0, 25)
-            XCTAssertEqual(fast.u, plain.0, accuracy: 1e-3, "u of the patch at \(px),\(py) from (\(u0), \(v0))")
-            XCTAssertEqual(fast.v, plain.1, accuracy: 1e-3, "v of the patch at \(px),\(py) from (\(u0), \(v0))")
-            if fast.u != u0 || fast.v != v0 { moved += 1 }
+                let (plain, ending) = PatchSearchTests.plainSearch(a, b, w, h, px, py, u0, v0, iterations)
+                let context = "the patch at \(px),\(py) from (\(u0), \(v0)), \(iterations) steps, \(ending)"
+                XCTAssertEqual(fast.u, plain.0, accuracy: 1e-3, "u of " + context)
+                XCTAssertEqual(fast.v, plain.1, accuracy: 1e-3, "v of " + context)
+                if fast.u != u0 || fast.v != v0 { moved += 1 }
+                endings[ending, default: 0] += 1
+            }
         }
-        XCTAssertGreaterThan(moved, 3, "most searches should move")
+        XCTAssertGreaterThan(moved, 16, "most searches should move")
+        for e in [Ending.converged, .steps, .outside, .worse] {
+            XCTAssertNotNil(endings[e], "no case ended by \(e): \(endings)")
+        }
     }
 
     /// A start 3 px off: the searched flow is within a few hundredths of the truth, also
