@@ -98,16 +98,16 @@ public enum OpticalFlow {
             }
             let edges = EdgeWeights(image: la.storage, width: la.width, height: la.height,
                                     falloff: o.edgeFalloff, floor: o.edgeFloor)
-            for _ in 0..<o.warps {
-                refine(&flow, la.storage, lb.storage, edges: edges, options: o)
-                flow = median3(flow)
-            }
+            let solver = LevelSolver(first: la.storage, second: lb.storage, edges: edges, options: o)
+            for _ in 0..<o.warps { solver.step(&flow) }
         }
         return flow
     }
 
     /// One warp: linearise around the current flow, then solve for the new flow with SOR,
-    /// re-weighting the robust terms from the flow so far between rounds of sweeps.
+    /// re-weighting the robust terms from the flow so far between rounds of sweeps. Each
+    /// pass is its own dispatch; `compute` runs the same passes through `LevelSolver`, in
+    /// one.
     public static func refine(_ flow: inout Flow, _ a: [Float], _ b: [Float], edges: EdgeWeights, options o: FlowOptions) {
         let lin = Linearisation(flow: flow, first: a, second: b)
         let rounds = o.isRobust ? max(1, min(o.reweightings, o.iterations)) : 1
@@ -179,8 +179,8 @@ public enum OpticalFlow {
 
     /// The 3×3 medians of `rows` of the W×H plane P into D.
     @inline(__always)
-    private static func medianRows(_ P: UnsafePointer<Float>, _ D: UnsafeMutablePointer<Float>, _ rows: Range<Int>,
-                                   _ w: Int, _ h: Int) {
+    static func medianRows(_ P: UnsafePointer<Float>, _ D: UnsafeMutablePointer<Float>, _ rows: Range<Int>,
+                           _ w: Int, _ h: Int) {
         typealias F8 = SIMD8<Float>
         @inline(__always) func ld(_ i: Int) -> F8 { load8(P, i) }
         // the same network on SIMD8, with replacing(with:where:) because the standard

@@ -263,13 +263,51 @@ final class LinearisationTests: XCTestCase {
         XCTAssertGreaterThan(worst, 0, "the approximation is not exact; a 0 means the test measured nothing")
     }
 
+    /// The edge weights' vectorised eˣ against Double over its whole range, and clamped
+    /// past it.
+    func testExponentialIsWithin2Ulp() {
+        var worst = 0.0
+        for e in stride(from: -87.0, through: 87.9, by: 0.0173) {
+            let xs = (0..<8).map { Float(e + Double($0) * 0.0021) }
+            let y = exponential(SIMD8(xs))
+            for l in 0..<8 { worst = max(worst, abs(Double(y[l]) / exp(Double(xs[l])) - 1)) }
+        }
+        XCTAssertLessThan(worst, 2.5e-7)
+        XCTAssertGreaterThan(worst, 0, "0 would mean the test measured nothing")
+        let past = exponential(SIMD8(-200, -88, 89, 500, 0, 1, -1, .infinity))
+        XCTAssertEqual(past[0], Float(exp(-87.0)), accuracy: 1e-43)
+        XCTAssertEqual(past[2], Float(exp(88.0)), accuracy: Float(exp(88.0)) * 1e-6)
+        XCTAssertEqual(past[4], 1)
+        XCTAssertEqual(past[7], Float(exp(88.0)), accuracy: Float(exp(88.0)) * 1e-6)
+    }
+
+    /// Edge-aware weights, 8 edges at a time, against the formula per edge, on widths with
+    /// and without a whole vector and a partial one.
+    func testEdgeWeightsMatchAPlainOne() {
+        var rng = SplitMix64(seed: 22)
+        for (w, h) in [(37, 5), (8, 3), (9, 4), (1, 3), (16, 2)] {
+            let image = Tensor.random(channels: 1, height: h, width: w, in: 0...1, generator: &rng).storage
+            let e = EdgeWeights(image: image, width: w, height: h, falloff: 5, floor: 0.05)
+            for y in 0..<h { for x in 0..<w {
+                let i = y * w + x
+                let right: Float = x < w - 1 ? max(0.05, exp(-5 * abs(image[i + 1] - image[i]))) : 0
+                let down: Float = y < h - 1 ? max(0.05, exp(-5 * abs(image[i + w] - image[i]))) : 0
+                XCTAssertEqual(e.horizontal[i], right, accuracy: 1e-6, "right of \(x),\(y) in \(w)×\(h)")
+                XCTAssertEqual(e.vertical[i], down, accuracy: 1e-6, "below \(x),\(y) in \(w)×\(h)")
+            }}
+        }
+    }
+
     func testMatchesAPlainOne() {
         var rng = SplitMix64(seed: 21)
-        for (w, h) in [(37, 11), (9, 4), (3, 5), (64, 9)] {
+        // the last size with whole-pixel displacements: the vectorised warp's cell corner
+        // is then s − 1, with the right-hand tap's weight 1
+        for (w, h, whole) in [(37, 11, false), (9, 4, false), (3, 5, false), (64, 9, false), (40, 7, true)] {
             let a = Tensor.random(channels: 1, height: h, width: w, in: 0...1, generator: &rng).storage
             let b = Tensor.random(channels: 1, height: h, width: w, in: 0...1, generator: &rng).storage
-            let flow = Flow(width: w, height: h, u: Tensor.random(channels: 1, height: h, width: w, in: -3...3, generator: &rng).storage,
+            var flow = Flow(width: w, height: h, u: Tensor.random(channels: 1, height: h, width: w, in: -3...3, generator: &rng).storage,
                             v: Tensor.random(channels: 1, height: h, width: w, in: -2...2, generator: &rng).storage)
+            if whole { flow.u = flow.u.map { $0.rounded() }; flow.v = flow.v.map { $0.rounded() } }
             let lin = Linearisation(flow: flow, first: a, second: b)
             // b at p + w, bilinear; a's value where p + w leaves the frame
             var bw = a, inside = [Bool](repeating: false, count: w * h)
@@ -291,6 +329,34 @@ final class LinearisationTests: XCTestCase {
                 XCTAssertEqual(lin.iy[i], dy, accuracy: 1e-5, "Iy at \(x),\(y) of \(w)×\(h)")
                 XCTAssertEqual(lin.c0[i], c, accuracy: 1e-4, "c0 at \(x),\(y) of \(w)×\(h)")
             }}
+        }
+    }
+}
+
+/// One warp of a level with every pass in one dispatch (`LevelSolver`) against the same
+/// passes called one by one (`OpticalFlow.refine`, then the median): the same flow, bit
+/// for bit, on one thread and split over two, for robust and quadratic terms and for
+/// sweeps that do not share out evenly among the rounds.
+final class LevelSolverTests: XCTestCase {
+    func testMatchesTheSeparatePasses() {
+        var smoothOnly = FlowOptions(); smoothOnly.smoothEpsilon = 0; smoothOnly.iterations = 5
+        var oddSweeps = FlowOptions(); oddSweeps.iterations = 7; oddSweeps.reweightings = 3
+        for (w, h) in [(37, 23), (300, 200)] {
+            let a = Luma.plane(FlowTests.texture(w, h, seed: 41))
+            let b = Luma.plane(Warp.backward(FlowTests.texture(w, h, seed: 41), flow: FlowTests.constantFlow(w, h, 1.3, -0.6)).image)
+            for options in [FlowOptions(), FlowOptions.classic, smoothOnly, oddSweeps] {
+                let edges = EdgeWeights(image: a, width: w, height: h, falloff: options.edgeFalloff, floor: options.edgeFloor)
+                let solver = LevelSolver(first: a, second: b, edges: edges, options: options)
+                var fused = FlowTests.constantFlow(w, h, 0.4, 0.2), separate = fused
+                for warp in 0..<2 {
+                    solver.step(&fused)
+                    OpticalFlow.refine(&separate, a, b, edges: edges, options: options)
+                    separate = OpticalFlow.median3(separate)
+                    let worst = zip(fused.u + fused.v, separate.u + separate.v).map { abs($0 - $1) }.max()!
+                    XCTAssertTrue(fused == separate, "\(w)×\(h), warp \(warp), \(options): differs by up to \(worst)")
+                }
+                XCTAssertGreaterThan(fused.endPointError(to: FlowTests.constantFlow(w, h, 0.4, 0.2)), 0.3, "the flow should have moved")
+            }
         }
     }
 }
