@@ -230,7 +230,9 @@ public enum OpticalFlow {
 }
 
 /// The fewest rows of a `width`-pixel plane worth a thread of their own in the flow's
-/// kernels: 32768 pixels (the cost of handing work to a thread and waiting for it is that
-/// of ~10 µs of work; measured in BENCHMARKS.md).
+/// kernels: 8192 pixels. Most passes run as phases of one dispatch (`LevelSolver`), where
+/// handing a phase to the second thread costs a wait at a barrier rather than a dispatch;
+/// 8192 was faster than 32768 or 16384 by 10% and 5% over the whole flow, which puts the
+/// second level (256×144) on two threads (BENCHMARKS.md).
 @inline(__always)
-func flowRowsPerThread(_ width: Int) -> Int { max(16, (1 << 15) / max(width, 1)) }
+func flowRowsPerThread(_ width: Int) -> Int { max(16, (1 << 13) / max(width, 1)) }
