@@ -16,16 +16,20 @@ to frame B satisfies a(p) = b(p + w(p)). Kinds of pair (4 photos each, stereo on
                       to 512 wide (d up to ~41 px) and centre-cropped to 512x288; pixels
                       without ground truth are left out.
 EPE = mean end-point error over all pixels but a 12 px margin (and valid ones for stereo).
-Times, per pair: stylevid's own "in N ms" (the median of 5 runs in one process:
-`stylevid flow --repeat 5`), OpenCV's calc() timed here with cv2.setNumThreads(2) as the
-median of 5 calls of an object made once (both warm, as in a video). Prints a JSON line per pair, then per kind and overall:
-mean EPE and median ms per method. Needs numpy and opencv-contrib-python-headless:
+Times, per pair: stylevid's own "in N ms" (the median of 15 runs in one process:
+`stylevid flow --repeat 15`), OpenCV's calc() timed here with cv2.setNumThreads(2) as the
+median of 15 calls of an object made once (both warm, as in a video). Fifteen, not five:
+on a VM whose idle CPUs halt (the haltpoll cpuidle driver), the first 3-6 runs of a process
+went at one thread's speed (probably until the poll window had grown); both methods' first
+runs pay for it, stylevid's more (BENCHMARKS.md). Prints a JSON line per
+pair, then per kind, for the 512x288 pairs and overall: mean EPE and median ms per method.
+Needs numpy and opencv-contrib-python-headless:
     python3 -m venv /tmp/cvenv && /tmp/cvenv/bin/pip install numpy opencv-contrib-python-headless
     /tmp/cvenv/bin/python scripts/flow_compare.py [STYLEVID_BINARY]
 STYLEVID_FLOW_ARGS="--warps 2 --iterations 15" tries other settings of `stylevid flow`.
 STYLEVID_FLOW_KINDS=object,stereo runs only these kinds.
 STYLEVID_FLOW_METHODS=stylevid runs only these methods (quick sweeps of settings).
-STYLEVID_FLOW_REPEAT=1 times one run per pair and method instead of the median of 5.
+STYLEVID_FLOW_REPEAT=1 times one run per pair and method instead of the median of 15.
 STYLEVID_FLOW_PAIRS_DIR=/tmp/flowpairs saves each pair as DIR/<kind>_<image>/A.png, B.png
 and gt.flo (Middlebury .flo; pixels without ground truth hold 1e10, as Middlebury's do).
 """
@@ -37,7 +41,7 @@ stylevid = sys.argv[1] if len(sys.argv) > 1 else ".build/release/stylevid"
 cache = os.path.expanduser(os.environ.get("STYLEVID_HOME", "~/.cache/stylevid"))
 home = cache + "/data"
 W, H, MARGIN = 512, 288, 12
-REPEAT = os.environ.get("STYLEVID_FLOW_REPEAT", "5")   # timed runs per pair and method
+REPEAT = os.environ.get("STYLEVID_FLOW_REPEAT", "15")   # timed runs per pair and method
 PHOTOS = ["astronaut.png", "coffee.png", "chelsea.png", "motorcycle_left.png"]
 MOVES = [(8.0, -3.0), (7.6, -2.4), (-7.3, 4.1), (8.4, 1.7)]   # object displacement per photo
 KINDS = os.environ.get("STYLEVID_FLOW_KINDS", "shift,zoom,swirl,object,large_shift,large_zoom,stereo").split(",")
@@ -188,7 +192,7 @@ for name, kind, (a, b, gt, ok, masks) in pairs():
 
 def summary(rs):
     s = {"pairs": len(rs)}
-    for key in [k for k in rs[0] if k.endswith("epe")]:
+    for key in [k for k in rs[0] if k.endswith("epe") and all(k in r for r in rs)]:
         s["mean_" + key] = {m: round(float(np.mean([r[key][m] for r in rs])), 3) for m in METHODS}
     s["median_ms"] = {m: round(float(np.median([r["ms"][m] for r in rs])), 1) for m in METHODS}
     return s
@@ -197,4 +201,7 @@ for kind in KINDS:
     rs = [r for r in rows if r["kind"] == kind]
     if rs:
         print(json.dumps({"summary": kind, **summary(rs)}))
+at512 = [r for r in rows if r["size"] == "512x288"]     # the size issue 20's time bar names
+if at512:
+    print(json.dumps({"summary": "512x288", **summary(at512)}))
 print(json.dumps({"summary": "all", **summary(rows)}))

@@ -59,6 +59,6 @@ struct FlowCommand: ParsableCommand {
         }
         let ms = times.sorted()[times.count / 2]
         try FloFile.write(flow, to: output)
-        FileHandle.standardError.write(String(format: "stylevid: wrote %@ (%d×%d) in %.0f ms\n", output, flow.width, flow.height, ms).data(using: .utf8)!)
+        FileHandle.standardError.write(String(format: "stylevid: wrote %@ (%d×%d) in %.1f ms\n", output, flow.width, flow.height, ms).data(using: .utf8)!)
     }
 }
