@@ -241,7 +241,8 @@ public final class TemporalStylizer {
     /// The flow pairs between frame t and each earlier frame t − j.
     static func flows(_ source: FlowSource, frame t: Int, input: Tensor, offsets: [Int], history: History) throws -> [(backward: Flow, forward: Flow)] {
         try offsets.map { j in
-            try source.flows(frame: t, earlier: t - j, current: input, earlierInput: Tensor(image: history[history.count - j].input))
+            let f = try source.flows(frame: t, earlier: t - j, current: input, earlierInput: Tensor(image: history[history.count - j].input))
+            return (f.backward.snappedToFrame(), f.forward.snappedToFrame())
         }
     }
 

@@ -20,6 +20,30 @@ public struct Flow: Equatable, Sendable {
                   u: [Float](repeating: 0, count: width * height), v: [Float](repeating: 0, count: width * height))
     }
 
+    /// The flow with every sample position p + w(p) that falls less than `margin` pixels
+    /// outside the frame moved onto the frame's edge; positions farther out (content that
+    /// really leaves) and inside are kept. A flow that is right up to a few thousandths of
+    /// a pixel otherwise sends the edge rows and columns of a pan just outside, where the
+    /// warp, the consistency check and the warm start treat them as new content (the pixel
+    /// still covers the edge pixel's area, which is what clamping samples).
+    public func snappedToFrame(margin: Float = 0.5) -> Flow {
+        var out = self
+        let w = width, h = height
+        // the displacement that takes coordinate c to the edge, when c + d is just past it
+        @inline(__always) func snapped(_ c: Int, _ d: Float, _ last: Int) -> Float? {
+            let s = Float(c) + d
+            return s < 0 && s > -margin ? -Float(c) : s > Float(last) && s < Float(last) + margin ? Float(last - c) : nil
+        }
+        for y in 0..<h {
+            for x in 0..<w {
+                let i = y * w + x
+                if let d = snapped(x, u[i], w - 1) { out.u[i] = d }
+                if let d = snapped(y, v[i], h - 1) { out.v[i] = d }
+            }
+        }
+        return out
+    }
+
     /// Mean end-point error against a reference flow, over the pixels where `mask` is
     /// true (all when nil).
     public func endPointError(to ref: Flow, mask: [Bool]? = nil) -> Double {

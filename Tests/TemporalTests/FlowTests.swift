@@ -245,6 +245,36 @@ final class FlowTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(c3[5 * w + 10], 0)
         XCTAssertEqual(c3[5 * w + 15], 1)
     }
+
+    /// A sample position less than half a pixel outside the frame goes onto its edge;
+    /// farther out and inside, the flow is kept. A pan's flow a hair off at the frame's
+    /// edge then leaves no edge row without temporal support.
+    func testSnappedToFrame() {
+        let (w, h) = (7, 5)
+        var f = Flow(width: w, height: h)
+        // (x, y, u, v) → the expected sample position
+        let cases: [(Int, Int, Float, Float, Float, Float)] = [
+            (0, 2, -0.3, 0, 0, 2), (0, 1, -0.7, 0, -0.7, 1), (6, 1, 0.4, 0, 6, 1), (6, 3, 0.6, 0, 6.6, 3),
+            (3, 0, 0, -0.49, 3, 0), (3, 4, 0, 0.2, 3, 4), (4, 4, 0, 1.5, 4, 5.5), (2, 2, 1.25, -0.75, 3.25, 1.25),
+            (1, 3, -1.4, 1.3, 0, 4), (5, 0, 1.3, -0.2, 6, 0)]
+        for (x, y, u, v, _, _) in cases { f.u[y * w + x] = u; f.v[y * w + x] = v }
+        let s = f.snappedToFrame()
+        for (x, y, u, v, ex, ey) in cases {
+            let i = y * w + x
+            XCTAssertEqual(Float(x) + s.u[i], ex, accuracy: 1e-6, "x of (\(x), \(y)) + (\(u), \(v))")
+            XCTAssertEqual(Float(y) + s.v[i], ey, accuracy: 1e-6, "y of (\(x), \(y)) + (\(u), \(v))")
+        }
+        // a pan 2 px a frame, measured 0.002 px off vertically: the top row samples y = −0.002
+        let (W, H) = (20, 12)
+        let back = FlowTests.constantFlow(W, H, 2, -0.002), fwd = FlowTests.constantFlow(W, H, -2, 0.002)
+        let raw = Warp.consistency(backward: back, forward: fwd)
+        let snapped = Warp.consistency(backward: back.snappedToFrame(), forward: fwd.snappedToFrame())
+        for x in 0..<W {
+            XCTAssertEqual(raw[x], 0, "top row, x \(x): outside by 0.002 without snapping")
+            XCTAssertEqual(snapped[x], x < W - 2 ? 1 : 0, "top row, x \(x): only the columns whose content leaves")
+            XCTAssertEqual(snapped[W + x], raw[W + x], "second row, x \(x): unchanged")
+        }
+    }
 }
 
 /// The linearised brightness term (warp, 5-point stencils on the average, mask where the
