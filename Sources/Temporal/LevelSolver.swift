@@ -28,14 +28,12 @@ final class LevelSolver {
         // uninitialised: every plane is written in a step before that step reads it
         memory = .allocate(capacity: 9 * w * h + packedFloats)
         var list: [Phase] = [.warp, .term]
-        let rounds = o.isRobust ? max(1, min(o.reweightings, o.iterations)) : 1
-        for r in 0..<rounds {
-            // the sweeps shared out among the rounds, the remainder to the first ones
-            let sweeps = o.iterations / rounds + (r < o.iterations % rounds ? 1 : 0)
+        let rounds = o.sweepsPerRound
+        for (r, sweeps) in rounds.enumerated() {
             if o.smoothEpsilon > 0 { list.append(.robustEdges) }
             list.append(.system(first: r == 0))
             for s in 0..<(2 * sweeps) { list.append(.halfSweep(colour: s & 1)) }
-            list.append(.unpack(last: r == rounds - 1))
+            list.append(.unpack(last: r == rounds.count - 1))
         }
         phases = list + [.median]
     }

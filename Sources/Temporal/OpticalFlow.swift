@@ -60,6 +60,13 @@ public struct FlowOptions: Sendable, Equatable {
     }
 
     var isRobust: Bool { dataEpsilon > 0 || smoothEpsilon > 0 }
+
+    /// The sweeps of each round of a warp: one round per re-weighting of the robust terms
+    /// (one without them), the sweeps shared out among them, the remainder to the first.
+    var sweepsPerRound: [Int] {
+        let rounds = isRobust ? max(1, min(reweightings, iterations)) : 1
+        return (0..<rounds).map { r in iterations / rounds + (r < iterations % rounds ? 1 : 0) }
+    }
 }
 
 /// Dense optical flow, coarse to fine. At each pyramid level a DIS-style patch search
@@ -110,11 +117,8 @@ public enum OpticalFlow {
     /// one.
     public static func refine(_ flow: inout Flow, _ a: [Float], _ b: [Float], edges: EdgeWeights, options o: FlowOptions) {
         let lin = Linearisation(flow: flow, first: a, second: b)
-        let rounds = o.isRobust ? max(1, min(o.reweightings, o.iterations)) : 1
         let solver = RedBlackSOR(width: flow.width, height: flow.height)
-        for r in 0..<rounds {
-            // the sweeps shared out among the rounds, the remainder to the first ones
-            let sweeps = o.iterations / rounds + (r < o.iterations % rounds ? 1 : 0)
+        for sweeps in o.sweepsPerRound {
             let system = solver.system(lin, flow: flow, edges: edges, alpha2: o.alpha * o.alpha,
                                        dataEpsilon: o.dataEpsilon, normalization: o.dataNormalization,
                                        smoothEpsilon: o.smoothEpsilon)
