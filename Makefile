@@ -46,7 +46,7 @@ demo-photo: build
 # public API, so no -enable-testing is needed.
 test: setup
 	swift build $(SWIFT_FLAGS) --build-tests
-	swift test $(SWIFT_FLAGS) --skip-build
+	STYLEVID_REQUIRE_INSTALLED=1 swift test $(SWIFT_FLAGS) --skip-build
 
 bench: build
 	bash scripts/bench.sh suite

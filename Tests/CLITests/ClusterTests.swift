@@ -45,10 +45,7 @@ final class ClusterTests: CLITestCase {
 
     /// The slurm-cluster script's Slurm, for this test only.
     func startSlurm() throws -> String {
-        guard FileManager.default.fileExists(atPath: "/usr/sbin/slurmctld") else {
-            XCTFail("slurm-wlm is not installed: run `make setup` (make test does it)")
-            throw XCTSkip("no Slurm")
-        }
+        try requireInstalled(["/usr/sbin/slurmctld"], "slurm-wlm is not installed: run `make setup` (make test does it)")
         let script = repository.appendingPathComponent("scripts/slurm-cluster.sh").path
         let slurm: String = dir + "/slurm"
         let r = runShell("'\(script)' start '\(slurm)'")

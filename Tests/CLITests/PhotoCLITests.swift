@@ -10,8 +10,7 @@ final class PhotoCLITests: XCTestCase {
     let dune = StylevidPaths.data + "/mate/nature/Dune.jpg"
 
     override func setUpWithError() throws {
-        try XCTSkipUnless(FileManager.default.fileExists(atPath: coffee) && FileManager.default.fileExists(atPath: dune),
-                          "sample data missing: run `make setup`")
+        try requireInstalled([coffee, dune])
         dir = NSTemporaryDirectory() + "stylevid-photo-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     }

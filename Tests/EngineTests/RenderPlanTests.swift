@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import TestSupport
 import VideoIO
 import XCTest
 
@@ -80,10 +81,9 @@ final class RenderPlanTests: XCTestCase {
 
     /// A pan over one picture is one shot; a jump to another picture is a cut.
     func testShotDetectorFindsCutsNotMotion() throws {
-        let data = ProcessInfo.processInfo.environment["STYLEVID_HOME"].map { $0 + "/data" } ?? NSHomeDirectory() + "/.cache/stylevid/data"
-        guard let a = try? ImageIO.read(data + "/astronaut.png"), let b = try? ImageIO.read(data + "/coffee.png") else {
-            throw XCTSkip("sample photos not installed (make setup)")
-        }
+        let data = StylevidPaths.data
+        try requireInstalled([data + "/astronaut.png", data + "/coffee.png"])
+        let a = try ImageIO.read(data + "/astronaut.png"), b = try ImageIO.read(data + "/coffee.png")
         func window(_ img: RGBImage, x: Int) -> RGBImage {
             var out = [UInt8](); out.reserveCapacity(64 * 48 * 3)
             for row in 0..<48 { for col in 0..<64 { let i = ((row * 4) * img.width + (x + col) * 4) * 3; out += img.pixels[i..<(i + 3)] } }

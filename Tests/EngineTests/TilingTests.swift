@@ -180,7 +180,7 @@ final class TilingTests: XCTestCase {
     /// the gradient in L2 at 768 px). Both are gradients of the same loss.
     func testBundledModelOnAPhoto() throws {
         let d = StylevidPaths.data
-        guard FileManager.default.fileExists(atPath: d + "/astronaut.png") else { throw XCTSkip("no sample data: run make setup") }
+        try requireInstalled([d + "/astronaut.png", d + "/mate/abstract/Elephants.jpg"])
         let content = try ImageIO.scale(try ImageIO.read(d + "/astronaut.png"), width: 384, height: 320)
         let style = try ImageIO.read(d + "/mate/abstract/Elephants.jpg")
         var image = Tensor(image: content)

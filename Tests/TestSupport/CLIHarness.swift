@@ -16,6 +16,26 @@ public enum StylevidPaths {
     }
 }
 
+/// What `make test` installs and builds (sample data, the plugin, host programs) is
+/// required under `make test` and CI: it sets STYLEVID_REQUIRE_INSTALLED=1 (CI sets
+/// CI=true), and a missing path fails the test, naming it. Run by hand (`swift test`)
+/// before `make setup`, the test is skipped with the same words instead.
+public func requireInstalled(_ paths: [String], _ hint: String = "run `make setup` (make test does it)") throws {
+    let missing = paths.filter { !FileManager.default.fileExists(atPath: $0) }
+    guard !missing.isEmpty else { return }
+    try requirement("missing \(missing.joined(separator: ", ")): \(hint)")
+}
+
+/// A requirement of the suite that is not met: a failure under `make test` and CI, a skip
+/// otherwise (see `requireInstalled`).
+public func requirement(_ unmet: String) throws -> Never {
+    let env = ProcessInfo.processInfo.environment
+    if env["STYLEVID_REQUIRE_INSTALLED"] == "1" || env["CI"] == "true" { throw UnmetRequirement(description: unmet) }
+    throw XCTSkip(unmet)
+}
+
+public struct UnmetRequirement: Error, CustomStringConvertible { public var description: String }
+
 public struct RunResult {
     public var status: Int32
     public var stdout: String
@@ -111,12 +131,7 @@ open class CLITestCase: TemporaryDirectoryTestCase {
     public var sample: String { StylevidPaths.data + "/astronaut.png" }
     public var painting: String { StylevidPaths.data + "/mate/abstract/Elephants.jpg" }
 
-    public func requireSampleData() throws {
-        guard FileManager.default.fileExists(atPath: sample), FileManager.default.fileExists(atPath: painting) else {
-            XCTFail("sample data missing in \(StylevidPaths.data): run `make setup` (make test does it)")
-            throw XCTSkip("no sample data")
-        }
-    }
+    public func requireSampleData() throws { try requireInstalled([sample, painting]) }
 
     /// One `stylevid: error:` line containing `fragment`, a non-zero exit, no crash signal.
     public func assertOneLineError(_ r: RunResult, contains fragment: String, file: StaticString = #filePath, line: UInt = #line) {
@@ -133,4 +148,118 @@ open class CLITestCase: TemporaryDirectoryTestCase {
         let left = Set(try! FileManager.default.contentsOfDirectory(atPath: dir)).subtracting(keep)
         XCTAssertEqual(left, [], "unexpected files left behind", file: file, line: line)
     }
+}
+
+/// A host program (melt, gst-launch-1.0, ffmpeg) run as a user runs it, under a watchdog
+/// instead of a fixed time limit, so that a loaded machine makes it slower but not failed.
+/// It is stalled once, over the last `idle` seconds, `output` and its stderr have not
+/// grown and the process tree has used under 0.1 s of CPU (a host waiting on itself), or
+/// once `output` has not grown for `stall` seconds whatever the CPU. A stalled host gets
+/// SIGINT (melt and gst-launch stop cleanly on it), then SIGKILL; `stalled` is set, and
+/// stderr ends with what happened after the host's own last lines.
+public struct HostRun {
+    public var result: RunResult
+    public var stalled: Bool
+    public var seconds: Double
+}
+
+public func runHost(_ line: String, output: String, idle: TimeInterval = 5, stall: TimeInterval = 60) -> HostRun {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/sh")
+    p.arguments = ["-c", line]
+    let err = Pipe(), out = Pipe()
+    p.standardError = err; p.standardOutput = out
+    p.standardInput = FileHandle.nullDevice
+    let start = Date()
+    do { try p.run() } catch { return HostRun(result: RunResult(status: -1, stdout: "", stderr: "cannot start /bin/sh: \(error)"), stalled: false, seconds: 0) }
+    final class Box: @unchecked Sendable { var data = Data(); let lock = NSLock() }
+    let eBox = Box(), oBox = Box()
+    let group = DispatchGroup()
+    for (pipe, box) in [(err, eBox), (out, oBox)] {
+        group.enter()
+        DispatchQueue.global().async {
+            while case let chunk = pipe.fileHandleForReading.availableData, !chunk.isEmpty {
+                box.lock.lock(); box.data.append(chunk); box.lock.unlock()
+            }
+            group.leave()
+        }
+    }
+    func outputSize() -> Int { var st = stat(); return stat(output, &st) == 0 ? Int(st.st_size) : 0 }
+    func stderrSize() -> Int { eBox.lock.lock(); defer { eBox.lock.unlock() }; return eBox.data.count }
+    var marks: [(time: Date, cpu: Double)] = []          // the CPU used, sampled each poll
+    var lastGrowth = Date(), lastSizes = (-1, -1)
+    var why: String?
+    let cpu = TreeCPU(root: p.processIdentifier)
+    while p.isRunning {
+        usleep(250_000)
+        let now = Date(), sizes = (outputSize(), stderrSize())
+        if sizes != lastSizes { lastSizes = sizes; lastGrowth = now }
+        marks.append((now, cpu.seconds()))
+        marks.removeAll { now.timeIntervalSince($0.time) > idle + 0.5 }
+        let waited = now.timeIntervalSince(lastGrowth)
+        if waited >= idle, let first = marks.first, now.timeIntervalSince(first.time) >= idle - 0.5, marks.last!.cpu - first.cpu < 0.1 {
+            why = "no output and no CPU for \(Int(idle)) s"
+        } else if waited >= stall {
+            why = "no output for \(Int(stall)) s"
+        }
+        if why != nil { stopDescendants(of: p); break }
+    }
+    p.waitUntilExit()
+    group.wait()
+    var stderr = String(decoding: eBox.data, as: UTF8.self)
+    if let why { stderr += (stderr.isEmpty || stderr.hasSuffix("\n") ? "" : "\n") + "watchdog: the host stalled (\(why)) and was stopped" }
+    let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
+    return HostRun(result: RunResult(status: why == nil ? status : -2, stdout: String(decoding: oBox.data, as: UTF8.self), stderr: stderr),
+                   stalled: why != nil, seconds: Date().timeIntervalSince(start))
+}
+
+/// The pids of a process and of all its descendants (from /proc), parents first.
+func processTree(root: Int32) -> [Int32] {
+    var children: [Int32: [Int32]] = [:]
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+        guard let pid = Int32(name), let stat = procStat(pid), stat.count > 1, let ppid = Int32(stat[1]) else { continue }
+        children[ppid, default: []].append(pid)
+    }
+    var tree = [root], i = 0
+    while i < tree.count { tree += children[tree[i]] ?? []; i += 1 }
+    return tree
+}
+
+/// The fields of /proc/PID/stat after the command's name: state is [0], ppid [1],
+/// utime [11], stime [12].
+func procStat(_ pid: Int32) -> [Substring]? {
+    // read(2) to the end: /proc files report a size of 0, which Foundation's readers trust
+    let fd = open("/proc/\(pid)/stat", O_RDONLY)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes = [UInt8](repeating: 0, count: 4096), n = 0
+    while n < bytes.count, case let got = bytes.withUnsafeMutableBytes({ read(fd, $0.baseAddress! + n, $0.count - n) }), got > 0 { n += got }
+    let text = String(decoding: bytes[..<n], as: UTF8.self)
+    guard let close = text.lastIndex(of: ")") else { return nil }
+    return text[text.index(after: close)...].split(separator: " ")
+}
+
+/// CPU seconds used by the processes of a tree (their threads included), each counted at
+/// the last figure seen for it, so that the sum never drops when one exits.
+final class TreeCPU {
+    let root: Int32
+    var seen: [Int32: Double] = [:]
+    init(root: Int32) { self.root = root }
+    func seconds() -> Double {
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        for pid in processTree(root: root) {
+            if let f = procStat(pid), f.count > 12 { seen[pid] = ((Double(f[11]) ?? 0) + (Double(f[12]) ?? 0)) / ticks }
+        }
+        return seen.values.reduce(0, +)
+    }
+}
+
+/// Stops what a shell runs, not the shell, so that what the shell line does after its
+/// host (print the host's log) still happens: SIGINT, then SIGKILL; the shell last.
+func stopDescendants(of p: Process) {
+    func signal(_ s: Int32) { for pid in processTree(root: p.processIdentifier).dropFirst().reversed() { kill(pid, s) } }
+    func wait(_ seconds: Double) { for _ in 0..<Int(seconds * 4) where p.isRunning { usleep(250_000) } }
+    signal(SIGINT); wait(5)
+    if p.isRunning { signal(SIGKILL); wait(2) }
+    if p.isRunning { kill(p.processIdentifier, SIGKILL) }
 }
