@@ -7,30 +7,30 @@ import XCTest
 final class HostWatchdogTests: TemporaryDirectoryTestCase {
     /// Asleep with nothing written (a melt whose consumer has gone): stopped after `idle`.
     func testASleepingHostIsStoppedWithItsLastLines() {
-        let run = runHost("echo 'last words' >&2; sleep 100", output: dir + "/out", idle: 2, stall: 60)
+        let run = runHost("echo 'last words' >&2; sleep 100", output: dir + "/out", idle: 2)
         XCTAssertTrue(run.stalled)
         XCTAssertLessThan(run.seconds, 15)
         XCTAssertNotEqual(run.result.status, 0)
         XCTAssert(run.result.stderr.contains("last words\nwatchdog: the host stalled (no output and no CPU for 2 s)"), run.result.stderr)
     }
 
-    /// Busy but writing nothing: stopped after `stall`, and what the shell line does after
-    /// its host still runs (the melt harness prints melt's log then).
-    func testABusyHostThatWritesNothingIsStoppedAfterTheStall() {
-        let run = runHost("(while :; do :; done); echo 'after the host' >&2", output: dir + "/out", idle: 1, stall: 3)
+    /// Busy past the limit: stopped, and what the shell line does after its host still
+    /// runs (the melt harness prints melt's log then).
+    func testABusyHostIsStoppedAtTheLimit() {
+        let run = runHost("(while :; do :; done); echo 'after the host' >&2", output: dir + "/out", idle: 1, limit: 3)
         XCTAssertTrue(run.stalled)
         XCTAssertLessThan(run.seconds, 15)
-        XCTAssert(run.result.stderr.contains("after the host\nwatchdog: the host stalled (no output for 3 s)"), run.result.stderr)
+        XCTAssert(run.result.stderr.contains("after the host\nwatchdog: the host stalled (still running after 3 s)"), run.result.stderr)
     }
 
-    /// Slow but writing, or busy for a while: finished, with its own status.
+    /// Slow but writing, or busy writing nothing for a while: finished, with its own status.
     func testAWorkingHostIsLeftAlone() {
         let out = dir + "/out"
-        let slow = runHost("for i in 1 2 3 4 5 6; do echo $i >> '\(out)'; sleep 0.5; done; exit 3", output: out, idle: 1, stall: 2)
+        let slow = runHost("for i in 1 2 3 4 5 6; do echo $i >> '\(out)'; sleep 0.5; done; exit 3", output: out, idle: 1, limit: 30)
         XCTAssertFalse(slow.stalled, slow.result.stderr)
         XCTAssertEqual(slow.result.status, 3)
         XCTAssertEqual(try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").count, 6)
-        let busy = runHost("timeout 3 sh -c 'while :; do :; done'; exit 0", output: dir + "/none", idle: 1.5, stall: 30)
+        let busy = runHost("timeout 3 sh -c 'while :; do :; done'; exit 0", output: dir + "/none", idle: 1.5, limit: 30)
         XCTAssertFalse(busy.stalled, busy.result.stderr)
         XCTAssertEqual(busy.result.status, 0)
     }
