@@ -90,12 +90,13 @@ export SLURM_CONF="$conf"
 # the end would wait for as long as the daemons live): their words go to logs
 slurmctld -f "$conf" </dev/null >>"$dir/log/daemons.log" 2>&1
 slurmd -f "$conf" </dev/null >>"$dir/log/daemons.log" 2>&1
-# ready when the node is idle
-for _ in $(seq 100); do
+# ready when the node is idle (within a minute, on a busy machine too)
+for _ in $(seq 300); do
   state=$(sinfo -h -o %t 2>/dev/null || true)
   case "$state" in idle*|mix*|alloc*) echo "export SLURM_CONF=$conf"; exit 0 ;; esac
   sleep 0.2
 done
-echo "slurm-cluster: the node did not come up (state '${state:-none}'); logs in $dir/log" >&2
+echo "slurm-cluster: the node did not come up in 60 s (state '${state:-none}'); logs in $dir/log, ending:" >&2
+tail -n 5 "$dir/log/slurmctld.log" "$dir/log/slurmd.log" "$dir/log/daemons.log" >&2 2>/dev/null || true
 stop
 exit 1
