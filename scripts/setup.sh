@@ -88,4 +88,21 @@ if [ ! -s "$HOME_DIR/data/mate/abstract/Elephants.jpg" ]; then
   done
   rm -rf "$tmp"
 fi
+# Tiled patterns and flat graphic art (the strength calibration set, BENCHMARKS.md "One
+# strength for every style") from Debian's gnome-backgrounds, unpacked without installing,
+# converted from WebP to PNG at 1024 px.
+gnome=(truchet-l licorice-l pixels-l grid-l symbolic-l)
+if [ ! -s "$HOME_DIR/data/gnome/${gnome[-1]}.png" ]; then
+  say "fetching gnome-backgrounds"
+  tmp=$(mktemp -d); chmod 777 "$tmp"
+  (cd "$tmp" && apt-get download -qq gnome-backgrounds >/dev/null 2>&1) || {
+    as_root apt-get update -qq; (cd "$tmp" && apt-get download -qq gnome-backgrounds >/dev/null); }
+  dpkg-deb -x "$tmp"/gnome-backgrounds_*.deb "$tmp/x"
+  mkdir -p "$HOME_DIR/data/gnome"
+  for f in "${gnome[@]}"; do
+    ffmpeg -v error -y -i "$tmp/x/usr/share/backgrounds/gnome/$f.webp" -vf "scale=1024:-2" "$HOME_DIR/data/gnome/$f.png.part.png"
+    mv "$HOME_DIR/data/gnome/$f.png.part.png" "$HOME_DIR/data/gnome/$f.png"
+  done
+  rm -rf "$tmp"
+fi
 say "ready: models and data in $HOME_DIR"

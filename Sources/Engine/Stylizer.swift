@@ -315,6 +315,19 @@ public final class Stylizer {
         return distances.reduce(0, +) / Double(distances.count)
     }
 
+    /// How far `image`'s subject moved from `content`'s (same size): ‖F − F̂‖ / ‖F̂‖ over the
+    /// content layers' features (0 = the same features, 1 = as far as none at all).
+    public func contentDistance(_ image: RGBImage, content: RGBImage) -> Double {
+        guard let last = contentIndices.max() else { return 0 }
+        let net = tiledNetwork(width: image.width, height: image.height, through: last)
+        let f = net.features(Tensor(image: image), layers: contentIndices), g = net.features(Tensor(image: content), layers: contentIndices)
+        var diff = 0.0, norm = 0.0
+        for li in contentIndices {
+            for (a, b) in zip(f[li]!.storage, g[li]!.storage) { diff += Double((a - b) * (a - b)); norm += Double(b * b) }
+        }
+        return (diff / max(norm, 1e-30)).squareRoot()
+    }
+
     /// The content, style and total-variation losses of a finished `result` (as written:
     /// 8-bit, in range) against `content` scaled to its size: what a stylisation delivered,
     /// as opposed to the optimiser's last figure.

@@ -276,8 +276,8 @@ struct StyleMetrics: ParsableCommand {
             distance ‖G(RESULT) − G(STYLE)‖ / ‖G(STYLE)‖ at RESULT's size (0 = the same \
             Gram matrices); content_gram_distance: the same for CONTENT, where an unpainted \
             result starts; ratio: the first over the second (lower = more painted). \
-            content_distance: the content loss of RESULT against CONTENT at the default \
-            weights (relu4_2), how far the subject moved.
+            content_distance: ‖F − F̂‖ / ‖F̂‖ of RESULT's features against CONTENT's at the \
+            content layer (relu4_2), how far the subject moved (0 = not at all).
             """)
     @Argument(help: "The stylized image.") var result: String
     @Argument(help: "The image it was made from.") var content: String
@@ -292,8 +292,8 @@ struct StyleMetrics: ParsableCommand {
         config.size = max(r.width, r.height)
         let stylizer = try Stylizer(network: try ModelLoader.load(path: try ModelLoader.resolve(model), for: config), config: config)
         let painted = try stylizer.gramDistance(r, style: s), plain = try stylizer.gramDistance(c, style: s)
-        let moved = try stylizer.measure(r, content: c, styles: [s]).content
-        print(String(format: "{\"gram_distance\": %.4f, \"content_gram_distance\": %.4f, \"ratio\": %.3f, \"content_distance\": %.4g}",
+        let moved = stylizer.contentDistance(r, content: c)
+        print(String(format: "{\"gram_distance\": %.4f, \"content_gram_distance\": %.4f, \"ratio\": %.3f, \"content_distance\": %.4f}",
                      painted, plain, painted / max(plain, 1e-12), moved))
     }
 }

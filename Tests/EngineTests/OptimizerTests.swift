@@ -237,6 +237,21 @@ final class StylizerTests: XCTestCase {
         XCTAssertEqual(relit.style, plain.style, accuracy: 1e-6 * plain.style)
     }
 
+    /// `style-metrics`' content distance: ‖F − F̂‖ / ‖F̂‖ at the content layer, computed
+    /// here from the network's own forward pass; 0 for the photo itself.
+    func testContentDistanceIsRelativeToThePhotosFeatures() throws {
+        let content = pattern(40, 40, seed: 14), other = pattern(40, 40, seed: 16)
+        let s = try Stylizer(network: tiny, config: config())
+        XCTAssertEqual(s.contentDistance(content, content: content), 0)
+        let layer = try tiny.layerIndex("relu4_2")
+        let f = tiny.forward(Tensor(image: other), through: layer)[layer], g = tiny.forward(Tensor(image: content), through: layer)[layer]
+        let diff = zip(f.storage, g.storage).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
+        let norm = g.storage.reduce(0.0) { $0 + Double($1 * $1) }
+        let expected = (diff / norm).squareRoot()
+        XCTAssertGreaterThan(expected, 0.05)
+        XCTAssertEqual(s.contentDistance(other, content: content), expected, accuracy: 1e-4 * expected)
+    }
+
     func testPreserveColorsKeepsTheContentChroma() throws {
         let content = pattern(40, 40, seed: 5), style = pattern(40, 40, seed: 6)
         let out = try Stylizer(network: tiny, config: config { $0.preserveColors = true }).stylize(content: content, styles: [style])
