@@ -6,13 +6,21 @@ export STYLEVID_HOME ?= $(HOME)/.cache/stylevid
 DATA := $(STYLEVID_HOME)/data
 SWIFT_FLAGS := -c release
 
-.PHONY: setup build plugin install-frei0r demo demo-photo test bench clean
+.PHONY: setup build install plugin install-frei0r demo demo-photo test bench clean
 
 setup:
 	@bash scripts/setup.sh
 
 build: setup
 	swift build $(SWIFT_FLAGS) --product stylevid
+
+# The command on the PATH: `make install PREFIX=$HOME/.local` (~/.local/bin), or as root
+# `make install` (/usr/local/bin). Run it as the user who built: it runs `build` first.
+PREFIX ?= /usr/local
+install: build
+	mkdir -p $(PREFIX)/bin
+	cp .build/release/stylevid $(PREFIX)/bin/stylevid
+	@echo "installed $(PREFIX)/bin/stylevid"
 
 # The frei0r effect (FFmpeg's frei0r filter, MLT: melt, Kdenlive, Shotcut; GStreamer's
 # frei0r elements), installed where frei0r hosts look for a user's effects under the name

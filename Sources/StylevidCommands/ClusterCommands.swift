@@ -21,14 +21,14 @@ struct PlanCommand: ParsableCommand {
             both are done, continuing the task before's last frame, so the seam does not jump.
             """)
 
-    /// At the video defaults (384 px, 20 later evaluations) a frame costs about 9 s on 2
-    /// cores (BENCHMARKS.md), so 300 frames are about 45 minutes of work per task.
+    /// At the video defaults (384 px, 20 later evaluations) a frame costs 8.8 s on 2 cores
+    /// (BENCHMARKS.md), so 300 frames are about 44 minutes of work per task.
     static let defaultChunkFrames = 300
 
     @OptionGroup var main: MainForm
     @Option(help: "The job folder: plan.json and every task's frames go there.")
     var job: String
-    @Option(help: "Most frames per task (the default is about 45 minutes of work at the video defaults on 2 cores, at ~9 s per frame).")
+    @Option(help: "Most frames per task (at the video defaults a frame takes 8.8 s on 2 cores, BENCHMARKS.md \"Max-blur pooling as the video default\").")
     var chunkFrames: Int = PlanCommand.defaultChunkFrames
     @Option(help: "A keyframe ramp besides the seam pass: the next task's first frame is rendered before the tasks, and this many frames before the seam travel toward it (0: none; measured worse than the seam pass alone, BENCHMARKS.md).")
     var seamFrames: Int = RenderPlan.defaultSeamFrames
@@ -107,10 +107,11 @@ struct JoinCommand: ParsableCommand {
         discussion: """
             Each segment starts with a key frame, so OUTPUT has one where each task \
             starts: a key frame's coding noise differs from the frame's before it, which \
-            lifts the warping error of the pair there 2-4x at small sizes (BENCHMARKS.md). \
-            --reencode encodes OUTPUT afresh from the tasks' lossless frames instead, as \
-            one machine's render is encoded: no key frame at the seams, but one encoder \
-            for the whole video (at 1080p about 7 frames/s on 2 cores).
+            lifts the warping error of the seam pair to 1.8–2.6× the median pair of the \
+            two tasks at 192 px (BENCHMARKS.md, "Cluster rendering"). --reencode encodes \
+            OUTPUT afresh from the tasks' lossless frames instead, as one machine's render \
+            is encoded: no key frame at the seams, but one encoder for the whole video \
+            (7.2 frames/s at 1080p on 2 cores).
             """)
     @Argument(help: "The job folder of `stylevid plan`.") var dir: String
     @Flag(help: "Encode OUTPUT from the tasks' lossless frames instead of copying their segments.") var reencode = false

@@ -19,7 +19,7 @@ struct FlowCommand: ParsableCommand {
     @Option(help: "Solver sweeps per warp.") var iterations: Int = FlowOptions().iterations
     @Option(help: "Charbonnier ε of the data term: pixels with normalisation, intensity 0...1 without (0 = quadratic).") var dataEpsilon: Float = FlowOptions().dataEpsilon
     @Option(help: "Data-term normalisation ζ, intensity per pixel (0 = plain brightness constancy).") var dataNormalization: Float = FlowOptions().dataNormalization
-    @Option(help: "Charbonnier ε of the smoothness term, pixels (0 = quadratic).") var smoothEpsilon: Float = FlowOptions().smoothEpsilon
+    @Option(help: "Charbonnier ε of the flow's smoothness term, in pixels (0 = quadratic). Not the main form's --smooth-epsilon, which belongs to the guided filter of --smooth.") var smoothEpsilon: Float = FlowOptions().smoothEpsilon
     @Option(help: "Weight updates of the robust terms per warp.") var reweightings: Int = FlowOptions().reweightings
     @Option(help: "Edge-aware smoothness: falloff of the weight with the intensity step (0 = uniform).") var edgeFalloff: Float = FlowOptions().edgeFalloff
     @Option(help: "Smallest edge-aware weight.") var edgeFloor: Float = FlowOptions().edgeFloor

@@ -13,7 +13,7 @@ struct StyleOptions: ParsableArguments {
     var iterations: Int?
     @Option(help: "Content loss weight.")
     var contentWeight: Float = defaults.contentWeight
-    @Option(help: "Style loss weight per layer.")
+    @Option(help: "Style loss weight per layer. On the bundled model (HED's VGG16, vgg16_hed.h5) it is multiplied by 100, so that the defaults paint as neural-style's do on ImageNet VGG19 (BENCHMARKS.md, \"Default strength per model\"); ImageNet VGG files take it as it is. Not with --photoreal: relighting takes it as it is on every model.")
     var styleWeight: Float = defaults.styleWeight
     @Option(help: "Total-variation weight.")
     var tvWeight: Float = defaults.tvWeight
@@ -40,7 +40,7 @@ struct StyleOptions: ParsableArguments {
     @Option(help: "Pooling in the network (max-blur: max, then a blur at stride 2: robust to small shifts, which lets each video frame build on the previous one) (default max for images, \(TemporalConfig.defaultPooling.rawValue) for videos).")
     var pooling: Layers.Pooling?
     /// The --model values, for every command that loads a network.
-    static let modelChoices = "vgg16, vgg19 or a .h5/.safetensors path (default: vgg19 if installed, else vgg16)"
+    static let modelChoices = "vgg16, vgg19, or the path of a .h5 (Keras), .safetensors, .pth (PyTorch) or .caffemodel (Caffe) file (default: vgg19 if installed in $STYLEVID_HOME/models, else vgg16)"
     @Option(help: "Model: \(StyleOptions.modelChoices).")
     var model: String?
     @Option(help: "Random seed.")
@@ -57,7 +57,7 @@ struct StyleOptions: ParsableArguments {
     var maskMap: String?
     @Option(help: "Smooth the result with a guided filter of this radius, the content as guide (default 0 = off; `stylevid photo`: \(Preset.photoSmoothRadius)).")
     var smooth: Int?
-    @Option(help: "Guided-filter ε for --smooth, in squared 0-1 colour units.")
+    @Option(help: "Guided-filter ε of --smooth (the result's smoothing), in squared 0-1 colour units. Not the optical flow's: that one is `stylevid flow --smooth-epsilon`.")
     var smoothEpsilon: Float = defaults.smoothEpsilon
     @Option(help: "Write the current image every N evaluations next to the output (0 = off).")
     var saveEvery: Int = 0

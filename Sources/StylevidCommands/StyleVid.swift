@@ -11,13 +11,17 @@ public struct StyleVid: ParsableCommand {
         commandName: "stylevid",
         abstract: "Restyle photos and videos with neural style transfer.",
         discussion: """
-        The main form stylizes INPUT with the STYLE image(s) and writes OUTPUT:
+        The main form, stylevid INPUT STYLE [STYLE...] OUTPUT [options], stylizes INPUT \
+        (a photo or a video) with the STYLE image(s) and writes OUTPUT. It is the `run` \
+        subcommand, so its options, each with its default, are listed by:
+          stylevid run --help
+        Examples:
           stylevid photo.jpg painting.jpg out.png
           stylevid clip.mp4 painting.jpg out.mp4
           stylevid photo street.jpg sunset.jpg relit.jpg
           stylevid clip.mp4 out.mp4 -vf "scale=640:-2,style=painting.jpg:weight=200"
           stylevid stability out.mp4 clip.mp4
-        Models and sample data live in $STYLEVID_HOME (default ~/.cache/stylevid);
+        Models and sample data live in $STYLEVID_HOME (default ~/.cache/stylevid); \
         `make setup` installs them.
         """,
         version: "0.1.0",

@@ -19,7 +19,7 @@ struct VideoOptions: ParsableArguments {
     var crf: Int?
     @Option(help: "x264 preset.")
     var preset: String = VideoEncoding().preset
-    @Option(help: "Temporal-consistency weight γ: each frame starts from the previous result warped by optical flow and is pulled toward it (0 = independent frames; default \(TemporalConfig().weight)).")
+    @Option(help: "Temporal-consistency weight γ: each frame starts from the previous result warped by optical flow and is pulled toward it (0 = independent frames).")
     var temporalWeight: Float = TemporalConfig().weight
     @Option(help: "Evaluations for frames after the first, which start from the previous result (default \(TemporalConfig.defaultLaterIterations)).")
     var laterIterations: Int?
@@ -35,7 +35,7 @@ struct VideoOptions: ParsableArguments {
     var smoothWeights: Int = 0
     @Option(help: "Folder of precomputed .flo files (backward_T_S.flo and forward_S_T.flo, frames numbered from 1 in the processed range); missing ones are computed.")
     var flowDir: String?
-    @Option(help: "Passes over the video (Ruder et al.'s multi-pass): after the first, forward pass, each pass goes the other way, blending every frame with its refined neighbour warped onto it and optimising again (default 1).")
+    @Option(help: "Passes over the video (Ruder et al.'s multi-pass): after the first, forward pass, each pass goes the other way, blending every frame with its refined neighbour warped onto it and optimising again.")
     var passes: Int = 1
     @Flag(help: "Continue an interrupted run from its checkpoints (same command, same settings).")
     var resume = false
@@ -43,7 +43,7 @@ struct VideoOptions: ParsableArguments {
         case robust, classic
         var options: FlowOptions { self == .classic ? .classic : FlowOptions() }
     }
-    @Option(help: "Optical flow between frames: robust (a patch search at every level for large motions, robust penalties, edge-aware smoothness) or classic (Horn–Schunck, faster, blurs motion boundaries).")
+    @Option(help: "Optical flow between frames: robust (a patch search at every level for large motions, robust penalties, edge-aware smoothness) or classic (Horn–Schunck: blurs motion boundaries, and was no faster in renders, BENCHMARKS.md \"The robust flow in renders\").")
     var flow: FlowMethod = .robust
     enum OutputSize: String, ExpressibleByArgument, CaseIterable { case processing, scaled, source }
     @Option(help: "Output frame size: processing (the --size result), scaled (that result enlarged to the input's size: no extra work, soft), or source (optimised again at the input's size: strokes and detail at full resolution, about 14× the time per frame at 720p).")
@@ -617,7 +617,7 @@ struct Stability: ParsableCommand {
     @Option(help: "Also measure style strength: the style loss of every output frame against this style image (default layers and weights), and the content loss against the input frame; the means are added to the JSON line (lower style loss = stronger style).") var style: String?
     @Option(help: "Model for --style: \(StyleOptions.modelChoices).") var model: String?
     @Option(help: "The optical flow that measures: robust or classic (see the main form's --flow).") var flow: VideoOptions.FlowMethod = .robust
-    @Option(help: "Pooling of the network for --style (the video default; measure with the pooling the video was made with).") var pooling: Layers.Pooling = TemporalConfig.defaultPooling
+    @Option(help: "Pooling of the network for --style; measure with the pooling the video was made with (videos are made with max-blur unless their --pooling said otherwise).") var pooling: Layers.Pooling = TemporalConfig.defaultPooling
 
     func run() throws {
         let out = try VideoReader(path: output)
