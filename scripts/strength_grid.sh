@@ -7,7 +7,7 @@
 # the 4 × 4 picture grid (first four photos × first four styles) to OUTDIR/grid.jpg.
 # Usage: scripts/strength_grid.sh [OUTDIR] [stylevid options...]   (results kept there)
 #   BIN=path/to/stylevid   another build of stylevid (default .build/release/stylevid)
-#   STYLES="a b"           a subset of the style names below
+#   STYLES="a b"           a subset of the style names below (PHOTOS="a b": of the photos)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-.build/strength-grid}"; shift || true; mkdir -p "$out"
@@ -20,7 +20,7 @@ size="${SIZE:-256}"
 [ -s "$out/street.png" ] || ffmpeg -v error -y -ss 2 -i "$data/bikes.mp4" -frames:v 1 "$out/street.png"
 declare -A photo=([astronaut]="$data/astronaut.png" [chelsea]="$data/chelsea.png" [coffee]="$data/coffee.png"
   [street]="$out/street.png" [motorcycle]="$data/motorcycle_left.png")
-photos=(astronaut chelsea coffee street motorcycle)
+photos=(${PHOTOS:-astronaut chelsea coffee street motorcycle})
 # Styles: a painting; tiled and repeated patterns; flat graphic art; photographs.
 declare -A style=([Elephants]="$data/mate/abstract/Elephants.jpg" [truchet]="$data/gnome/truchet-l.png"
   [licorice]="$data/gnome/licorice-l.png" [pixels]="$data/gnome/pixels-l.png" [grid]="$data/gnome/grid-l.png"
