@@ -36,6 +36,29 @@ public func requirement(_ unmet: String) throws -> Never {
 
 public struct UnmetRequirement: Error, CustomStringConvertible { public var description: String }
 
+/// A pipe drained in the background as the child writes, so that a child filling one pipe
+/// past its buffer (64 KB) while the other is being read never blocks (a fuzzer's log did).
+final class PipeReader: @unchecked Sendable {
+    private var data = Data()
+    private let lock = NSLock(), done = DispatchSemaphore(value: 0)
+    init(_ pipe: Pipe) {
+        DispatchQueue.global().async { [self] in
+            while case let chunk = pipe.fileHandleForReading.availableData, !chunk.isEmpty {
+                lock.lock(); data.append(chunk); lock.unlock()
+            }
+            done.signal()
+        }
+    }
+    /// Bytes read so far.
+    var count: Int { lock.lock(); defer { lock.unlock() }; return data.count }
+    /// Everything, once the writers have closed the pipe.
+    func text() -> String {
+        done.wait(); done.signal()
+        lock.lock(); defer { lock.unlock() }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
 public struct RunResult {
     public var status: Int32
     public var stdout: String
@@ -53,18 +76,13 @@ public func runStylevid(_ args: [String], timeout: TimeInterval = 300) -> RunRes
     p.standardError = err
     p.standardInput = FileHandle.nullDevice
     do { try p.run() } catch { return RunResult(status: -1, stdout: "", stderr: "cannot start \(StylevidPaths.binary): \(error)") }
-    final class Box: @unchecked Sendable { var data = Data() }
-    let outBox = Box(), errBox = Box()
-    let group = DispatchGroup()
-    group.enter(); DispatchQueue.global().async { outBox.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    group.enter(); DispatchQueue.global().async { errBox.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    let outReader = PipeReader(out), errReader = PipeReader(err)
     let deadline = Date().addingTimeInterval(timeout)
     while p.isRunning && Date() < deadline { usleep(20_000) }
     if p.isRunning { p.terminate(); p.waitUntilExit(); return RunResult(status: -2, stdout: "", stderr: "timed out") }
     p.waitUntilExit()
-    group.wait()
     return RunResult(status: p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus,
-                     stdout: String(decoding: outBox.data, as: UTF8.self), stderr: String(decoding: errBox.data, as: UTF8.self))
+                     stdout: outReader.text(), stderr: errReader.text())
 }
 
 public struct RawImage { public var width: Int; public var height: Int; public var rgb: [UInt8] }
@@ -111,18 +129,11 @@ public func runShell(_ line: String) -> RunResult {
     let err = Pipe(), out = Pipe()
     p.standardError = err; p.standardOutput = out
     try! p.run()
-    // both pipes drained at once: reading one to its end while the other fills past the
-    // pipe buffer (64 KB) would block the child forever (a fuzzer's log did)
-    final class Box: @unchecked Sendable { var data = Data() }
-    let eBox = Box(), oBox = Box()
-    let group = DispatchGroup()
-    group.enter(); DispatchQueue.global().async { eBox.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    group.enter(); DispatchQueue.global().async { oBox.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-    group.wait()
+    let eReader = PipeReader(err), oReader = PipeReader(out)
+    let e = eReader.text(), o = oReader.text()
     p.waitUntilExit()
-    let e = eBox.data, o = oBox.data
     return RunResult(status: p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus,
-                     stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+                     stdout: o, stderr: e)
 }
 
 /// A test case that runs the real binary in a fresh temporary folder, with the sample
@@ -174,27 +185,15 @@ public func runHost(_ line: String, output: String, idle: TimeInterval = 5, limi
     p.standardInput = FileHandle.nullDevice
     let start = Date()
     do { try p.run() } catch { return HostRun(result: RunResult(status: -1, stdout: "", stderr: "cannot start /bin/sh: \(error)"), stalled: false, seconds: 0) }
-    final class Box: @unchecked Sendable { var data = Data(); let lock = NSLock() }
-    let eBox = Box(), oBox = Box()
-    let group = DispatchGroup()
-    for (pipe, box) in [(err, eBox), (out, oBox)] {
-        group.enter()
-        DispatchQueue.global().async {
-            while case let chunk = pipe.fileHandleForReading.availableData, !chunk.isEmpty {
-                box.lock.lock(); box.data.append(chunk); box.lock.unlock()
-            }
-            group.leave()
-        }
-    }
+    let eReader = PipeReader(err), oReader = PipeReader(out)
     func outputSize() -> Int { var st = stat(); return stat(output, &st) == 0 ? Int(st.st_size) : 0 }
-    func stderrSize() -> Int { eBox.lock.lock(); defer { eBox.lock.unlock() }; return eBox.data.count }
     var marks: [(time: Date, cpu: Double)] = []          // the CPU used, sampled each poll
     var lastGrowth = Date(), lastSizes = (-1, -1)
     var why: String?
     let cpu = TreeCPU(root: p.processIdentifier)
     while p.isRunning {
         usleep(250_000)
-        let now = Date(), sizes = (outputSize(), stderrSize())
+        let now = Date(), sizes = (outputSize(), eReader.count)
         if sizes != lastSizes { lastSizes = sizes; lastGrowth = now }
         marks.append((now, cpu.seconds()))
         marks.removeAll { now.timeIntervalSince($0.time) > idle + 0.5 }
@@ -207,11 +206,10 @@ public func runHost(_ line: String, output: String, idle: TimeInterval = 5, limi
         if why != nil { stopDescendants(of: p); break }
     }
     p.waitUntilExit()
-    group.wait()
-    var stderr = String(decoding: eBox.data, as: UTF8.self)
+    var stderr = eReader.text()
     if let why { stderr += (stderr.isEmpty || stderr.hasSuffix("\n") ? "" : "\n") + "watchdog: the host stalled (\(why)) and was stopped" }
     let status = p.terminationReason == .uncaughtSignal ? 128 + p.terminationStatus : p.terminationStatus
-    return HostRun(result: RunResult(status: why == nil ? status : -2, stdout: String(decoding: oBox.data, as: UTF8.self), stderr: stderr),
+    return HostRun(result: RunResult(status: why == nil ? status : -2, stdout: oReader.text(), stderr: stderr),
                    stalled: why != nil, seconds: Date().timeIntervalSince(start))
 }
 
