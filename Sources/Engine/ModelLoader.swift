@@ -19,17 +19,6 @@ public enum ModelLoader {
         .vgg16: ["vgg16.safetensors", "vgg16.pth", "vgg16.caffemodel", "vgg16.h5", "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", "vgg16_hed.h5"],
     ]
 
-    /// What the style weight is multiplied by on each model, by file name: measured, so
-    /// that the default weights paint clearly on every model while the subject stays
-    /// recognisable (BENCHMARKS.md, "Default strength per model"). neural-style's weights
-    /// (content 5, style 100) were chosen for ImageNet VGG19, and ImageNet files keep them
-    /// (gain 1). HED's VGG16 features are about 10× smaller, and the style term (fourth
-    /// power of the features) falls about 100× further than the content term (second
-    /// power): its gain makes up for that. Relighting (a photorealism term) keeps the
-    /// weights it was measured with (`StyleConfig.usesModelStyleGain`).
-    public static let styleGain: [String: Float] = ["vgg16_hed.h5": hedStyleGain]
-    public static let hedStyleGain: Float = 100
-
     /// The path a model name stands for. `nil` picks VGG19 when installed, else VGG16.
     public static func resolve(_ spec: String?) throws -> String {
         let fm = FileManager.default
@@ -116,9 +105,9 @@ public enum ModelLoader {
             convs.append(Conv2D(inChannels: cin, outChannels: cout, weights: w, bias: b.values))
             cin = cout
         }
-        let name = URL(fileURLWithPath: path).lastPathComponent, gain = styleGain[name] ?? 1
-        return VGG(name: "\(arch.rawValue) (\(name)\(gain == 1 ? "" : String(format: ", style ×%g", gain)))", blocks: arch.blocks, convs: convs,
-                   preprocessing: keras || format == .caffemodel ? .caffe : .torchvision, pooling: pooling, styleGain: gain)
+        let name = URL(fileURLWithPath: path).lastPathComponent
+        return VGG(name: "\(arch.rawValue) (\(name))", blocks: arch.blocks, convs: convs,
+                   preprocessing: keras || format == .caffemodel ? .caffe : .torchvision, pooling: pooling)
     }
 
     /// The bias beside a kernel: same group (Keras) or `.weight` → `.bias` (torch).

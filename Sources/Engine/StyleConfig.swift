@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 
 /// How the first image of the optimisation is made.
@@ -67,11 +68,20 @@ public struct StyleConfig: Sendable, Equatable {
     /// result's 0...1 channels. Default 0 (off); `stylevid photo` uses
     /// `StyleConfig.defaultPhotorealWeight`.
     public var photorealWeight: Float = 0
-    /// Whether the model's style gain (`ModelLoader.styleGain`) scales the style weight:
-    /// for painting, yes; relighting's weights (the photorealism term against the style
-    /// term) were measured on the networks as they are, so with the photorealism term on,
-    /// no.
-    public var usesModelStyleGain: Bool { photorealWeight == 0 }
+    /// Whether the content and style terms are measured relative to their targets
+    /// (`Stylizer.featureLosses`): for painting, yes, so that a weight means the same
+    /// strength for every photo, style image and model; relighting's weights (the
+    /// photorealism term against the style term) were measured on the plain terms, so
+    /// with the photorealism term on, no.
+    public var relativeTerms: Bool { photorealWeight == 0 }
+    /// The relative content term is contentWeight · contentUnit · mean((F − F̂)²) / mean(F̂²).
+    /// On the bundled network a photo's mean(F̂²) at relu4_2 is 30–90, so at 60 the content
+    /// term is about as large as the plain one was, and the pixel-space terms (TV,
+    /// temporal) keep their measured balance with it.
+    public static let contentUnit: Float = 60
+    /// What the loss terms are, for fingerprints: a resume or a plan made with other terms
+    /// is refused.
+    public static let lossForm = "terms: content and style relative to their targets"
     /// Luan et al.'s two-stage schedule: the whole pyramid first without the photorealism
     /// term, then `iterations` more at full size with it. Default off (the term is on from
     /// the start; measured better from a content start, see BENCHMARKS.md).

@@ -273,46 +273,68 @@ public final class Stylizer {
         return targets
     }
 
-    /// The content and style losses of a w×h result (the content tensor's size).
+    /// The content and style losses of a w×h result (the content tensor's size). Painting
+    /// (`StyleConfig.relativeTerms`) measures each term relative to its target: the
+    /// content term as mean((F − F̂)²) / mean(F̂²) (times `StyleConfig.contentUnit`), each
+    /// style layer's as mean((G − Ĝ)²) / mean(Ĝ²). A weight then means the same strength
+    /// whatever the magnitude of the photo's features, of the style's Gram matrices (a
+    /// saturated pattern's are 10× a painting's) or of the network's (BENCHMARKS.md, "One
+    /// strength for every style").
     func featureLosses(content contentT: Tensor, styles: [RGBImage]) throws -> [FeatureLoss] {
         let (w, h) = (contentT.width, contentT.height)
+        let relative = config.relativeTerms
         let contentActs = contentIndices.isEmpty ? [:]
             : tiledNetwork(width: w, height: h, through: contentIndices.max()!).features(contentT, layers: contentIndices)
-        let contentLosses = contentIndices.map {
-            ContentLoss(layer: $0, target: contentActs[$0]!, weight: config.contentWeight)
+        let contentLosses = contentIndices.map { li -> FeatureLoss in
+            let target = contentActs[li]!
+            let unit = relative ? StyleConfig.contentUnit / Float(max(target.meanSquare, 1e-12)) : 1
+            return ContentLoss(layer: li, target: target, weight: config.contentWeight * unit)
         }
-        let layerW = config.styleLayerWeights ?? [Float](repeating: 1, count: styleIndices.count)
-        let styleWeight = config.styleWeight * (config.usesModelStyleGain ? network.styleGain : 1)
-        let styleLosses: [FeatureLoss]
+        return contentLosses + (try styleLosses(styles, width: w, height: h, relative: relative))
+    }
+
+    /// The style losses of a w×h result: Gram losses, or with a segmentation, the masked
+    /// ones; `relative`: each layer's weight divided by mean(Ĝ²), its target's energy
+    /// (the mean over the labels' targets for a segmented one).
+    func styleLosses(_ styles: [RGBImage], width w: Int, height h: Int, relative: Bool) throws -> [FeatureLoss] {
+        let layerW = (config.styleLayerWeights ?? [Float](repeating: 1, count: styleIndices.count)).map { config.styleWeight * $0 }
+        func weight(_ t: Int, targets: [[Float]]) -> Float {
+            guard relative else { return layerW[t] }
+            let energy = targets.map { g in g.reduce(0.0) { $0 + Double($1 * $1) } / Double(max(1, g.count)) }
+            return layerW[t] / Float(max(energy.reduce(0, +) / Double(max(1, energy.count)), 1e-12))
+        }
         if let pairing = segmentation {
             let targets = try maskedTargets(styles[0], pairing: pairing, width: w, height: h)
-            styleLosses = styleIndices.enumerated().map { t, li in
+            return styleIndices.enumerated().map { t, li in
                 let size = network.outputSize(of: li, width: w, height: h)
                 return SegmentedStyleLoss(layer: li, loss: MaskedStyleLoss(
                     masks: pairing.contentMasks(width: size.width, height: size.height), targets: targets[t],
-                    areas: pairing.areas, weight: styleWeight * layerW[t]))
-            }
-        } else {
-            let grams = try styleTargets(styles, width: w, height: h)
-            styleLosses = zip(styleIndices, zip(grams, layerW)).map {
-                StyleLoss(layer: $0.0, targetGram: $0.1.0, weight: styleWeight * $0.1.1)
+                    areas: pairing.areas, weight: weight(t, targets: targets[t].compactMap { $0 })))
             }
         }
-        return contentLosses + styleLosses
+        let grams = try styleTargets(styles, width: w, height: h)
+        return zip(styleIndices, grams).enumerated().map { t, lg in
+            StyleLoss(layer: lg.0, targetGram: lg.1, weight: weight(t, targets: [lg.1]))
+        }
     }
 
     /// How far `image`'s style is from `style`'s: the mean over the style layers of the
     /// relative Gram distance ‖G(image) − G(style)‖ / ‖G(style)‖ (Frobenius; 0 = the same
     /// Gram matrices, 1 = as far as none at all), the style sized as for a stylisation.
     public func gramDistance(_ image: RGBImage, style: RGBImage) throws -> Double {
+        let distances = try gramDistances(image, style: style)
+        return distances.reduce(0, +) / Double(distances.count)
+    }
+
+    /// `gramDistance`'s terms: the relative Gram distance at each style layer.
+    public func gramDistances(_ image: RGBImage, style: RGBImage) throws -> [Double] {
         let img = Tensor(image: image)
         let targets = try styleTargets([style], width: img.width, height: img.height)
-        let distances = zip(styleGrams(img), targets).map { g, target -> Double in
+        return zip(styleGrams(img), targets).map { g, target -> Double in
             let diff = zip(g, target).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
             let norm = target.reduce(0.0) { $0 + Double($1 * $1) }
             return (diff / max(norm, 1e-30)).squareRoot()
         }
-        return distances.reduce(0, +) / Double(distances.count)
     }
 
     /// How far `image`'s subject moved from `content`'s (same size): ‖F − F̂‖ / ‖F̂‖ over the

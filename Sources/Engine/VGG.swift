@@ -61,8 +61,6 @@ public final class VGG: @unchecked Sendable {
     public let preprocessing: Preprocessing
     public let pooling: Layers.Pooling
     public let name: String
-    /// What the style weight is multiplied by on this network (`ModelLoader.styleGain`).
-    public let styleGain: Float
     /// "relu1_1", "relu1_2", ... for every convolution held.
     public let layerNames: [String]
     /// blockStart[j] is true when conv j is the first of a block after the first block
@@ -74,9 +72,7 @@ public final class VGG: @unchecked Sendable {
         blocks.enumerated().flatMap { b, blk in (0..<blk.count).map { "relu\(b + 1)_\($0 + 1)" } }
     }
 
-    public init(name: String, blocks: [[Int]], convs: [Conv2D], preprocessing: Preprocessing, pooling: Layers.Pooling = .max,
-                styleGain: Float = 1) {
-        self.styleGain = styleGain
+    public init(name: String, blocks: [[Int]], convs: [Conv2D], preprocessing: Preprocessing, pooling: Layers.Pooling = .max) {
         let names = VGG.layerNames(blocks: blocks)
         let pooled = blocks.enumerated().flatMap { b, blk in (0..<blk.count).map { b > 0 && $0 == 0 } }
         precondition(convs.count <= names.count, "VGG: \(convs.count) convolutions for \(names.count) layers")
@@ -91,7 +87,7 @@ public final class VGG: @unchecked Sendable {
 
     /// A copy that uses another pooling kind (the weights are shared).
     public func with(pooling: Layers.Pooling) -> VGG {
-        VGG(name: name, blocks: blocks, convs: convs, preprocessing: preprocessing, pooling: pooling, styleGain: styleGain)
+        VGG(name: name, blocks: blocks, convs: convs, preprocessing: preprocessing, pooling: pooling)
     }
 
     /// A network with seeded random (He-initialised) weights: for benchmarks and tests.

@@ -277,7 +277,8 @@ struct StyleMetrics: ParsableCommand {
             Gram matrices); content_gram_distance: the same for CONTENT, where an unpainted \
             result starts; ratio: the first over the second (lower = more painted). \
             content_distance: ‖F − F̂‖ / ‖F̂‖ of RESULT's features against CONTENT's at the \
-            content layer (relu4_2), how far the subject moved (0 = not at all).
+            content layer (relu4_2), how far the subject moved (0 = not at all). \
+            ratio_by_layer: each style layer's Gram distance over CONTENT's (relu1_1 first).
             """)
     @Argument(help: "The stylized image.") var result: String
     @Argument(help: "The image it was made from.") var content: String
@@ -291,9 +292,11 @@ struct StyleMetrics: ParsableCommand {
         var config = StyleConfig()
         config.size = max(r.width, r.height)
         let stylizer = try Stylizer(network: try ModelLoader.load(path: try ModelLoader.resolve(model), for: config), config: config)
-        let painted = try stylizer.gramDistance(r, style: s), plain = try stylizer.gramDistance(c, style: s)
+        let layers = try stylizer.gramDistances(r, style: s), own = try stylizer.gramDistances(c, style: s)
+        let painted = layers.reduce(0, +) / Double(layers.count), plain = own.reduce(0, +) / Double(own.count)
         let moved = stylizer.contentDistance(r, content: c)
-        print(String(format: "{\"gram_distance\": %.4f, \"content_gram_distance\": %.4f, \"ratio\": %.3f, \"content_distance\": %.4f}",
-                     painted, plain, painted / max(plain, 1e-12), moved))
+        let byLayer = zip(layers, own).map { String(format: "%.3f", $0 / max($1, 1e-12)) }.joined(separator: ", ")
+        print(String(format: "{\"gram_distance\": %.4f, \"content_gram_distance\": %.4f, \"ratio\": %.3f, \"content_distance\": %.4f, \"ratio_by_layer\": [%@]}",
+                     painted, plain, painted / max(plain, 1e-12), moved, byLayer))
     }
 }

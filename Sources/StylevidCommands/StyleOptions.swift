@@ -11,9 +11,9 @@ struct StyleOptions: ParsableArguments {
     var size: Int?
     @Option(help: "Optimizer evaluations per pyramid level (default \(defaults.iterations) for images, \(Preset.reducedIterations) for a video's first frame and for `stylevid photo`).")
     var iterations: Int?
-    @Option(help: "Content loss weight.")
+    @Option(help: "Content loss weight: how much of the photo's features to keep (the term is their squared distance relative to the photo's own, so the same weight keeps as much of every photo).")
     var contentWeight: Float = defaults.contentWeight
-    @Option(help: "Style loss weight per layer. On the bundled model (HED's VGG16, vgg16_hed.h5) it is multiplied by 100, so that the defaults paint as neural-style's do on ImageNet VGG19 (BENCHMARKS.md, \"Default strength per model\"); ImageNet VGG files take it as it is. Not with --photoreal: relighting takes it as it is on every model.")
+    @Option(help: "Style strength: the weight of each style layer's Gram term, relative to the content weight. Each term is measured relative to the style's own Gram matrices, so a weight means the same strength for every style image and every model: 200 paints harder, 50 keeps more of the photo. With --photoreal the terms are the plain ones, with the weights relighting was measured with.")
     var styleWeight: Float = defaults.styleWeight
     @Option(help: "Total-variation weight.")
     var tvWeight: Float = defaults.tvWeight

@@ -460,11 +460,12 @@ extension VideoJob {
 
     /// Everything that decides the frames: a resume with other settings is refused. The
     /// command line, and the settings it came to (defaults included, which may change
-    /// between versions, and the model a default --model resolves to).
+    /// between versions, the form of the loss terms, and the model a default --model
+    /// resolves to).
     static func fingerprint(arguments: [String], config: StyleConfig, temporal: TemporalConfig, network: String) -> String {
         var args = arguments.filter { !["--resume", "--quiet"].contains($0) }
         if args.first == "run" { args.removeFirst() }
-        return args.joined(separator: "\u{1F}") + "\nmodel \(network)\n\(config)\n\(temporal)\n"
+        return args.joined(separator: "\u{1F}") + "\nmodel \(network)\n\(StyleConfig.lossForm)\n\(config)\n\(temporal)\n"
     }
 }
 

@@ -100,6 +100,8 @@ final class SettingsResolutionTests: XCTestCase {
         let base = VideoJob.fingerprint(arguments: ["in.mp4", "p.jpg", "out.mp4"], config: config, temporal: temporal, network: "vgg16")
         XCTAssertEqual(base, VideoJob.fingerprint(arguments: ["run", "in.mp4", "p.jpg", "out.mp4", "--resume", "--quiet"],
                                                   config: config, temporal: temporal, network: "vgg16"))
+        // checkpoints made before the terms became relative are refused
+        XCTAssert(base.contains(StyleConfig.lossForm), base)
         var heavier = config
         heavier.styleWeight *= 2
         var steadier = temporal

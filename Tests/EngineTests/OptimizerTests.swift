@@ -221,20 +221,41 @@ final class StylizerTests: XCTestCase {
         XCTAssertEqual(last.evaluations, seen.count)
     }
 
-    /// A model's style gain multiplies the style term, and only it.
-    func testTheModelsStyleGainScalesTheStyleTerm() throws {
-        let content = pattern(40, 40, seed: 14), style = pattern(40, 40, seed: 15), result = pattern(40, 40, seed: 16)
-        let gained = VGG(name: "gained", blocks: tiny.blocks, convs: tiny.convs, preprocessing: tiny.preprocessing, styleGain: 7)
-        let plain = try Stylizer(network: tiny, config: config()).measure(result, content: content, styles: [style])
-        let strong = try Stylizer(network: gained, config: config()).measure(result, content: content, styles: [style])
-        XCTAssertGreaterThan(plain.style, 0)
-        XCTAssertEqual(strong.style, 7 * plain.style, accuracy: 1e-4 * strong.style)
-        XCTAssertEqual(strong.content, plain.content)
-        XCTAssertEqual(strong.tv, plain.tv)
-        XCTAssertEqual(gained.with(pooling: .average).styleGain, 7)
-        // relighting keeps the weights it was measured with
-        let relit = try Stylizer(network: gained, config: config { $0.photorealWeight = 1 }).measure(result, content: content, styles: [style])
-        XCTAssertEqual(relit.style, plain.style, accuracy: 1e-6 * plain.style)
+    /// Painting's terms are relative to their targets: the style term is styleWeight · Σ
+    /// of each layer's squared relative Gram distance (`gramDistances`), the content term
+    /// contentWeight · contentUnit · the squared content distance. So a network whose
+    /// features are k times larger at every layer gives the same terms, where the plain
+    /// ones (relighting keeps those) grow k² and k⁴.
+    func testPaintingsTermsAreRelativeToTheirTargets() throws {
+        let k: Float = 3
+        let scaled = VGG(name: "scaled", blocks: tiny.blocks, convs: tiny.convs.enumerated().map { i, c in
+            Conv2D(inChannels: c.inChannels, outChannels: c.outChannels,
+                   weights: i == 0 ? c.weights.map { $0 * k } : c.weights, bias: c.bias.map { $0 * k })
+        }, preprocessing: tiny.preprocessing)
+        let content = waves(40, 40), result = pattern(40, 40, seed: 16)
+        for (style, photoreal) in [(pattern(40, 40, seed: 15), Float(0)), (waves(40, 40, frequency: 0.9), 0), (pattern(40, 40, seed: 15), 1)] {
+            let c = config { $0.photorealWeight = photoreal }
+            let stylizer = try Stylizer(network: tiny, config: c)
+            let a = try stylizer.measure(result, content: content, styles: [style])
+            let b = try Stylizer(network: scaled, config: c).measure(result, content: content, styles: [style])
+            XCTAssertGreaterThan(a.content, 0); XCTAssertGreaterThan(a.style, 0)
+            let (contentGrowth, styleGrowth) = photoreal > 0 ? (Double(k * k), pow(Double(k), 4)) : (1, 1)
+            XCTAssertEqual(b.content, contentGrowth * a.content, accuracy: 1e-3 * b.content, "photoreal \(photoreal)")
+            XCTAssertEqual(b.style, styleGrowth * a.style, accuracy: 1e-3 * b.style, "photoreal \(photoreal)")
+            guard photoreal == 0 else { continue }
+            let distances = try stylizer.gramDistances(result, style: style)
+            XCTAssertEqual(distances.count, c.styleLayers.count)
+            XCTAssertEqual(a.style, Double(c.styleWeight) * distances.reduce(0) { $0 + $1 * $1 }, accuracy: 1e-3 * a.style)
+            let moved = stylizer.contentDistance(result, content: content)
+            XCTAssertEqual(a.content, Double(c.contentWeight * StyleConfig.contentUnit) * moved * moved, accuracy: 1e-3 * a.content)
+        }
+    }
+
+    /// Smooth diagonal stripes: an image whose Gram matrices are far from noise's.
+    func waves(_ w: Int, _ h: Int, frequency: Float = 0.3) -> RGBImage {
+        var t = Tensor(channels: 3, height: h, width: w, storage: [Float](repeating: 0, count: 3 * w * h))
+        for c in 0..<3 { for y in 0..<h { for x in 0..<w { t[c, y, x] = 0.5 + 0.4 * sin(frequency * Float(x + 2 * y) + Float(c)) } } }
+        return t.rgbImage()
     }
 
     /// `style-metrics`' content distance: ‖F − F̂‖ / ‖F̂‖ at the content layer, computed

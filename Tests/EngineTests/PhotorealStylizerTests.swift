@@ -21,8 +21,8 @@ final class PhotorealStylizerTests: XCTestCase {
     }
 
     /// Reference: left half red, right half blue, labelled so. Content mask: top "blue",
-    /// bottom "red". With the masks the top comes out bluer than the bottom; without them
-    /// there is no such difference.
+    /// bottom "red". With the masks the top comes out much bluer than the bottom; without
+    /// them there is little such difference.
     func testSegmentationSendsEachLabelItsOwnColours() throws {
         var style = Tensor(channels: 3, height: 32, width: 32)
         var refLabels = [Int32](repeating: 0, count: 32 * 32)
@@ -45,19 +45,23 @@ final class PhotorealStylizerTests: XCTestCase {
             for y in rows { for x in 0..<32 { s += Double(t[2, y, x] - t[0, y, x]) } }
             return s / Double(rows.count * 32)
         }
-        let s = try Stylizer(network: tiny, config: config())
+        // the colour layers, given time: the relative terms weigh every layer alike, and on
+        // this tiny network the deep ones (2×2 px at 32 px) would take 40 evaluations
+        var colours = config()
+        colours.styleLayers = ["relu1_1", "relu2_1"]; colours.iterations = 120
+        let s = try Stylizer(network: tiny, config: colours)
         s.segmentation = try MaskPairing(content: content, reference: reference)
         let masked = try s.stylize(content: contentImage, styles: [style.rgbImage()])
         let top = blueMinusRed(masked, rows: 0..<16), bottom = blueMinusRed(masked, rows: 16..<32)
-        XCTAssertGreaterThan(top - bottom, 0.2, "top \(top) bottom \(bottom)")
+        XCTAssertGreaterThan(top - bottom, 0.4, "top \(top) bottom \(bottom)")
 
-        let plain = try Stylizer(network: tiny, config: config()).stylize(content: contentImage, styles: [style.rgbImage()])
-        XCTAssertLessThan(abs(blueMinusRed(plain, rows: 0..<16) - blueMinusRed(plain, rows: 16..<32)), 0.1)
+        let plain = try Stylizer(network: tiny, config: colours).stylize(content: contentImage, styles: [style.rgbImage()])
+        XCTAssertLessThan(abs(blueMinusRed(plain, rows: 0..<16) - blueMinusRed(plain, rows: 16..<32)), 0.2)
 
         // a mapping swaps them: content "blue" takes the reference's red region
         s.segmentation = try MaskPairing(content: content, reference: reference, map: ["blue": "red", "red": "blue"])
         let swapped = try s.stylize(content: contentImage, styles: [style.rgbImage()])
-        XCTAssertLessThan(blueMinusRed(swapped, rows: 0..<16) - blueMinusRed(swapped, rows: 16..<32), -0.2)
+        XCTAssertLessThan(blueMinusRed(swapped, rows: 0..<16) - blueMinusRed(swapped, rows: 16..<32), -0.4)
 
         // masks need exactly one reference image
         XCTAssertThrowsError(try s.stylize(content: contentImage, styles: [style.rgbImage(), style.rgbImage()]))
