@@ -39,7 +39,7 @@ public struct Tensor: Equatable, Sendable {
     public var count: Int { storage.count }
     public var plane: Int { height * width }
     /// The mean of the squared values.
-    public var meanSquare: Double { storage.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(max(1, storage.count)) }
+    public var meanSquare: Double { sumOfSquares / Double(max(1, storage.count)) }
     public var shape: [Int] { [channels, height, width] }
     public var shapeDescription: String { "\(channels)×\(height)×\(width)" }
 
