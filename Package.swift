@@ -46,7 +46,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "Kernels", "VideoIO", "Temporal", "Photoreal", "CHDF5", "TestSupport"],
                     exclude: ["Fixtures"]),
         .testTarget(name: "PluginTests", dependencies: ["StylevidFrei0r", "Engine"]),
-        .testTarget(name: "CommandTests", dependencies: ["StylevidCommands", "Engine", "Kernels", "VideoIO", "TestSupport"]),
+        .testTarget(name: "CommandTests", dependencies: ["StylevidCommands", "StylevidFrei0r", "Engine", "Kernels", "VideoIO", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Engine", "Kernels", "VideoIO", "CHDF5", "TestSupport"]),
         // bad inputs, interrupts, kill/resume and the libFuzzer runs, through the real binary
         .testTarget(name: "RobustnessTests", dependencies: ["TestSupport"]),

@@ -6,6 +6,7 @@
 # .build/fuzz/TARGET/corpus (seeded with a valid file), and the run prints libFuzzer's
 # final stats. Exit status non-zero = a crash was found (its input is saved as crash-*).
 set -euo pipefail
+shopt -s globstar   # Engine keeps its sources in folders by concern
 target=${1:?usage: scripts/fuzz.sh TARGET [SECONDS]}
 secs=${2:-10}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,7 +35,7 @@ PY
     ;;
   chain|safetensors)
     # both live in Engine: the engine and every library under it become one module
-    srcs=("$root"/Sources/{Kernels,VideoIO,Temporal,Photoreal,Engine}/*.swift)
+    srcs=("$root"/Sources/{Kernels,VideoIO,Temporal,Photoreal,Engine}/**/*.swift)
     flags=(-I "$root/Sources/CBLAS" -I "$root/Sources/CFFmpeg" -I "$root/Sources/CHDF5"
            $(pkg-config --cflags-only-I hdf5 | sed 's/-I/-Xcc -I/g') $(pkg-config --libs hdf5)
            -lopenblas $(pkg-config --libs libavformat libavcodec libswscale libswresample libavutil))
@@ -57,7 +58,7 @@ PY
     ;;
   pth|caffemodel)
     # the readers need only Foundation: compiled alone, quickly
-    srcs=("$root"/Sources/Engine/{ByteReader,TorchFile,CaffeModel,NamedArray,EngineError}.swift)
+    srcs=("$root"/Sources/Engine/Formats/{ByteReader,TorchFile,ZipDirectory,CaffeModel,NamedArray}.swift "$root/Sources/Engine/EngineError.swift")
     flags=()
     if [ "$target" = pth ]; then
       # the files PyTorch wrote for the tests: a zip archive and a legacy stream

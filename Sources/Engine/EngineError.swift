@@ -6,6 +6,8 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
     case weightsIncomplete(path: String, reason: String)
     case unknownLayer(name: String, available: [String])
     case invalidOption(String)
+    /// A render that cannot go on (a checkpoint folder, a missing frame), in one line.
+    case failed(String)
 
     public var description: String {
         switch self {
@@ -16,7 +18,7 @@ public enum EngineError: Error, CustomStringConvertible, Equatable {
         case .weightsIncomplete(let p, let r): return "\(p): \(r)"
         case .unknownLayer(let n, let avail):
             return "unknown layer '\(n)' (available: \(avail.joined(separator: ", ")))"
-        case .invalidOption(let m): return m
+        case .invalidOption(let m), .failed(let m): return m
         }
     }
 }

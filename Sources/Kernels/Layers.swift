@@ -16,7 +16,7 @@ public enum Layers {
     /// `maxBlur`: max over each 2×2 window at stride 1, then a [1 3 3 1]/8 blur applied
     /// at stride 2 (Zhang, "Making Convolutional Networks Shift-Invariant Again", 2019):
     /// max pooling's selectivity without its aliasing.
-    public enum Pooling: String, Sendable, CaseIterable { case max, average, maxBlur = "max-blur" }
+    public enum Pooling: String, Sendable, CaseIterable, Codable { case max, average, maxBlur = "max-blur" }
 
     /// 2×2 pooling with stride 2; odd trailing rows/columns are dropped (floor), as in
     /// PyTorch and Caffe-converted VGGs with even inputs.

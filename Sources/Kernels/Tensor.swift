@@ -52,11 +52,6 @@ public struct Tensor: Equatable, Sendable {
         channels == other.channels && height == other.height && width == other.width
     }
 
-    /// Reinterprets the same values with another shape of equal size.
-    public func reshaped(channels: Int, height: Int, width: Int) -> Tensor {
-        Tensor(channels: channels, height: height, width: width, storage: storage)
-    }
-
     public static func zeros(like t: Tensor) -> Tensor {
         Tensor(channels: t.channels, height: t.height, width: t.width)
     }

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Engine
 import Foundation
-import Photoreal
 import VideoIO
 
 /// `stylevid filters [NAME]`: the filters of `-vf` chains and their options.
@@ -31,61 +30,4 @@ struct FiltersCommand: ParsableCommand {
         }
         print(FilterChain.help(def))
     }
-}
-
-/// The configuration a run uses: the CLI options, then the -vf chain on top of them.
-struct RunSettings {
-    var config: StyleConfig
-    var temporal: TemporalConfig
-    var stylePaths: [String]
-    var geometry: [GeometryOp] = []
-    var passes: Int
-    /// Segmentation masks (content, reference) from the options or the photoreal filter.
-    var contentMask: String? = nil
-    var referenceMask: String? = nil
-    var maskMap: String? = nil
-    /// What the job may use in memory (--max-memory).
-    var maxMemory = MemoryPlan.defaultBudget
-
-    /// `positional`: the STYLE paths given as arguments (each weighs --style-weight).
-    init(config: StyleConfig, temporal: TemporalConfig, passes: Int, positional: [String], chain: String?,
-         masks: StyleOptions? = nil) throws {
-        self.config = config; self.temporal = temporal; self.passes = passes; stylePaths = positional
-        contentMask = masks?.contentMask; referenceMask = masks?.styleMask; maskMap = masks?.maskMap
-        maxMemory = try masks?.memoryLimit() ?? maxMemory
-        var s = ChainSettings(style: config, temporal: temporal)
-        if let chain {
-            s = try FilterChain.parse(chain, onto: s)
-            if let m = s.contentMask { contentMask = m }
-            if let m = s.referenceMask { referenceMask = m }
-            if (contentMask == nil) != (referenceMask == nil) {
-                throw CLIError("-vf: photoreal needs both mask= and refmask= (or neither)")
-            }
-        }
-        geometry = s.geometry
-        self.passes = s.passes ?? passes
-        do {
-            (stylePaths, self.config, self.temporal) = try s.validated(positional: positional, explicitStart: masks?.`init` != nil,
-                                                                       missingStyle: "give STYLE paths or a style= filter in -vf")
-        } catch let e as EngineError { throw CLIError(chain == nil || e.description.hasPrefix("no style image") ? e.description : "-vf: \(e.description)") }
-    }
-}
-
-
-/// Reads the segmentation masks, if any, and pairs their labels (errors name the file).
-func loadSegmentation(_ settings: RunSettings) throws -> MaskPairing? {
-    guard let cm = settings.contentMask, let rm = settings.referenceMask else { return nil }
-    guard settings.stylePaths.count == 1 else {
-        throw CLIError("segmentation masks need exactly one style/reference image, got \(settings.stylePaths.count)")
-    }
-    func read(_ path: String, _ what: String) throws -> LabelMap {
-        let img = try ImageIO.read(path)
-        do { return try LabelMap.decode(width: img.width, height: img.height, rgb: img.pixels, what: what) }
-        catch let e as MaskError { throw CLIError("\(path): \(e.description)") }
-    }
-    let content = try read(cm, "content"), reference = try read(rm, "reference")
-    do {
-        let map = try settings.maskMap.map { try MaskPairing.parseMap($0) } ?? [:]
-        return try MaskPairing(content: content, reference: reference, map: map)
-    } catch let e as MaskError { throw CLIError(e.description) }
 }

@@ -37,16 +37,9 @@ struct JobFolder {
         return FileManager.default.contents(atPath: segmentInfoFile(k)).flatMap { try? d.decode(SegmentInfo.self, from: $0) }
     }
 
-    /// The main form the plan recorded, parsed (nothing loaded).
-    func mainForm(_ plan: RenderPlan) throws -> MainForm {
-        do { return try MainForm.parse(plan.arguments) } catch {
-            throw CLIError("\(planPath): its arguments no longer parse (\(MainForm.message(for: error))): plan again")
-        }
-    }
-
     /// What a task must reproduce: the settings, the model, and the stylevid version.
-    static func fingerprint(_ prepared: PreparedVideo) -> String {
-        "stylevid \(StyleVid.configuration.version)\n" + prepared.fingerprint
+    static func fingerprint(_ render: VideoRender) -> String {
+        "stylevid \(StyleVid.configuration.version)\n" + render.fingerprint
     }
 
     /// The plan, or one line saying why there is none.
@@ -60,7 +53,7 @@ struct JobFolder {
         }
         let plan: RenderPlan
         do { plan = try RenderPlan.decode(data) } catch RenderPlan.FormatError.format(let n) {
-            throw CLIError("\(planPath) has plan format \(n); this stylevid reads format \(RenderPlan.currentFormat): plan again")
+            throw CLIError("\(planPath) was made by an earlier version of stylevid (plan format \(n); this one reads \(RenderPlan.currentFormat)): plan again")
         } catch {
             throw CLIError("\(planPath) is not a stylevid plan (\(error.localizedDescription))")
         }
@@ -76,17 +69,16 @@ struct JobFolder {
         return plan
     }
 
-    /// The main form's job as the plan recorded it, prepared for frames `range` of the
-    /// input (nil: all of it, as one machine renders it); refused when this build resolves
-    /// the settings or the model otherwise than the planning one did.
-    func prepare(_ plan: RenderPlan, range: ClosedRange<Int>?) throws -> (VideoJob, PreparedVideo) {
-        let job = try mainForm(plan).videoJob
-        let prepared = try job.prepare(range: FrameRange(frames: range), arguments: plan.arguments)
-        if let first = range?.lowerBound { prepared.seek = plan.seekPoint(frame: first) }
-        guard JobFolder.fingerprint(prepared) == plan.fingerprint else {
-            throw CLIError("\(planPath) was made with other settings or another model than this stylevid resolves them to (\(prepared.summary.components(separatedBy: "; ").last ?? "")): plan again with this build")
+    /// The plan's render, prepared for frames `range` of the input (nil: all of it, as
+    /// one machine renders it); refused when this build resolves the settings or the
+    /// model otherwise than the planning one did.
+    func prepare(_ plan: RenderPlan, range: ClosedRange<Int>?) throws -> VideoRender {
+        let render = try VideoJob.render(input: plan.input, output: plan.output, settings: plan.settings, range: FrameRange(frames: range))
+        if let first = range?.lowerBound { render.seek = plan.seekPoint(frame: first) }
+        guard JobFolder.fingerprint(render) == plan.fingerprint else {
+            throw CLIError("\(planPath) was made with other settings or another model than this stylevid resolves them to (\(render.summary.components(separatedBy: "; ").last ?? "")): plan again with this build")
         }
-        return (job, prepared)
+        return render
     }
 
     /// Task k's keyframe: its first frame's input and result, once rendered.

@@ -5,6 +5,8 @@ import Foundation
 final class ProgressReporter {
     let quiet: Bool
     let tty: Bool
+    /// Notes each video frame's coverage, evaluations and losses (`--verbose`).
+    var verbose = false
     var lastDraw = Date.distantPast
     var lastFraction = -1.0
     var drewBar = false
@@ -94,4 +96,9 @@ func formatDuration(_ s: Double) -> String {
     guard s.isFinite && s >= 0 else { return "--:--" }
     let t = Int(s.rounded())
     return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, (t / 60) % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
+}
+
+/// What a video render shows and what an interrupt says.
+extension ProgressReporter: RenderObserver {
+    func interruptible(_ message: String) { interruptMessage.value = message }
 }

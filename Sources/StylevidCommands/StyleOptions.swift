@@ -137,3 +137,4 @@ extension Layers.Pooling: ExpressibleByArgument {
 extension OptimizerKind: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
 }
+extension OutputSize: ExpressibleByArgument {}

@@ -113,7 +113,7 @@ public enum Parameter: Int, CaseIterable, Sendable {
         case .laterIterations:
             return "Optimizer evaluations for each later frame, default \(TemporalConfig.defaultLaterIterations). Slider \(scale!.rule)"
         case .size:
-            return "Processing size, longest side in pixels (the result is scaled to the frame), default \(style.size). Slider \(scale!.rule)"
+            return "Largest processing size, longest side in pixels: frames are stylised at their own size up to it, never enlarged, as by the command line, and the result is scaled to the frame; default \(style.size). Slider \(scale!.rule)"
         case .photoreal:
             return "Photorealism: weight of the matting-Laplacian term for photo-to-photo relighting, default off (relighting: \(FilterOption.format(Double(StyleConfig.defaultPhotorealWeight)))). Slider \(scale!.rule)"
         case .chain:
@@ -136,8 +136,9 @@ public struct PluginSettings: Equatable, Sendable {
     /// The settings of a run, as the command line resolves them for a video: the video
     /// preset, the sliders on top, then the chain on top of both (parsed by the same parser
     /// as `-vf`, with the same messages; its style filters replace the style parameter).
-    /// Throws `EngineError` or `FilterChainError`.
-    public func resolve() throws -> (style: StyleConfig, temporal: TemporalConfig, stylePaths: [String]) {
+    /// The result is enlarged to the host's frame (`OutputSize.scaled`). Throws
+    /// `EngineError` or `FilterChainError`.
+    public func resolve() throws -> VideoSettings {
         var style = Preset.video.style()
         style.styleWeight = Float(value(.styleWeight))
         style.iterations = Int(value(.iterations))
@@ -160,6 +161,8 @@ public struct PluginSettings: Equatable, Sendable {
         let slider = chained.styles.isEmpty && !PluginSettings.blank(self.style) ? [self.style] : []
         let run = try chained.validated(positional: slider, explicitStart: false,
                                         missingStyle: "set the 'style' parameter to an image path, or a style= filter in 'chain'")
-        return (run.style, run.temporal, run.paths)
+        var video = VideoSettings(style: run.style, temporal: run.temporal, stylePaths: run.paths)
+        video.outputSize = .scaled
+        return video
     }
 }

@@ -61,13 +61,15 @@ final class Instance {
         let inBytes = UnsafeRawPointer(input).assumingMemoryBound(to: UInt8.self)
         let outBytes = UnsafeMutableRawPointer(output).assumingMemoryBound(to: UInt8.self)
         do {
-            let (style, temporal, paths) = try settings.resolve()
-            let key = "\(style)|\(temporal)|\(paths)|\(width)x\(height)"
-            let styles = try paths.map(SharedResources.image)
+            let video = try settings.resolve()
+            let key = "\(video)|\(width)x\(height)"
+            let styles = try video.stylePaths.map(SharedResources.image)
             var rgb = [UInt8](repeating: 0, count: n * 3)
             for i in 0..<n { rgb[3 * i] = inBytes[4 * i]; rgb[3 * i + 1] = inBytes[4 * i + 1]; rgb[3 * i + 2] = inBytes[4 * i + 2] }
-            var styled = try sequenceFor(key).render(time: time, frame: RGBImage(width: width, height: height, pixels: rgb), styles: styles) {
-                TemporalStylizer(stylizer: try Stylizer(network: try SharedResources.network(), config: style), config: temporal)
+            // the command line's sizing rule and memory budget (`FrameRenderer`); the result
+            // is enlarged to the host's frame, as --output-size scaled does
+            var styled = try sequenceFor(key).render(time: time, frame: RGBImage(width: width, height: height, pixels: rgb)) {
+                try FrameRenderer(settings: video, sourceWidth: width, sourceHeight: height, styles: styles) { _ in try SharedResources.network() }
             }
             if styled.width != width || styled.height != height { styled = try ImageIO.scale(styled, width: width, height: height) }
             for i in 0..<n {

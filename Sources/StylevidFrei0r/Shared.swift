@@ -65,7 +65,9 @@ final class FrameSequence {
     private var busy = false
     private var lastTime: Double?
     private var step: Double?
-    private var stylizer: TemporalStylizer?
+    private var renderer: FrameRenderer?
+    /// Frames the renderer has done since the sequence (re)started.
+    private var number = 0
     /// The last frame done, as it came and as it went: hosts render one position again
     /// (MLT at the end of a clip, a preview refresh), and the same frame gives the same result.
     private var last: (input: RGBImage, output: RGBImage)?
@@ -79,8 +81,8 @@ final class FrameSequence {
         return time - last <= steps * step
     }
 
-    /// Stylises the frame at `time`; `make` builds the stylizer a new sequence starts with.
-    func render(time: Double, frame: RGBImage, styles: [RGBImage], make: () throws -> TemporalStylizer) throws -> RGBImage {
+    /// Stylises the frame at `time`; `make` builds the renderer a new sequence starts with.
+    func render(time: Double, frame: RGBImage, make: () throws -> FrameRenderer) throws -> RGBImage {
         condition.lock()
         waiting.append(time)
         let deadline = Date().addingTimeInterval(FrameSequence.grace)
@@ -96,22 +98,22 @@ final class FrameSequence {
             return last.output
         }
         busy = true
-        if !follows(time, within: FrameSequence.maxStep) { stylizer = nil }
+        if !follows(time, within: FrameSequence.maxStep) { renderer = nil }
         if let last = lastTime, time > last { step = min(step ?? .infinity, time - last) }
         condition.unlock()
 
         var result: Result<RGBImage, Error>
         do {
-            let s = try stylizer ?? make()
-            stylizer = s
-            result = .success(try s.next(frame, styles: styles).image)
+            if renderer == nil { renderer = try make(); number = 0 }
+            result = .success(try renderer!.render(number: number, decoded: frame))
+            number += 1
         } catch {
             result = .failure(error)
         }
         condition.lock()
         switch result {
         case .success(let output): last = (frame, output)
-        case .failure: stylizer = nil; last = nil
+        case .failure: renderer = nil; last = nil
         }
         lastTime = time
         busy = false

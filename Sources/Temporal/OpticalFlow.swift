@@ -1,7 +1,7 @@
 import Kernels
 
 /// Settings of the built-in optical flow.
-public struct FlowOptions: Sendable, Equatable {
+public struct FlowOptions: Sendable, Equatable, Codable {
     /// Smoothness weight α. With `dataNormalization` on, the data term is measured in
     /// pixels of displacement, so α is scale-free; default 1.2. (Plain brightness
     /// constancy, intensities in 0...1, wants about 0.02.)

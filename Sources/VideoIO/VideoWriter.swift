@@ -2,7 +2,7 @@ import CFFmpeg
 import Foundation
 
 /// Encoder settings for `VideoWriter`.
-public struct VideoEncoding: Sendable, Equatable {
+public struct VideoEncoding: Sendable, Equatable, Codable {
     /// Constant rate factor (x264: 0–51, VP9: 0–63; nil: the codec's default below).
     public var crf: Int? = nil
     public static let defaultCRF = (h264: 18, vp9: 31)

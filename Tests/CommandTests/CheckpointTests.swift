@@ -32,8 +32,11 @@ final class CheckpointTests: TemporaryDirectoryTestCase {
     func testJobFolderSaysWhyThereIsNoPlan() throws {
         XCTAssertThrowsError(try JobFolder(dir + "/none").load()) { XCTAssert("\($0)".contains("no such job folder"), "\($0)") }
         XCTAssertThrowsError(try JobFolder(dir).load()) { XCTAssert("\($0)".contains("has no plan.json"), "\($0)") }
-        try Data("{\"format\": 1}".utf8).write(to: URL(fileURLWithPath: dir + "/plan.json"))
-        XCTAssertThrowsError(try JobFolder(dir).load()) { XCTAssert("\($0)".contains("has plan format 1"), "\($0)") }
+        // a plan of the format before settings were stored as values (it stored the arguments)
+        try Data("{\"format\": 2, \"arguments\": [\"in.mp4\", \"p.jpg\", \"out.mp4\"]}".utf8).write(to: URL(fileURLWithPath: dir + "/plan.json"))
+        XCTAssertThrowsError(try JobFolder(dir).load()) {
+            XCTAssert("\($0)".contains("was made by an earlier version of stylevid (plan format 2; this one reads 3): plan again"), "\($0)")
+        }
         let folder = JobFolder(dir)
         try FileManager.default.createDirectory(atPath: folder.taskFolder(0), withIntermediateDirectories: true)
         try folder.writeSegmentInfo(.init(offset: 3072, videoStartTime: 0.5), task: 0)

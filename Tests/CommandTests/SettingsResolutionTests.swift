@@ -93,23 +93,20 @@ final class SettingsResolutionTests: XCTestCase {
     }
 
     /// What --resume and a cluster task compare: the same settings give the same
-    /// fingerprint however they were spelled; any setting, the model or the arguments
-    /// change it; --resume and --quiet do not.
+    /// fingerprint however they were spelled; any setting, the model, the style or the
+    /// input change it; --resume and --quiet do not.
     func testFingerprintFollowsSettingsNotSpelling() throws {
-        let config = StyleConfig(), temporal = TemporalConfig()
-        let base = VideoJob.fingerprint(arguments: ["in.mp4", "p.jpg", "out.mp4"], config: config, temporal: temporal, network: "vgg16")
-        XCTAssertEqual(base, VideoJob.fingerprint(arguments: ["run", "in.mp4", "p.jpg", "out.mp4", "--resume", "--quiet"],
-                                                  config: config, temporal: temporal, network: "vgg16"))
+        func settings(_ args: [String]) throws -> VideoSettings { try MainForm.parse(args).videoJob.videoSettings() }
+        let base = try settings(["in.mp4", "p.jpg", "out.mp4"]).fingerprint(input: "in.mp4", network: "vgg16")
+        XCTAssertEqual(base, try settings(["in.mp4", "p.jpg", "out.mp4", "--resume", "--quiet", "--style-weight", "100.0"])
+            .fingerprint(input: "in.mp4", network: "vgg16"))
         // checkpoints made before the terms became relative are refused
         XCTAssert(base.contains(StyleConfig.lossForm), base)
-        var heavier = config
-        heavier.styleWeight *= 2
-        var steadier = temporal
-        steadier.weight += 1
-        for other in [VideoJob.fingerprint(arguments: ["in.mp4", "p.jpg", "out.mp4"], config: heavier, temporal: temporal, network: "vgg16"),
-                      VideoJob.fingerprint(arguments: ["in.mp4", "p.jpg", "out.mp4"], config: config, temporal: steadier, network: "vgg16"),
-                      VideoJob.fingerprint(arguments: ["in.mp4", "p.jpg", "out.mp4"], config: config, temporal: temporal, network: "vgg19"),
-                      VideoJob.fingerprint(arguments: ["in.mp4", "q.jpg", "out.mp4"], config: config, temporal: temporal, network: "vgg16")] {
+        for other in [try settings(["in.mp4", "p.jpg", "out.mp4", "--style-weight", "200"]).fingerprint(input: "in.mp4", network: "vgg16"),
+                      try settings(["in.mp4", "p.jpg", "out.mp4", "--temporal-weight", "201"]).fingerprint(input: "in.mp4", network: "vgg16"),
+                      try settings(["in.mp4", "p.jpg", "out.mp4"]).fingerprint(input: "in.mp4", network: "vgg19"),
+                      try settings(["in.mp4", "q.jpg", "out.mp4"]).fingerprint(input: "in.mp4", network: "vgg16"),
+                      try settings(["in.mp4", "p.jpg", "out.mp4"]).fingerprint(input: "other.mp4", network: "vgg16")] {
             XCTAssertNotEqual(other, base)
         }
     }

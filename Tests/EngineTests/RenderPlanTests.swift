@@ -27,15 +27,19 @@ final class RenderPlanTests: XCTestCase {
 
     func testJSONUsesTheDocumentedKeys() throws {
         let plan = RenderPlan(stylevidVersion: "9", input: "/in.mp4", output: "/out.mp4", workingDirectory: "/w",
-                              arguments: ["/in.mp4", "p.jpg", "/out.mp4"], fingerprint: "f", frameCount: 13, frameRate: 25,
+                              settings: VideoSettings(style: StyleConfig(), temporal: TemporalConfig(), stylePaths: ["p.jpg"]), fingerprint: "f", frameCount: 13, frameRate: 25,
                               width: 64, height: 36, shotStarts: [], tasks: [.init(first: 0, last: 6), .init(first: 7, last: 12)])
         let data = try plan.encoded()
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
         XCTAssertEqual(object["tasks"] as? [[String: Int]], [["first": 0, "last": 6], ["first": 7, "last": 12]])
-        for key in ["input", "output", "arguments", "fingerprint", "frame_count", "working_directory", "stylevid_version", "shot_starts"] {
+        for key in ["input", "output", "settings", "fingerprint", "frame_count", "working_directory", "stylevid_version", "shot_starts"] {
             XCTAssertNotNil(object[key], key)
         }
         XCTAssertEqual(try RenderPlan.decode(data), plan)
+        // the settings as values, not a command line to parse again
+        let settings = try XCTUnwrap(object["settings"] as? [String: Any])
+        XCTAssertEqual(settings["style_paths"] as? [String], ["p.jpg"])
+        XCTAssertEqual((settings["style"] as? [String: Any])?["style_weight"] as? Double, Double(StyleConfig().styleWeight))
         XCTAssertEqual(plan.task(of: 7), 1)
         XCTAssertNil(plan.task(of: 13))
         XCTAssertThrowsError(try RenderPlan.decode(Data("{\"tasks\": 3}".utf8)))
@@ -49,7 +53,7 @@ final class RenderPlanTests: XCTestCase {
     /// guide's share reaches those places from wherever the last frame ended up.
     func testSeamRampMakesEqualSteps() {
         let plan = RenderPlan(stylevidVersion: "9", input: "/in.mp4", output: "/out.mp4", workingDirectory: "/w",
-                              arguments: [], fingerprint: "f", frameCount: 40, frameRate: 25, width: 64, height: 36,
+                              settings: VideoSettings(style: StyleConfig(), temporal: TemporalConfig(), stylePaths: []), fingerprint: "f", frameCount: 40, frameRate: 25, width: 64, height: 36,
                               shotStarts: [30], seamFrames: 4, seamPassFrames: 4, tasks: [.init(first: 0, last: 14), .init(first: 15, last: 29), .init(first: 30, last: 39)])
         XCTAssertEqual((0..<15).map { plan.seamRemaining(task: 0, frame: $0) },
                        [Float?](repeating: nil, count: 11) + [0.75, 0.5, 0.25, 0])

@@ -36,7 +36,7 @@ final class ParameterTests: XCTestCase {
     func testDefaultsResolveToTheCommandLinesVideoSettings() throws {
         var s = PluginSettings()
         s.style = "painting.jpg"
-        let (style, temporal, paths) = try s.resolve()
+        let r = try s.resolve(); let (style, temporal, paths) = (r.style, r.temporal, r.stylePaths)
         XCTAssertEqual(paths, ["painting.jpg"])
         let cli = Preset.video.style()
         XCTAssertEqual(style.styleWeight, cli.styleWeight, accuracy: 1e-3)
@@ -55,7 +55,7 @@ final class ParameterTests: XCTestCase {
         var s = PluginSettings()
         s.style = "reference.jpg"
         s.positions[Parameter.photoreal.rawValue] = 0.7
-        let (style, _, _) = try s.resolve()
+        let style = try s.resolve().style
         XCTAssertEqual(style.photorealWeight, 10_000, accuracy: 1)
         XCTAssertEqual(style.initMode, .colorTransfer)
     }
@@ -64,7 +64,7 @@ final class ParameterTests: XCTestCase {
         var s = PluginSettings()
         s.style = "slider.jpg"
         s.chain = "style=a.jpg:weight=200,style=b.jpg:weight=600,temporal=50,iterations=40:8"
-        let (style, temporal, paths) = try s.resolve()
+        let r = try s.resolve(); let (style, temporal, paths) = (r.style, r.temporal, r.stylePaths)
         XCTAssertEqual(paths, ["a.jpg", "b.jpg"])
         XCTAssertEqual(style.styleWeight, 400)
         XCTAssertEqual(style.styleBlend, [200, 600])

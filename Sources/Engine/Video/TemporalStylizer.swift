@@ -5,128 +5,6 @@ import VideoIO
 
 extension TemporalLoss: ImageLoss {}
 
-/// Settings of temporally consistent video stylisation (Ruder, Dosovitskiy & Brox).
-public struct TemporalConfig: Sendable, Equatable {
-    /// γ of the temporal loss (0 = frames independent, no warm start). Default 200: on
-    /// bikes.mp4 the warping error was flat from 50 to 1000 (BENCHMARKS.md).
-    public var weight: Float = 200
-    /// Evaluations for frames after the first (which gets the full budget and the
-    /// pyramid). Default `defaultLaterIterations` (never more than the first frame's budget).
-    public var laterIterations: Int? = nil
-    /// Earlier frames the temporal term looks back to (1 = the previous frame; Ruder's
-    /// long-term set is 1, 10, 20, 40). A frame's consistency weight is reduced by the
-    /// nearer frames' (c_j ← max(c_j − Σ_{k<j} c_k, 0)), so each pixel is pulled toward
-    /// the closest frame where it was visible. Default [1, 10, 20, 40].
-    public var frames: [Int] = [1, 10, 20, 40]
-    /// Later frames stop early once the loss improved by less than this (relative) over
-    /// `stopWindow` evaluations. Default 1e-3 over 3 (0 = never stop early).
-    public var stopTolerance: Double = 1e-3
-    public var stopWindow: Int = 3
-    /// The early-stop rule of a later frame (nil: never stop early).
-    var earlyStop: EarlyStop? { stopTolerance > 0 ? EarlyStop(tolerance: stopTolerance, window: stopWindow) : nil }
-    /// A frame where fewer than this fraction of the pixels were seen (consistently) in an
-    /// earlier frame is a new shot: it is stylised from scratch with the full budget, like
-    /// the first frame. Default 0.5.
-    public var sceneCutThreshold: Float = 0.5
-    /// Radius of the consistency-weight smoothing (0 = off, the default): weights taper
-    /// toward occlusions and motion boundaries (`Warp.smoothWeights`).
-    public var weightSmoothing: Int = 0
-    /// Later frames start L-BFGS with the curvature learnt on the frames before (the last
-    /// `carriedPairs` pairs), instead of afresh (Ruder et al.). On bikes.mp4 at 384 px
-    /// this kept the later frames' style loss at 1.3× the first frame's instead of
-    /// drifting to 2× within 8 frames, at no extra evaluations (BENCHMARKS.md).
-    public var carryCurvature = true
-    public var flow = FlowOptions()
-    public init() {}
-
-    /// 20: with the carried curvature and max-blur pooling, later frames reach 1.025× the
-    /// published schedule's style loss at 8.8 s/frame on 2 cores at 384 px (max pooling:
-    /// 1.15×; 10 evaluations: 6.1 s; BENCHMARKS.md).
-    public static let defaultLaterIterations = 20
-    /// Pooling of the network for videos (images keep max pooling, the published
-    /// default): max-blur. Max pooling ties a converged frame to its alignment with the
-    /// pooling grid, so a warped start that moved by 1-3 px has 2.5x the content loss and
-    /// later frames spend their evaluations re-aligning; with max-blur the default schedule
-    /// is within 2.5% of the published schedule's style loss on bikes.mp4 (max: 1.15x;
-    /// BENCHMARKS.md); frames looked at on three clip/style pairs and `stylevid photo` look
-    /// as they do with max pooling.
-    public static let defaultPooling: Layers.Pooling = .maxBlur
-    /// Curvature pairs carried from frame to frame (and checkpointed for --resume).
-    public static let carriedPairs = 20
-
-    public func validate() throws {
-        func bad(_ m: String) -> EngineError { .invalidOption(m) }
-        guard weight >= 0, weight.isFinite else { throw bad("--temporal-weight must be a finite number ≥ 0") }
-        if let l = laterIterations, l < 1 { throw bad("--later-iterations must be at least 1") }
-        guard !frames.isEmpty, frames.allSatisfy({ $0 >= 1 && $0 <= 1000 }) else {
-            throw bad("--temporal-frames must list frame offsets from 1 to 1000, e.g. 1,10,20,40")
-        }
-        guard frames.contains(1) else { throw bad("--temporal-frames must include 1 (the previous frame, which the warm start uses)") }
-        guard (0...50).contains(weightSmoothing) else { throw bad("--smooth-weights must be a radius from 0 to 50") }
-        guard sceneCutThreshold >= 0, sceneCutThreshold <= 1 else { throw bad("the scene-cut threshold must be in 0...1") }
-        guard stopTolerance >= 0, stopTolerance.isFinite, stopWindow >= 1 else { throw bad("the early-stop tolerance must be ≥ 0 and its window ≥ 1") }
-    }
-}
-
-/// Where the flows between frames come from: the built-in solver, or files.
-public protocol FlowSource: AnyObject, Sendable {
-    /// The backward flow (frame t → frame s, used to warp s onto t) and the forward flow
-    /// (s → t, for the consistency check) between processed frames t and s < t (0-based),
-    /// at the processing size of `current` and `earlier`.
-    func flows(frame t: Int, earlier s: Int, current: Tensor, earlierInput: Tensor) throws -> (backward: Flow, forward: Flow)
-}
-
-/// Flow from the built-in solver, on the input frames at processing size.
-public final class BuiltInFlow: FlowSource, @unchecked Sendable {
-    public let options: FlowOptions
-    public init(options: FlowOptions = FlowOptions()) { self.options = options }
-    public func flows(frame t: Int, earlier s: Int, current: Tensor, earlierInput: Tensor) throws -> (backward: Flow, forward: Flow) {
-        (OpticalFlow.compute(from: current, to: earlierInput, options: options),
-         OpticalFlow.compute(from: earlierInput, to: current, options: options))
-    }
-}
-
-/// Precomputed Middlebury .flo files in a folder, named as Ruder et al.'s scripts name
-/// them, frames numbered from 1 in the processed range: `backward_T_S.flo` (T → S) and
-/// `forward_S_T.flo` (S → T). A flow of another size is resampled (and its vectors scaled)
-/// to the processing size. A missing pair is computed with the built-in flow instead
-/// (counted in `computedInstead`); an unreadable file is an error naming it.
-public final class FlowDirectory: FlowSource, @unchecked Sendable {
-    public let folder: String
-    let fallback: BuiltInFlow
-    private let lock = NSLock()
-    private var computed = 0
-    public var computedInstead: Int { lock.lock(); defer { lock.unlock() }; return computed }
-
-    public init(folder: String, fallback: FlowOptions = FlowOptions()) throws {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
-            throw EngineError.invalidOption("--flow-dir \(folder): no such folder")
-        }
-        self.folder = folder
-        self.fallback = BuiltInFlow(options: fallback)
-    }
-
-    public func paths(frame t: Int, earlier s: Int) -> (backward: String, forward: String) {
-        (folder + "/backward_\(t + 1)_\(s + 1).flo", folder + "/forward_\(s + 1)_\(t + 1).flo")
-    }
-
-    public func flows(frame t: Int, earlier s: Int, current: Tensor, earlierInput: Tensor) throws -> (backward: Flow, forward: Flow) {
-        let (pb, pf) = paths(frame: t, earlier: s)
-        let fm = FileManager.default
-        guard fm.fileExists(atPath: pb), fm.fileExists(atPath: pf) else {
-            lock.lock(); computed += 1; lock.unlock()
-            return try fallback.flows(frame: t, earlier: s, current: current, earlierInput: earlierInput)
-        }
-        func load(_ p: String) throws -> Flow {
-            let f = try FloFile.read(p)
-            return f.width == current.width && f.height == current.height
-                ? f : f.resampled(width: current.width, height: current.height)
-        }
-        return (try load(pb), try load(pf))
-    }
-}
-
 /// Stylises a sequence of frames: the first like an image; each later one starts from
 /// the previous result warped by the optical flow (pixels the flow cannot vouch for, i.e.
 /// disoccluded, out of frame or on motion boundaries, start from an older frame that saw
@@ -396,9 +274,6 @@ extension TemporalStylizer {
         let start = g.startDistance ?? distance
         lastGuideStartDistance = start
         guided.share = Guide.share(remaining: g.remaining, startDistance: start, distance: distance)
-        if ProcessInfo.processInfo.environment["STYLEVID_DEBUG"] != nil {
-            FileHandle.standardError.write("frame \(t): guide distance \(distance) (start \(start)), remaining \(g.remaining), share \(guided.share)\n".data(using: .utf8)!)
-        }
         return guided
     }
 }
@@ -452,45 +327,5 @@ final class FlowPrefetch: @unchecked Sendable {
     func wait() throws -> [(backward: Flow, forward: Flow)] {
         done.wait(); done.signal()
         return try result.get()
-    }
-}
-
-/// Lai et al.'s warping error of a stylised sequence, with the flow taken from the input
-/// frames: E = 1/(T−1) Σ_t Σ_i M_t(i)‖O_t(i) − ω(O_{t−1})(i)‖² / Σ_i M_t(i), M the
-/// consistency mask. Frames are RGB 0...1 tensors of one size. Pairs across a shot change
-/// (where the flow connects fewer than `cutBelow` of the pixels) are left out: there the
-/// few pixels the check lets through are chance matches, and the normalisation by ΣM
-/// would give them a whole frame's weight.
-public func warpingError(inputs: [Tensor], outputs: [Tensor], flow: FlowOptions = FlowOptions(), cutBelow: Double = WarpingError.cutThreshold) -> Double {
-    precondition(inputs.count == outputs.count && inputs.count >= 2, "warpingError: need ≥ 2 matching frames")
-    var total = 0.0, pairs = 0
-    for t in 1..<inputs.count {
-        let e = WarpingError(previousInput: inputs[t - 1], input: inputs[t], previousOutput: outputs[t - 1], output: outputs[t], flow: flow)
-        if e.coverage >= cutBelow { total += e.error; pairs += 1 }
-    }
-    return pairs > 0 ? total / Double(pairs) : 0
-}
-
-/// One term of the warping error: frame t against frame t−1, and the fraction of pixels
-/// the flow connects (the mask's coverage).
-public struct WarpingError {
-    public static let cutThreshold = 0.1
-    public let error: Double
-    public let coverage: Double
-
-    public init(previousInput: Tensor, input: Tensor, previousOutput: Tensor, output: Tensor, flow: FlowOptions = FlowOptions()) {
-        let back = OpticalFlow.compute(from: input, to: previousInput, options: flow)
-        let fwd = OpticalFlow.compute(from: previousInput, to: input, options: flow)
-        let m = Warp.consistency(backward: back, forward: fwd)
-        let warped = Warp.backward(previousOutput, flow: back).image
-        let n = warped.plane
-        var num = 0.0, den = 0.0
-        for i in 0..<n where m[i] > 0 {
-            var d2 = 0.0
-            for c in 0..<3 { let d = Double(output.storage[c * n + i] - warped.storage[c * n + i]); d2 += d * d }
-            num += d2; den += 1
-        }
-        error = den > 0 ? num / den : 0
-        coverage = den / Double(n)
     }
 }

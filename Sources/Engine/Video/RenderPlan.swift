@@ -7,10 +7,10 @@ import VideoIO
 /// task K's frames into DIR, `stylevid join DIR` encodes the output from them.
 ///
 /// The JSON (snake_case keys): `format`, `stylevid_version`, `input`, `output` (absolute
-/// paths), `working_directory` (where the plan was made), `arguments` (the main form's
-/// command line, re-read by every task in the working directory), `fingerprint`
-/// (the settings the arguments resolved to, the model, the version: a task refuses a plan
-/// whose fingerprint its own build does not reproduce), `frame_count`, `frame_rate`,
+/// paths), `working_directory` (where the plan was made: relative paths in the settings
+/// are relative to it), `settings` (`VideoSettings`: everything that decides the frames,
+/// resolved once by `plan`), `fingerprint` (the settings, the model they resolve to, the
+/// version: a task refuses a plan whose fingerprint its own build does not reproduce), `frame_count`, `frame_rate`,
 /// `width`/`height` (processing size), `shot_starts` (0-based frames where a shot begins),
 /// `video_start_pts`/`video_start_time` (the input's first frame) and each task's
 /// `first_pts`/`last_pts` (where its readers seek),
@@ -28,7 +28,7 @@ public struct RenderPlan: Codable, Equatable, Sendable {
         public var count: Int { last - first + 1 }
     }
 
-    public static let currentFormat = 2
+    public static let currentFormat = 3
     /// The seams' defaults, measured (BENCHMARKS.md, "Cluster rendering"): the seam pass
     /// alone; the keyframe ramp (`seamFrames` > 0) made the frames before a seam step
     /// harder than they save at it.
@@ -38,9 +38,9 @@ public struct RenderPlan: Codable, Equatable, Sendable {
     public var stylevidVersion: String
     public var input: String
     public var output: String
-    /// Where `stylevid plan` ran: relative paths in the arguments are relative to it.
+    /// Where `stylevid plan` ran: relative paths in the settings are relative to it.
     public var workingDirectory: String
-    public var arguments: [String]
+    public var settings: VideoSettings
     public var fingerprint: String
     public var frameCount: Int
     public var frameRate: Double
@@ -54,10 +54,10 @@ public struct RenderPlan: Codable, Equatable, Sendable {
     public var videoStartTime: Double?
     public var tasks: [Task]
 
-    public init(stylevidVersion: String, input: String, output: String, workingDirectory: String, arguments: [String], fingerprint: String,
+    public init(stylevidVersion: String, input: String, output: String, workingDirectory: String, settings: VideoSettings, fingerprint: String,
                 frameCount: Int, frameRate: Double, width: Int, height: Int, shotStarts: [Int],
                 seamFrames: Int = RenderPlan.defaultSeamFrames, seamPassFrames: Int = RenderPlan.defaultSeamPassFrames, tasks: [Task]) {
-        self.stylevidVersion = stylevidVersion; self.input = input; self.output = output; self.workingDirectory = workingDirectory; self.arguments = arguments
+        self.stylevidVersion = stylevidVersion; self.input = input; self.output = output; self.workingDirectory = workingDirectory; self.settings = settings
         self.fingerprint = fingerprint; self.frameCount = frameCount; self.frameRate = frameRate
         self.width = width; self.height = height; self.shotStarts = shotStarts; self.seamFrames = seamFrames
         self.seamPassFrames = seamPassFrames; self.tasks = tasks

@@ -2,7 +2,7 @@ import Foundation
 import Kernels
 
 /// How the first image of the optimisation is made.
-public enum InitMode: Sendable, Equatable {
+public enum InitMode: Sendable, Equatable, Codable {
     case content
     case random
     case image(String)
@@ -25,7 +25,7 @@ public enum InitMode: Sendable, Equatable {
 
 /// Everything that shapes one image stylisation. The CLI, the filter chain and the
 /// plugin all fill this same struct; defaults are documented on each field.
-public struct StyleConfig: Sendable, Equatable {
+public struct StyleConfig: Sendable, Equatable, Codable {
     /// Longest side of the result, in pixels. Default 512.
     public var size: Int = 512
     /// Objective evaluations at each pyramid level. Default 200.

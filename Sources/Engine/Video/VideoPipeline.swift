@@ -38,7 +38,7 @@ public final class BoundedQueue<T>: @unchecked Sendable {
 
 /// Which frames of the input to process: by time (`start`, `duration`, seconds) or by
 /// 0-based frame indices (`frames`, inclusive).
-public struct FrameRange: Sendable, Equatable {
+public struct FrameRange: Sendable, Equatable, Codable {
     public var start: Double? = nil
     public var duration: Double? = nil
     public var frames: ClosedRange<Int>? = nil

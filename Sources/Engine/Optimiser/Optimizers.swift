@@ -8,7 +8,7 @@ public typealias Objective = ([Float]) -> (Double, [Float])
 /// Return false to stop early.
 public typealias OptimizerCallback = (Int, Double, [Float]) -> Bool
 
-public enum OptimizerKind: String, Sendable, Equatable, CaseIterable { case lbfgs, adam }
+public enum OptimizerKind: String, Sendable, Equatable, CaseIterable, Codable { case lbfgs, adam }
 
 /// Limited-memory BFGS (Nocedal & Wright, Alg. 7.4/7.5) with an Armijo backtracking
 /// safeguard. One "iteration" is one objective evaluation, as in torch.optim.LBFGS with

@@ -94,7 +94,7 @@ public struct FilterOption: Sendable, Equatable {
 }
 
 /// A geometric step of the chain, applied to every frame in order before stylisation.
-public enum GeometryOp: Equatable, Sendable {
+public enum GeometryOp: Equatable, Sendable, Codable {
     /// FFmpeg's scale: -1 keeps the aspect ratio, -2 too but rounded to an even size, 0 =
     /// the input's size.
     case scale(width: Int, height: Int)
