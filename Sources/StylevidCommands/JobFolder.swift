@@ -81,13 +81,6 @@ struct JobFolder {
         return render
     }
 
-    /// Task k's keyframe: its first frame's input and result, once rendered.
-    func keyframe(_ k: Int) -> (input: RGBImage, output: RGBImage)? {
-        guard let i = try? ImageIO.read(taskFolder(k) + "/" + Checkpoints.inputName(0)),
-              let o = try? ImageIO.read(taskFolder(k) + "/" + Checkpoints.frameName(0)), i.width == o.width, i.height == o.height else { return nil }
-        return (i, o)
-    }
-
     /// Task k's finished frames: its `done` file says how many (nil: not finished).
     func finishedFrames(_ k: Int) -> Int? {
         (try? String(contentsOfFile: doneFile(k), encoding: .utf8)).flatMap { Int($0.split(separator: " ").first ?? "") }

@@ -30,15 +30,13 @@ struct PlanCommand: ParsableCommand {
     var job: String
     @Option(help: "Most frames per task (at the video defaults a frame takes 8.8 s on 2 cores, BENCHMARKS.md \"Max-blur pooling as the video default\").")
     var chunkFrames: Int = PlanCommand.defaultChunkFrames
-    @Option(help: "A keyframe ramp besides the seam pass: the next task's first frame is rendered before the tasks, and this many frames before the seam travel toward it (0: none; measured worse than the seam pass alone, BENCHMARKS.md).")
-    var seamFrames: Int = RenderPlan.defaultSeamFrames
     @Option(help: "First frames of such a task that its seam pass renders again, continuing the task before's last frame and handing over to the task's own frames (0: none).")
     var seamPassFrames: Int = RenderPlan.defaultSeamPassFrames
 
     func validate() throws {
         let video = main.video
         guard chunkFrames >= 1 else { throw ValidationError("--chunk-frames must be at least 1") }
-        guard seamFrames >= 0, seamPassFrames >= 0 else { throw ValidationError("--seam-frames and --seam-pass-frames must be 0 (none) or more") }
+        guard seamPassFrames >= 0 else { throw ValidationError("--seam-pass-frames must be 0 (none) or more") }
         guard video.start == nil, video.duration == nil, video.frames == nil else {
             throw ValidationError("a plan renders the whole input: --start, --duration and --frames are not for plan (cut the input first)")
         }
@@ -72,7 +70,7 @@ struct PlanCommand: ParsableCommand {
                                fingerprint: JobFolder.fingerprint(prepared), frameCount: frames,
                                frameRate: prepared.reader.info.frameRate.value,
                                width: prepared.frames.processing.width, height: prepared.frames.processing.height,
-                               shotStarts: detector.starts, seamFrames: seamFrames, seamPassFrames: seamPassFrames, tasks: tasks)
+                               shotStarts: detector.starts, seamPassFrames: seamPassFrames, tasks: tasks)
         value.videoStartPts = videoStart.pts
         value.videoStartTime = videoStart.time
         do {

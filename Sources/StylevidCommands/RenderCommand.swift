@@ -3,7 +3,7 @@ import Engine
 import Foundation
 import VideoIO
 
-/// `stylevid render DIR [--keyframe | --seam] [--task K | --all]`.
+/// `stylevid render DIR [--seam] [--task K | --all]`.
 struct RenderCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "render",
@@ -13,8 +13,7 @@ struct RenderCommand: ParsableCommand {
             plan's --seam-pass-frames) renders its first frames again once both tasks are \
             done, continuing the task before's last frame and handing over to the task's \
             own frames, and encodes the task: so render the tasks, then `--seam` (`--all` \
-            does both, in order). A plan with a keyframe ramp (--seam-frames) also needs \
-            those tasks' first frames before any task: `--keyframe` first. Without --task \
+            does both, in order). Without --task \
             or --all, the task is $SLURM_ARRAY_TASK_ID (a Slurm array job) or \
             $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job), so one command line serves \
             every task. A task run again continues from its saved frames and gives the \
@@ -22,14 +21,9 @@ struct RenderCommand: ParsableCommand {
             """)
     @Argument(help: "The job folder of `stylevid plan`.") var dir: String
     @Option(help: "The task to render (0-based).") var task: Int?
-    @Flag(help: "Render every unfinished task, in order, on this machine (keyframes first, seam passes last).") var all = false
-    @Flag(help: "Render only the keyframe (first frame) of the task(s).") var keyframe = false
+    @Flag(help: "Render every unfinished task, in order, on this machine (seam passes last).") var all = false
     @Flag(help: "Run only the seam pass of the task(s), once the task and the one before it are rendered.") var seam = false
     @Flag(help: "No progress output.") var quiet = false
-
-    func validate() throws {
-        guard !(keyframe && seam) else { throw ValidationError("--keyframe and --seam exclude each other") }
-    }
 
     func tasks(_ plan: RenderPlan) throws -> [Int] {
         if all {
@@ -51,10 +45,7 @@ struct RenderCommand: ParsableCommand {
         let plan = try folder.load()
         let renderer = TaskRenderer(plan: plan, folder: folder, reporter: ProgressReporter(quiet: quiet))
         let chosen = try tasks(plan)
-        if keyframe || all {
-            for k in chosen where plan.needsKeyframe(k) { try renderer.keyframe(k) }
-        }
-        if !keyframe && !seam || all {
+        if !seam || all {
             for k in chosen { try renderer.task(k) }
         }
         if seam || all {

@@ -9,9 +9,7 @@ struct SlurmCommand: ParsableCommand {
         commandName: "slurm",
         abstract: "Submit a plan to Slurm: an array job of its tasks, their seam passes, then the join.",
         discussion: """
-            Writes DIR/slurm/keyframes.sbatch (for a plan with a keyframe ramp: the first \
-            frame of every task that continues a shot, `stylevid render --keyframe DIR`), \
-            DIR/slurm/render.sbatch (one array \
+            Writes DIR/slurm/render.sbatch (one array \
             task per plan task, `stylevid render DIR`), \
             DIR/slurm/seams.sbatch (the seam pass of every task that continues a shot, \
             `stylevid render --seam DIR`, after the tasks) and DIR/slurm/join.sbatch \
@@ -77,11 +75,9 @@ struct SlurmCommand: ParsableCommand {
         if !resubmit && !unfinished.elementsEqual(plan.tasks.indices) && !dryRun {
             throw CLIError("\(dir) has finished tasks already; use --resubmit to submit the rest")
         }
-        // keyframes before the tasks (each task before such a task is drawn toward its
-        // keyframe), seam passes after them, then the join
-        let keyframes = tasks.filter { plan.needsKeyframe($0) && folder.keyframe($0) == nil }
+        // the tasks, then the seam passes, then the join
         let seams = plan.tasks.indices.filter { plan.seamPassLength(task: $0) > 0 && folder.segmentInfo($0) == nil }
-        let phases = try writeScripts(plan: plan, job: job, keyframes: keyframes, tasks: tasks, seams: seams)
+        let phases = try writeScripts(plan: plan, job: job, tasks: tasks, seams: seams)
         if dryRun {
             for (i, p) in phases.enumerated() {
                 let after = i > 0 ? " (submitted with --dependency=afterok:\(phases[i - 1].name.uppercased())_JOB_ID)" : ""
@@ -98,15 +94,14 @@ struct SlurmCommand: ParsableCommand {
         }
         var ids: [(name: String, id: String)] = []
         for p in phases {
-            let what = ["keyframes": "the keyframe array", "render": "the render array", "seams": "the seam array"][p.name] ?? "the join job"
+            let what = ["render": "the render array", "seams": "the seam array"][p.name] ?? "the join job"
             let id = try Sbatch.submit(p.file, extra: ids.last.map { ["--dependency=afterok:\($0.id)"] } ?? [], what: what)
             ids.append((p.name, id))
         }
         try? (ids.map { "\($0.name) \($0.id)" }.joined(separator: "\n") + "\n").write(toFile: scripts + "/jobs", atomically: true, encoding: .utf8)
         for (name, id) in ids {
             switch name {
-            case "keyframes": print("submitted keyframe array job \(id) (\(keyframes.count) keyframe(s))")
-            case "render": print("submitted render array job \(id) (\(tasks.count) task(s)\(maxParallel.map { ", at most \($0) at once" } ?? ""))\(keyframes.isEmpty ? "" : ", after the keyframes")")
+            case "render": print("submitted render array job \(id) (\(tasks.count) task(s)\(maxParallel.map { ", at most \($0) at once" } ?? ""))")
             case "seams": print("submitted seam array job \(id) (\(seams.count) seam pass(es)), after the tasks")
             default: print("submitted join job \(id), which runs once every task succeeded and writes \(plan.output)")
             }
@@ -116,16 +111,12 @@ struct SlurmCommand: ParsableCommand {
     }
 
     /// Writes the batch scripts of the phases that have work, in the order they run.
-    func writeScripts(plan: RenderPlan, job: String, keyframes: [Int], tasks: [Int], seams: [Int]) throws -> [Phase] {
+    func writeScripts(plan: RenderPlan, job: String, tasks: [Int], seams: [Int]) throws -> [Phase] {
         let env = ["export STYLEVID_HOME=\(SlurmCommand.quote(StylevidHome.path))"]
         let exe = SlurmCommand.quote(SlurmCommand.executable), quotedJob = SlurmCommand.quote(job)
         let scripts = job + "/slurm"
         var phases: [Phase] = []
         func add(_ name: String, _ lines: [String]) { phases.append(Phase(name: name, lines: lines, file: "\(scripts)/\(name).sbatch")) }
-        if !keyframes.isEmpty {
-            add("keyframes", header(name: "stylevid-keyframes", log: "\(job)/logs/keyframe-%a.log")
-                + ["#SBATCH --array=\(arraySpec(keyframes, count: -1))"] + env + ["exec \(exe) render --keyframe --quiet \(quotedJob)"])
-        }
         if !tasks.isEmpty {
             add("render", header(name: "stylevid-render", log: "\(job)/logs/render-%a.log")
                 + ["#SBATCH --array=\(arraySpec(tasks, count: plan.tasks.count))"] + env + ["exec \(exe) render --quiet \(quotedJob)"])
@@ -140,7 +131,7 @@ struct SlurmCommand: ParsableCommand {
             + ["exec \(exe) join --quiet \(reencodeJoin ? "--reencode " : "")\(quotedJob)"])
         do {
             for d in [scripts, job + "/logs"] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
-            for name in ["keyframes", "render", "seams", "join"] { try? FileManager.default.removeItem(atPath: "\(scripts)/\(name).sbatch") }
+            for name in ["render", "seams", "join"] { try? FileManager.default.removeItem(atPath: "\(scripts)/\(name).sbatch") }
             for p in phases { try (p.lines.joined(separator: "\n") + "\n").write(toFile: p.file, atomically: true, encoding: .utf8) }
         } catch {
             throw CLIError("cannot write the batch scripts into \(scripts): \(error.localizedDescription)")

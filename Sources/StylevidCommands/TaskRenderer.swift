@@ -3,7 +3,7 @@ import Engine
 import Foundation
 import VideoIO
 
-/// The work of `stylevid render` on one job folder: keyframes, tasks, seam passes, and
+/// The work of `stylevid render` on one job folder: tasks, seam passes, and
 /// each task's segment of OUTPUT.
 struct TaskRenderer {
     let plan: RenderPlan
@@ -17,35 +17,13 @@ struct TaskRenderer {
                         resume: FileManager.default.fileExists(atPath: path + "/settings"))
     }
 
-    /// Task k's first frame, stylized as the task itself would (with its input kept for
-    /// the task before, which is drawn toward it).
-    func keyframe(_ k: Int) throws {
-        if folder.keyframe(k) != nil { reporter.note("keyframe of task \(k) is already done"); return }
-        let first = plan.tasks[k].first
-        _ = try folder.prepare(plan, range: first...first).stylize(into: try checkpoints(folder.taskFolder(k), "task \(k)"), observer: reporter,
-                                                                   writing: false, keepInputs: true, toContinue: TaskRenderer.toContinue)
-        reporter.finish()
-        reporter.note("keyframe of task \(k) (frame \(first)) done")
-    }
-
     func task(_ k: Int) throws {
         let t = plan.tasks[k]
         if folder.finishedFrames(k) == t.count { reporter.note("task \(k) (frames \(t.first)-\(t.last)) is already done"); return }
-        // the seam: drawn toward the next task's keyframe when it continues this shot
-        var next: (input: RGBImage, output: RGBImage)?
-        if k + 1 < plan.tasks.count, plan.needsKeyframe(k + 1) {
-            guard let key = folder.keyframe(k + 1) else {
-                throw CLIError("task \(k) needs the keyframe of task \(k + 1), which is not rendered: stylevid render \(dir) --keyframe --task \(k + 1) first (stylevid slurm and --all do it)")
-            }
-            next = key
-        }
         let render = try folder.prepare(plan, range: t.first...t.last)
         let saved = try checkpoints(folder.taskFolder(k), "task \(k)")
         reporter.note("task \(k): frames \(t.first)-\(t.last)" + (saved.available > 0 ? ", \(saved.available) already saved" : ""))
-        let ramp = SeamRamp(file: folder.taskFolder(k) + "/seam-distance", temporal: render.frames.temporal)
-        let done = try render.stylize(into: saved, observer: reporter, writing: false, keepInputs: false, toContinue: TaskRenderer.toContinue, hooks: .init(beforeFrame: { i in
-            ramp.guide(next.flatMap { key in plan.seamRemaining(task: k, frame: i).map { (key.input, key.output, $0) } })
-        }, beforeSaving: { _ in try ramp.keepStartDistance() }))
+        let done = try render.stylize(into: saved, observer: reporter, writing: false, keepInputs: false, toContinue: TaskRenderer.toContinue)
         reporter.finish()
         guard done.frames == t.count else {
             throw CLIError("task \(k): the input gave \(done.frames) frame(s) for frames \(t.first)-\(t.last); has \(plan.input) changed since the plan?")
@@ -94,7 +72,7 @@ struct TaskRenderer {
         reporter.note("seam pass of task \(k): frames \(t.first)-\(t.first + p - 1) again, continuing frame \(t.first - 1)")
         _ = try render.stylize(into: saved, observer: reporter, writing: false, keepInputs: false, toContinue: TaskRenderer.toContinue, hooks: .init(beforeFrame: { i in
             let remaining = plan.seamPassRemaining(task: k, frame: i - tail)
-            ramp.guide(remaining.flatMap { r in own.load(i - tail, width: w, height: h).map { (nil, $0, r) } })
+            ramp.guide(remaining.flatMap { r in own.load(i - tail, width: w, height: h).map { ($0, r) } })
             // the full-size level hands over too: it continues the frame before, which was
             // the fraction r₋ of the way from the task's own frame, so taking 1 − r/r₋ of
             // the own frame leaves r, in equal steps
@@ -156,10 +134,10 @@ final class SeamRamp {
         startDistance = (try? String(contentsOfFile: file, encoding: .utf8)).flatMap { Float($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
-    /// Sets the next frame's guide: (its input, nil for the frame itself; its result;
-    /// the share still to go), or none.
-    func guide(_ g: (input: RGBImage?, output: RGBImage, remaining: Float)?) {
-        temporal.guide = g.map { .init(input: $0.input, output: $0.output, remaining: $0.remaining, startDistance: startDistance) }
+    /// Sets the next frame's guide: (a result of the frame rendered apart; the share
+    /// still to go), or none.
+    func guide(_ g: (output: RGBImage, remaining: Float)?) {
+        temporal.guide = g.map { .init(output: $0.output, remaining: $0.remaining, startDistance: startDistance) }
     }
 
     func keepStartDistance() throws {

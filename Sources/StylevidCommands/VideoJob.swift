@@ -61,7 +61,7 @@ struct VideoJob {
         s.geometry = run.geometry
         s.passes = run.passes
         (s.contentMask, s.referenceMask, s.maskMap) = (run.contentMask, run.referenceMask, run.maskMap)
-        s.maxMemory = run.maxMemory
+        s.maxMemory = try options.maxMemory.map { _ in try options.memoryLimit() }
         s.model = options.model
         s.outputSize = video.outputSize
         s.flowDir = video.flowDir

@@ -201,11 +201,11 @@ public struct EdgeWeights: Sendable {
 /// pixel's four neighbours are then contiguous runs of the other colour's rows, so the
 /// interior is updated 8 pixels at a time, and a half-sweep reads only the data of its
 /// own colour.
-public struct RedBlackSOR {
+struct RedBlackSOR {
     let w: Int, h: Int, wp: Int
     static let omega: Float = 1.8
 
-    public init(width: Int, height: Int) { w = width; h = height; wp = (width + 1) / 2 }
+    init(width: Int, height: Int) { w = width; h = height; wp = (width + 1) / 2 }
 
     /// Floats in one colour's half of a packed plane.
     var plane: Int { h * wp }
@@ -248,7 +248,7 @@ public struct RedBlackSOR {
     /// for the residual r = Ix·u + Iy·v + c0 and θ = 1 / (|g|² + ζ²) (ζ = `normalization`;
     /// θ = 1 when it is 0, ψ = θ when ε_d is 0), and each edge's weight times
     /// ε_s / √(|Δw|² + ε_s²) for the flow difference across it (unchanged when ε_s is 0).
-    public struct System: Sendable {
+    struct System: Sendable {
         /// Eight packed planes, one after the other, in the order of `Field`; colour c of
         /// field f starts at (2f + c)·`plane`.
         var storage: [Float]
@@ -260,7 +260,7 @@ public struct RedBlackSOR {
         var alpha2: Float, epsilon: Float, normalization: Float
     }
 
-    public func system(_ lin: Linearisation, flow: Flow, edges: EdgeWeights, alpha2: Float,
+    func system(_ lin: Linearisation, flow: Flow, edges: EdgeWeights, alpha2: Float,
                        dataEpsilon: Float, normalization: Float = 0, smoothEpsilon: Float) -> System {
         let w = self.w, h = self.h
         var eh = edges.horizontal, ev = edges.vertical
@@ -380,7 +380,7 @@ public struct RedBlackSOR {
     ///
     /// The flow is split by colour into packed arrays in a first phase and put back
     /// together in a last one, all in one `parallelPhases`.
-    public func solve(u: inout [Float], v: inout [Float], system: System, sweeps: Int) {
+    func solve(u: inout [Float], v: inout [Float], system: System, sweeps: Int) {
         var pu = [Float](repeating: 0, count: 2 * plane), pv = pu
         system.storage.withUnsafeBufferPointer { sp in
         u.withUnsafeMutableBufferPointer { uf in v.withUnsafeMutableBufferPointer { vf in

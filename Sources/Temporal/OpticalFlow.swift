@@ -114,8 +114,8 @@ public enum OpticalFlow {
     /// One warp: linearise around the current flow, then solve for the new flow with SOR,
     /// re-weighting the robust terms from the flow so far between rounds of sweeps. Each
     /// pass is its own dispatch; `compute` runs the same passes through `LevelSolver`, in
-    /// one.
-    public static func refine(_ flow: inout Flow, _ a: [Float], _ b: [Float], edges: EdgeWeights, options o: FlowOptions) {
+    /// one. The plain reference the tests hold `LevelSolver` to.
+    static func refine(_ flow: inout Flow, _ a: [Float], _ b: [Float], edges: EdgeWeights, options o: FlowOptions) {
         let lin = Linearisation(flow: flow, first: a, second: b)
         let solver = RedBlackSOR(width: flow.width, height: flow.height)
         for sweeps in o.sweepsPerRound {
@@ -155,8 +155,9 @@ public enum OpticalFlow {
         return Tensor(channels: 1, height: h, width: w, storage: out)
     }
 
-    /// The 3×3 median of every pixel, borders clamped.
-    public static func median3(_ p: [Float], _ w: Int, _ h: Int) -> [Float] {
+    /// The 3×3 median of every pixel, borders clamped (the tests' reference for the fused
+    /// two-component version).
+    static func median3(_ p: [Float], _ w: Int, _ h: Int) -> [Float] {
         var out = p
         p.withUnsafeBufferPointer { src in
         out.withUnsafeMutableBufferPointer { dst in

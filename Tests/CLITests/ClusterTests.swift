@@ -138,8 +138,8 @@ final class ClusterTests: CLITestCase {
         XCTAssertGreaterThan(Double(psnr.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, 35, "the re-encoded frames are not the copied ones")
     }
 
-    /// --output-size source through plan, render and join on this machine: the tasks, the
-    /// keyframes and the seam passes keep source-size results beside the processing-size
+    /// --output-size source through plan, render and join on this machine: the tasks and
+    /// the seam passes keep source-size results beside the processing-size
     /// frames; the copying join and `join --reencode` both give frames at the input's size.
     func testSourceSizeThroughPlanRenderAndJoin() throws {
         try makeClip()
@@ -205,13 +205,6 @@ final class ClusterTests: CLITestCase {
         try FileManager.default.removeItem(atPath: job + "/tasks")
         // one shot in 3 tasks: a seam pass needs both its tasks
         assertOneLineError(runStylevid(["render", job, "--seam", "--task", "1"]), contains: "needs tasks 0 and 1 rendered first")
-        // with a keyframe ramp, task 0 is drawn toward task 1's keyframe, which must come first
-        let keyed = dir + "/keyed"
-        XCTAssertEqual(plan(keyed, output: dir + "/keyed.mp4", extra: ["--seam-frames", "3"]).status, 0)
-        assertOneLineError(runStylevid(["render", keyed, "--task", "0"]), contains: "needs the keyframe of task 1")
-        let keyedPlan = try String(contentsOfFile: keyed + "/plan.json", encoding: .utf8)
-        try keyedPlan.replacingOccurrences(of: "model vgg16", with: "model vgg19").write(toFile: keyed + "/plan.json", atomically: true, encoding: .utf8)
-        assertOneLineError(runStylevid(["render", keyed, "--keyframe", "--task", "1"]), contains: "other settings or another model")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
         // sbatch absent, and sbatch refusing
         assertOneLineError(runShell("PATH=/nonexistent '\(StylevidPaths.binary)' slurm '\(job)'"), contains: "sbatch not found")

@@ -48,17 +48,12 @@ final class RenderPlanTests: XCTestCase {
         }
     }
 
-    /// The seam leaves a task's last frames equal steps short of the next keyframe,
-    /// ending on it; a task followed by a new shot, or the last task, has none. The
-    /// guide's share reaches those places from wherever the last frame ended up.
-    func testSeamRampMakesEqualSteps() {
+    /// The seam pass hands over to a task's own frames in equal steps: the guide's share
+    /// reaches each step from wherever the frame before ended up.
+    func testSeamPassMakesEqualSteps() {
         let plan = RenderPlan(stylevidVersion: "9", input: "/in.mp4", output: "/out.mp4", workingDirectory: "/w",
                               settings: VideoSettings(style: StyleConfig(), temporal: TemporalConfig(), stylePaths: []), fingerprint: "f", frameCount: 40, frameRate: 25, width: 64, height: 36,
-                              shotStarts: [30], seamFrames: 4, seamPassFrames: 4, tasks: [.init(first: 0, last: 14), .init(first: 15, last: 29), .init(first: 30, last: 39)])
-        XCTAssertEqual((0..<15).map { plan.seamRemaining(task: 0, frame: $0) },
-                       [Float?](repeating: nil, count: 11) + [0.75, 0.5, 0.25, 0])
-        XCTAssertEqual((0..<15).compactMap { plan.seamRemaining(task: 1, frame: $0) }, [], "task 2 starts a shot")
-        XCTAssertEqual((0..<10).compactMap { plan.seamRemaining(task: 2, frame: $0) }, [], "the last task")
+                              shotStarts: [30], seamPassFrames: 4, tasks: [.init(first: 0, last: 14), .init(first: 15, last: 29), .init(first: 30, last: 39)])
         // a frame the optimisation pulled back (distance 0.9 of the start where 0.75
         // was asked) moves further: to exactly the 0.5 asked of the next one
         var distance: Float = 1

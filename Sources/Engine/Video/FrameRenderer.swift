@@ -40,7 +40,7 @@ public final class FrameRenderer {
         var config = settings.style
         config.size = max(w, h)
         let stylizer = try Stylizer(network: try network(config), config: config)
-        stylizer.maxMemory = settings.maxMemory
+        stylizer.maxMemory = settings.maxMemory ?? MemoryPlan.defaultBudget
         stylizer.segmentation = segmentation
         do { try stylizer.checkMemory(width: w, height: h) } catch let e as EngineError {
             throw EngineError.invalidOption("--size \(config.size): \(e.description)")

@@ -14,7 +14,6 @@ import VideoIO
 /// `width`/`height` (processing size), `shot_starts` (0-based frames where a shot begins),
 /// `video_start_pts`/`video_start_time` (the input's first frame) and each task's
 /// `first_pts`/`last_pts` (where its readers seek),
-/// `seam_frames` (how many frames before a seam travel toward the next task's keyframe),
 /// `seam_pass_frames` (how many first frames of such a task its seam pass renders again)
 /// and `tasks`: `[{"first": A, "last": B}, ...]`, 0-based input frames, inclusive.
 public struct RenderPlan: Codable, Equatable, Sendable {
@@ -29,10 +28,9 @@ public struct RenderPlan: Codable, Equatable, Sendable {
     }
 
     public static let currentFormat = 3
-    /// The seams' defaults, measured (BENCHMARKS.md, "Cluster rendering"): the seam pass
-    /// alone; the keyframe ramp (`seamFrames` > 0) made the frames before a seam step
-    /// harder than they save at it.
-    public static let defaultSeamFrames = 0
+    /// The seam pass's default, measured (BENCHMARKS.md, "Cluster rendering"). A keyframe
+    /// ramp toward the next task's first frame, tried beside it, made the frames before a
+    /// seam step harder than they save at it, and was removed.
     public static let defaultSeamPassFrames = 32
     public var format = RenderPlan.currentFormat
     public var stylevidVersion: String
@@ -47,7 +45,6 @@ public struct RenderPlan: Codable, Equatable, Sendable {
     public var width: Int
     public var height: Int
     public var shotStarts: [Int]
-    public var seamFrames: Int
     public var seamPassFrames: Int
     /// The input's first frame (timestamp, seconds): where every task's segment is placed from.
     public var videoStartPts: Int64?
@@ -56,10 +53,10 @@ public struct RenderPlan: Codable, Equatable, Sendable {
 
     public init(stylevidVersion: String, input: String, output: String, workingDirectory: String, settings: VideoSettings, fingerprint: String,
                 frameCount: Int, frameRate: Double, width: Int, height: Int, shotStarts: [Int],
-                seamFrames: Int = RenderPlan.defaultSeamFrames, seamPassFrames: Int = RenderPlan.defaultSeamPassFrames, tasks: [Task]) {
+                seamPassFrames: Int = RenderPlan.defaultSeamPassFrames, tasks: [Task]) {
         self.stylevidVersion = stylevidVersion; self.input = input; self.output = output; self.workingDirectory = workingDirectory; self.settings = settings
         self.fingerprint = fingerprint; self.frameCount = frameCount; self.frameRate = frameRate
-        self.width = width; self.height = height; self.shotStarts = shotStarts; self.seamFrames = seamFrames
+        self.width = width; self.height = height; self.shotStarts = shotStarts
         self.seamPassFrames = seamPassFrames; self.tasks = tasks
     }
 
@@ -114,26 +111,8 @@ public struct RenderPlan: Codable, Equatable, Sendable {
     /// Whether task k continues the shot of the task before it: a seam, not a cut.
     public func continuesShot(_ k: Int) -> Bool { k > 0 && k < tasks.count && !shotStarts.contains(tasks[k].first) }
 
-    /// Whether task k's first frame (its keyframe) is rendered before the tasks, for the
-    /// task before to be drawn toward it (a seam with `seamFrames` > 0).
-    public func needsKeyframe(_ k: Int) -> Bool { continuesShot(k) && seamFrames > 0 }
-
-    /// The seam: for the frame `offset` frames into task k, the share of the distance to
-    /// the next task's keyframe still to go once the frame is made
-    /// (`TemporalStylizer.Guide.remaining`); nil off the ramp. Over the task's last
-    /// `seamFrames` frames (R) it falls (R−1)/R, (R−2)/R, …, 0 in equal steps, so the
-    /// jump between two independently started textures is spread evenly over the ramp
-    /// and the last frame starts at the keyframe warped onto it.
-    public func seamRemaining(task k: Int, frame offset: Int) -> Float? {
-        guard needsKeyframe(k + 1), tasks.indices.contains(k) else { return nil }
-        let ramp = min(seamFrames, tasks[k].count - 1)
-        let i = offset - (tasks[k].count - 1 - ramp)     // 1...ramp on the ramp
-        guard ramp > 0, i >= 1, i <= ramp else { return nil }
-        return Float(ramp - i) / Float(ramp)
-    }
-
     /// Frames task k's seam pass renders again (0: it has none). A task that continues
-    /// the shot of the task before it starts from its own keyframe; its seam pass, once
+    /// the shot of the task before it starts afresh at its first frame; its seam pass, once
     /// both tasks are rendered, renders its first frames again continuing the task
     /// before's last frame, handing over to the task's own frames in equal steps: the
     /// seam pair is then an ordinary pair of consecutive frames.

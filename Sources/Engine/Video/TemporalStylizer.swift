@@ -23,23 +23,20 @@ public final class TemporalStylizer {
     public private(set) var sceneCuts = 0
     private var prefetch: (frame: Int, result: FlowPrefetch)?
 
-    /// A stylized frame further on that the next frame is drawn toward: the seam of a
-    /// render cut into chunks, where a chunk's last frames travel toward the next chunk's
-    /// first frame (its keyframe), so the two meet. Set before each frame. The frame's warm
-    /// start and its temporal targets move part of the way from the warped earlier results
-    /// to the guide warped onto the frame, so that `remaining` (1 → 0 over the ramp) of
-    /// the distance measured at the ramp's first frame (`startDistance`; nil: this is
-    /// that frame) is left: the share is measured each frame, so what the optimisation
-    /// undoes on one frame is made up on the next. Pixels the flow between the frame and
-    /// the guide does not vouch for keep their own start and targets. A guide without an
-    /// `input` is of the frame itself (a seam pass handing over to a task's own frames).
+    /// A result of the next frame rendered apart, that the frame is drawn toward: a
+    /// cluster seam pass, which renders a task's first frames again continuing the task
+    /// before and hands over to the task's own frames. Set before each frame. The frame's
+    /// warm start and its temporal targets move part of the way from the warped earlier
+    /// results to the guide, so that `remaining` (1 → 0 over the ramp) of the distance
+    /// measured at the ramp's first frame (`startDistance`; nil: this is that frame) is
+    /// left: the share is measured each frame, so what the optimisation undoes on one
+    /// frame is made up on the next.
     public struct Guide {
-        public var input: RGBImage?
         public var output: RGBImage
         public var remaining: Float
         public var startDistance: Float?
-        public init(input: RGBImage?, output: RGBImage, remaining: Float, startDistance: Float?) {
-            self.input = input; self.output = output; self.remaining = remaining; self.startDistance = startDistance
+        public init(output: RGBImage, remaining: Float, startDistance: Float?) {
+            self.output = output; self.remaining = remaining; self.startDistance = startDistance
         }
 
         /// The share of the way to move a frame `distance` from the guide.
@@ -174,7 +171,7 @@ public final class TemporalStylizer {
         var warped = zip(offsets, flows).map { j, flow in
             Warp.backwardCubic(Tensor(image: history[history.count - j].output), flow: flow.backward)
         }
-        let guided = try guideTarget(frame: t, input: input, from: warped[0])
+        let guided = guideTarget(input: input, from: warped[0])
         if let g = guided { for k in warped.indices { g.blend(into: &warped[k]) } }
         let start = warmStart(input: input, warped: warped, weights: weights, backward: flows[0].backward, guided: guided)
         let losses: [ImageLoss] = zip(warped, weights).map { TemporalLoss(warpedPrevious: $0, weights: $1, weight: config.weight) }
@@ -233,43 +230,31 @@ public final class TemporalStylizer {
     }
 }
 
-/// The guide warped onto a frame, with the pixels the flow between them vouches for.
+/// The guide as a tensor, and the share of the way a frame moves to it.
 private struct GuideTarget {
     let target: Tensor
-    let trust: [Float]
     var share: Float = 0
-    /// Moves `image` `share` of the way to the target at the trusted pixels.
+    /// Moves `image` `share` of the way to the target.
     func blend(into image: inout Tensor) {
-        let n = trust.count
-        for i in 0..<n where trust[i] > 0 {
-            for ch in 0..<3 { image.storage[ch * n + i] += share * (target.storage[ch * n + i] - image.storage[ch * n + i]) }
-        }
+        for i in image.storage.indices { image.storage[i] += share * (target.storage[i] - image.storage[i]) }
     }
-    /// Root-mean-square distance of `image` to the target over the trusted pixels.
+    /// Root-mean-square distance of `image` to the target (summed pixel by pixel).
     func distance(_ image: Tensor) -> Float {
-        let n = trust.count
-        var sum = 0.0, count = 0
-        for i in 0..<n where trust[i] > 0 {
+        let n = image.plane
+        var sum = 0.0
+        for i in 0..<n {
             for ch in 0..<3 { let d = Double(image.storage[ch * n + i] - target.storage[ch * n + i]); sum += d * d }
-            count += 3
         }
-        return count > 0 ? Float((sum / Double(count)).squareRoot()) : 0
+        return n > 0 ? Float((sum / Double(3 * n)).squareRoot()) : 0
     }
 }
 
 extension TemporalStylizer {
-    /// `guide` warped onto frame `t`, with the share that moves `current` (the warped
-    /// previous result) to its place on the ramp; nil without a guide or one of another size.
-    fileprivate func guideTarget(frame t: Int, input: Tensor, from current: Tensor) throws -> GuideTarget? {
+    /// The guide, with the share that moves `current` (the warped previous result) to its
+    /// place on the ramp; nil without a guide or one of another size.
+    fileprivate func guideTarget(input: Tensor, from current: Tensor) -> GuideTarget? {
         guard let g = guide, g.output.width == input.width, g.output.height == input.height else { return nil }
-        var guided: GuideTarget
-        if let gi = g.input {
-            guard gi.width == input.width, gi.height == input.height else { return nil }
-            let flow = try BuiltInFlow(options: config.flow).flows(frame: t, earlier: t, current: input, earlierInput: Tensor(image: gi))
-            guided = GuideTarget(target: Warp.backwardCubic(Tensor(image: g.output), flow: flow.backward), trust: consistency(flow))
-        } else {
-            guided = GuideTarget(target: Tensor(image: g.output), trust: [Float](repeating: 1, count: input.plane))
-        }
+        var guided = GuideTarget(target: Tensor(image: g.output))
         let distance = guided.distance(current)
         let start = g.startDistance ?? distance
         lastGuideStartDistance = start

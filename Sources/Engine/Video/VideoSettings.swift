@@ -27,8 +27,9 @@ public struct VideoSettings: Codable, Equatable, Sendable {
     public var contentMask: String? = nil
     public var referenceMask: String? = nil
     public var maskMap: String? = nil
-    /// What the stylisation may use in memory, in bytes.
-    public var maxMemory = MemoryPlan.defaultBudget
+    /// What the stylisation may use in memory, in bytes (`--max-memory`); nil: the default
+    /// of the machine that renders (a plan's tasks each take their own node's).
+    public var maxMemory: Int? = nil
     /// `--model` as given (nil: the default model).
     public var model: String? = nil
     public var outputSize: OutputSize = .processing
