@@ -7,7 +7,7 @@ Usage:
 
 Flow from OpenCV (DeepFlow, or DIS "medium"), not stylevid's, so renders made with either of
 stylevid's flows are judged by a third party. Definition as stylevid's `WarpingError`
-(Sources/Engine/Video/TemporalStylizer.swift) and `Warp.consistency` (Sources/Temporal/Warp.swift):
+(Sources/Engine/Video/WarpingError.swift) and `Warp.consistency` (Sources/Temporal/Warp.swift):
 stylised frame k <-> input frame k + A (A from --frames A-B, the range rendered; default 0),
 input scaled to the stylised size (INTER_AREA); per pair (t-1, t) on grayscale input frames,
 backward flow w^ (t -> t-1) and forward flow w~ (t-1 -> t) sampled bilinearly at x + w^(x);
