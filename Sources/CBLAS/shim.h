@@ -28,4 +28,13 @@ static inline int shim_allowed_cpus(void) {
 #else
 static inline int shim_allowed_cpus(void) { return 0; }
 #endif
+/* Whether the CPU runs AVX2 and FMA (what OpenBLAS's Haswell kernels need). */
+static inline int shim_cpu_has_avx2_fma(void) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
 #endif

@@ -71,6 +71,13 @@ public func gemmSerial(transA: Bool = false, transB: Bool = false,
                 a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
 }
 
+/// The kernel family OpenBLAS chose for this CPU when it loaded (`openblas_get_corename`),
+/// e.g. "Haswell", "SkylakeX", or "Prescott" (its SSE3 fallback).
+public var blasCoreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
+
+/// Whether this CPU runs AVX2 and FMA.
+public var cpuHasAVX2FMA: Bool { shim_cpu_has_avx2_fma() != 0 }
+
 /// Number of worker threads the kernels split their own (non-GEMM) loops over:
 /// $STYLEVID_THREADS if set, else the CPUs this process may run on (`allowedCPUs`).
 public let kernelThreads: Int = {

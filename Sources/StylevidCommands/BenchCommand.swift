@@ -67,8 +67,8 @@ struct Bench: ParsableCommand {
             g.scale(by: 2 / Float(g.count))
             _ = net.backward(activations: acts, gradients: [count - 1: g])
         }
-        print(String(format: "{\"kernel\":\"vgg\",\"model\":\"%@\",\"size\":\"%dx%d\",\"threads\":%d,\"ms_per_iteration\":%.1f}",
-                     arch.rawValue, w, h, kernelThreads, median))
+        print(String(format: "{\"kernel\":\"vgg\",\"model\":\"%@\",\"size\":\"%dx%d\",\"threads\":%d,\"blas_core\":\"%@\",\"ms_per_iteration\":%.1f}",
+                     arch.rawValue, w, h, kernelThreads, blasCoreName, median))
     }
 
     /// A smooth random texture (noise upsampled from a coarse grid), RGB 0...1.

@@ -29,6 +29,7 @@ public struct StyleVid: ParsableCommand {
         defaultSubcommand: Run.self)
 
     public static func main() {
+        useVectorBLAS()
         configureAllocator()
         // a full disk or a file-size limit must be an error we can clean up after, not
         // a kill by SIGXFSZ that leaves the temporary file behind
@@ -58,4 +59,23 @@ public struct StyleVid: ParsableCommand {
 struct CLIError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
+}
+
+extension StyleVid {
+    /// OpenBLAS picks its kernels from the CPU once, when it loads. Debian 12's OpenBLAS
+    /// (0.3.21) does not know CPUs newer than it and falls back to its SSE3 kernels
+    /// ("Prescott") on them: on an Intel Xeon with AVX-512 the VGG bench took 1000 ms
+    /// instead of 530 ms with the Haswell kernels (BENCHMARKS.md "OpenBLAS's kernels on a
+    /// CPU it does not know"). Where it fell back so and the CPU runs AVX2 and FMA, the
+    /// process runs itself again with `OPENBLAS_CORETYPE=Haswell`; a user's own
+    /// `OPENBLAS_CORETYPE` is left alone.
+    static func useVectorBLAS() {
+        let preAVX2 = ["prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "sandybridge",
+                       "katmai", "coppermine", "northwood", "banias", "opteron", "barcelona", "bobcat", "bulldozer",
+                       "piledriver", "steamroller", "excavator"]
+        guard getenv("OPENBLAS_CORETYPE") == nil, cpuHasAVX2FMA, preAVX2.contains(blasCoreName.lowercased()) else { return }
+        setenv("OPENBLAS_CORETYPE", "Haswell", 1)
+        execv("/proc/self/exe", CommandLine.unsafeArgv)
+        unsetenv("OPENBLAS_CORETYPE")    // exec failed: go on with the kernels there are
+    }
 }
