@@ -13,23 +13,15 @@ Usage: patch_synthesis_prototype.py IN OUT KEYS N   (OpenCV and numpy, e.g. in a
   Environment: PATCH (patch radius, 2), LPOS (positional guide weight per px², 0.002), ITERS
   (PatchMatch iterations, 4), LTEMP (temporal guide weight, 0), STYLEVID (the binary).
 """
-import sys, os, subprocess, time, numpy as np, cv2
+import sys, os, time, numpy as np, cv2
 IN, OUT, keys = sys.argv[1], sys.argv[2], [int(k) for k in sys.argv[3].split(',')]
-n = int(sys.argv[4]); B = os.environ.get('STYLEVID', '.build/release/stylevid')
+n = int(sys.argv[4])
 R = int(os.environ.get('PATCH', '2'))            # patch radius: 5x5
 LPOS = float(os.environ.get('LPOS', '0.002'))     # positional guide weight per px^2
 ITERS = int(os.environ.get('ITERS', '4'))
 LTEMP = float(os.environ.get('LTEMP', '0'))   # temporal guide weight (0: every frame independent)
 os.makedirs(OUT, exist_ok=True)
-def rd(p): return cv2.imread(p, cv2.IMREAD_COLOR).astype(np.float32) / 255
-def flo(p):
-    with open(p, 'rb') as f:
-        assert np.frombuffer(f.read(4), np.float32)[0] == 202021.25
-        w, h = np.frombuffer(f.read(8), np.int32)
-        return np.frombuffer(f.read(), np.float32).reshape(h, w, 2)
-def flow(a, b, out):
-    subprocess.run([B, 'flow', a, b, out], check=True, stderr=subprocess.DEVNULL)
-    return flo(out)
+from prototype_frames import read as rd, flow, warp
 offs = [(dy, dx) for dy in range(-R, R + 1) for dx in range(-R, R + 1)]
 def pad(img): return np.pad(img, ((R, R), (R, R), (0, 0)), mode='edge')
 def patch_cost(Gt_p, Gk_p, sy, sx, h, w):
@@ -80,10 +72,6 @@ def vote(Sk, sy, sx):
     return acc / cnt[..., None]
 K = {k: rd(f'{IN}/K{k:03d}.png') for k in keys}
 G = {k: rd(f'{IN}/f{k:03d}.png') for k in keys}
-def warp(img, fl):
-    h, w = fl.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(img, gx + fl[..., 0], gy + fl[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 # EbSynth's runs: from each keyframe toward the next (forward) and the one before (backward),
 # each frame guided by the run's previous output warped onto it (the temporal guide)
 runs = {}   # (k, t) -> (output, error)

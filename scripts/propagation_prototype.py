@@ -12,23 +12,11 @@ Usage: propagation_prototype.py IN OUT KEYS N   (OpenCV and numpy, e.g. in a thr
   (KEYS, comma-separated frame numbers); writes OUT/o%03d.png.
   STYLEVID=path/to/stylevid (default .build/release/stylevid)
 """
-import sys, os, subprocess, time, numpy as np, cv2
+import sys, os, time, numpy as np, cv2
 IN, OUT, keys = sys.argv[1], sys.argv[2], [int(k) for k in sys.argv[3].split(',')]
-n = int(sys.argv[4]); B = os.environ.get('STYLEVID', '.build/release/stylevid')
+n = int(sys.argv[4])
 os.makedirs(OUT, exist_ok=True)
-def rd(p): return cv2.imread(p, cv2.IMREAD_COLOR).astype(np.float32) / 255
-def flo(p):
-    with open(p, 'rb') as f:
-        assert np.frombuffer(f.read(4), np.float32)[0] == 202021.25
-        w, h = np.frombuffer(f.read(8), np.int32)
-        return np.frombuffer(f.read(), np.float32).reshape(h, w, 2)
-def flow(a, b, out):
-    subprocess.run([B, 'flow', a, b, out], check=True)
-    return flo(out)
-def warp(img, fl):
-    h, w = fl.shape[:2]
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    return cv2.remap(img, gx + fl[..., 0], gy + fl[..., 1], cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+from prototype_frames import read as rd, flow, warp
 def consistent(back, fwd):
     # Ruder et al.: forward flow sampled at the backward target must cancel the backward flow
     fw = warp(fwd, back)
