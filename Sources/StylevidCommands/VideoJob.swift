@@ -82,7 +82,7 @@ struct VideoJob {
     /// and the stylizer built; everything that can fail is checked here, before minutes
     /// of work.
     static func render(input: String, output: String, settings: VideoSettings, range: FrameRange? = nil) throws -> VideoRender {
-        try settings.validate()
+        try settings.validate()      // before any file is read: a bad combination is said first
         let setup = try JobSetup(stylePaths: settings.stylePaths, masks: (settings.contentMask, settings.referenceMask, settings.maskMap),
                                  content: input, output: output, checkOutput: checkVideoOutput)
         return try VideoRender(input: input, output: output, settings: settings, range: range,

@@ -25,7 +25,8 @@ public final class FrameRenderer {
     /// Builds the stylizer for `sourceWidth`×`sourceHeight` frames (before the chain's
     /// geometry): the network that `network` loads for the settings' config, under the
     /// settings' memory budget; a size that cannot fit even in tiles is refused here,
-    /// before any work. `flowSource`: flows from files instead of the built-in solver.
+    /// before any work, as are settings that do not go together (`VideoSettings.validate`).
+    /// `flowSource`: flows from files instead of the built-in solver.
     public init(settings: VideoSettings, sourceWidth: Int, sourceHeight: Int, styles: [RGBImage],
                 segmentation: MaskPairing? = nil, flowSource: FlowSource? = nil,
                 network: (StyleConfig) throws -> VGG) throws {
@@ -84,7 +85,7 @@ public final class FrameRenderer {
 
     /// The chain's geometry applied to a decoded frame, then the frame brought to the
     /// processing size (decoders that already scaled give it unchanged).
-    public func processingInput(_ decoded: RGBImage) throws -> RGBImage {
+    func processingInput(_ decoded: RGBImage) throws -> RGBImage {
         try ImageIO.scale(try cropped(decoded), width: processing.width, height: processing.height)
     }
 

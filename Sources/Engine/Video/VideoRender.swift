@@ -46,7 +46,6 @@ public final class VideoRender {
     /// before minutes of work. `range` replaces the settings' range (a cluster task's frames).
     public init(input: String, output: String, settings: VideoSettings, range override: FrameRange? = nil,
                 styles: [RGBImage], segmentation: MaskPairing?) throws {
-        try settings.validate()
         self.input = input; self.output = output; self.settings = settings
         range = override ?? settings.range
         flowDir = try settings.flowDir.map { try FlowDirectory(folder: $0, fallback: settings.temporal.flow) }
