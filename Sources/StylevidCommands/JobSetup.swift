@@ -68,6 +68,9 @@ struct RunSettings {
     var stylePaths: [String]
     var geometry: [GeometryOp] = []
     var passes: Int
+    /// From the chain's `fast` filter (nil: the options decide).
+    var mode: RenderMode? = nil
+    var keyframeGap: Int? = nil
     /// Segmentation masks (content, reference) from the options or the photoreal filter.
     var contentMask: String? = nil
     var referenceMask: String? = nil
@@ -92,6 +95,7 @@ struct RunSettings {
         }
         geometry = s.geometry
         self.passes = s.passes ?? passes
+        mode = s.mode; keyframeGap = s.keyframeGap
         do {
             (stylePaths, self.config, self.temporal) = try s.validated(positional: positional, explicitStart: masks?.`init` != nil,
                                                                        missingStyle: "give STYLE paths or a style= filter in -vf")

@@ -54,6 +54,9 @@ struct PlanCommand: ParsableCommand {
         // settings are relative to the working folder, where every task runs
         let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
         let form = main.videoJob, settings = try form.videoSettings()
+        if settings.mode == .fast {
+            throw CLIError("--mode fast is not available for plan yet: its tasks would each start from a keyframe of their own; render it on one machine (stylevid IN STYLE OUT --mode fast)")
+        }
         let prepared = try VideoJob.render(input: absolute(form.input), output: absolute(form.output), settings: settings)
         let reporter = ProgressReporter(quiet: main.options.quiet)
         reporter.note(prepared.summary)

@@ -138,3 +138,4 @@ extension OptimizerKind: ExpressibleByArgument {
     public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
 }
 extension OutputSize: ExpressibleByArgument {}
+extension RenderMode: ExpressibleByArgument {}

@@ -69,6 +69,8 @@ struct VideoJob {
         s.noAudio = video.noAudio
         s.encoding.crf = video.crf
         s.encoding.preset = video.preset
+        s.mode = run.mode ?? video.mode
+        s.fast.maxGap = run.keyframeGap ?? video.keyframeGap
         return s
     }
 

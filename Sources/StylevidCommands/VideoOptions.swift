@@ -37,6 +37,10 @@ struct VideoOptions: ParsableArguments {
     var flowDir: String?
     @Option(help: "Passes over the video (Ruder et al.'s multi-pass): after the first, forward pass, each pass goes the other way, blending every frame with its refined neighbour warped onto it and optimising again.")
     var passes: Int = 1
+    @Option(help: "full: every frame optimised. fast: keyframes optimised (each shot's first frame, and wherever the content has moved on), the frames between synthesised from their patches; many times faster (README \"Fast mode\").")
+    var mode: RenderMode = .full
+    @Option(help: "--mode fast: at most this many frames from one keyframe to the next.")
+    var keyframeGap: Int = FastConfig().maxGap
     @Flag(help: "Continue an interrupted run from its checkpoints (same command, same settings).")
     var resume = false
     @Flag(help: "Say each frame's cost: the share of its pixels an earlier frame vouched for, its evaluations and its loss terms.")

@@ -156,6 +156,9 @@ public struct PluginSettings: Equatable, Sendable {
             guard chained.contentMask == nil, chained.passes == nil else {
                 throw EngineError.invalidOption("chain: segmentation masks and multi-pass need the whole video; use the stylevid command")
             }
+            guard chained.mode == nil else {
+                throw EngineError.invalidOption("chain: fast mode is not in the plugin yet; use the stylevid command (--mode fast)")
+            }
         }
         // a style in the chain replaces the style parameter's
         let slider = chained.styles.isEmpty && !PluginSettings.blank(self.style) ? [self.style] : []

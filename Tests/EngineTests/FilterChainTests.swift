@@ -35,6 +35,10 @@ final class FilterChainTests: XCTestCase {
         XCTAssertEqual(p.style.smoothRadius, 15)
         XCTAssertEqual(p.style.smoothEpsilon, 4e-4, accuracy: 1e-9)
         XCTAssertEqual(try parse("photoreal").style.photorealWeight, StyleConfig.defaultPhotorealWeight)
+        let fast = try parse("fast=gap=8"), plain = try parse("fast")
+        XCTAssertEqual(fast.mode, .fast); XCTAssertEqual(fast.keyframeGap, 8)
+        XCTAssertEqual(plain.mode, .fast); XCTAssertNil(plain.keyframeGap)
+        XCTAssertNil(try parse("temporal=50").mode)
         // defaults stay where the chain says nothing; the chain goes on top of the base
         var base = ChainSettings()
         base.style.iterations = 33
@@ -77,6 +81,7 @@ final class FilterChainTests: XCTestCase {
         fails("   ", "empty", at: 0)
         fails("temporal=weight=abc", "weight=abc: not a number", at: 16)
         fails(",style=a", "a filter name is missing", at: 0)
+        fails("fast=gap=1", "gap=1: out of range", at: 9)
     }
 
     /// Geometry: FFmpeg's -1/-2/0 rules, crops inside the frame, and the pixels.

@@ -74,6 +74,8 @@ final class ParameterTests: XCTestCase {
         // what a frei0r filter cannot do, and a chain with a mistake: errors, not a guess
         s.chain = "scale=64:-2"
         XCTAssertThrowsError(try s.resolve()) { XCTAssert("\($0)".contains("scale and crop"), "\($0)") }
+        s.chain = "style=a.jpg,fast=gap=8"
+        XCTAssertThrowsError(try s.resolve()) { XCTAssert("\($0)".contains("fast mode is not in the plugin yet"), "\($0)") }
         s.chain = "style=a.jpg:wieght=3"
         XCTAssertThrowsError(try s.resolve()) { e in
             XCTAssertEqual((e as? FilterChainError)?.message.contains("did you mean 'weight'"), true, "\(e)")

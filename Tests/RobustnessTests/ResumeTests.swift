@@ -84,6 +84,24 @@ final class ResumeTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(left, [], "stale temporary files")
     }
 
+    /// --mode fast saves a gap's frames once the keyframe that closes it is made: a run
+    /// killed after 2 saved frames and resumed makes the same keyframe decisions and gives
+    /// the frames of an uninterrupted run.
+    func testFastModeResumesWithTheSameFrames() throws {
+        let fast = opts + ["--mode", "fast", "--keyframe-gap", "3"]
+        let full = dir + "/full.mp4"
+        XCTAssertEqual(runStylevid(args + [full] + fast).status, 0)
+        let reference = rawFrames(full)
+        XCTAssertEqual(reference.count, 7 * 64 * 28 * 3)
+        let out = dir + "/part.mp4", frames = dir + "/.part.mp4.stylevid-frames"
+        try killRun(args + [out] + fast, afterFrames: 2, checkpoints: frames)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        let r = runStylevid(args + [out] + fast + ["--resume"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(rawFrames(out), reference)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: frames))
+    }
+
     /// --output-size source keeps each frame's source-size result beside its processing-size
     /// one: a run killed after 2 frames and resumed gives the frames of an uninterrupted run.
     func testKillAndResumeAtSourceSize() throws {

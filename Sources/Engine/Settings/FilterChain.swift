@@ -143,6 +143,9 @@ public struct ChainSettings: Equatable, Sendable {
     public var contentMask: String? = nil
     public var referenceMask: String? = nil
     public var passes: Int? = nil
+    /// From `fast=gap=N`: fast mode, and at most N frames between keyframes.
+    public var mode: RenderMode? = nil
+    public var keyframeGap: Int? = nil
     public init(style: StyleConfig = StyleConfig(), temporal: TemporalConfig = TemporalConfig()) {
         self.style = style; self.temporal = temporal
     }
@@ -227,6 +230,13 @@ public enum FilterChain {
                 if let w = v["weight"]?.float { s.temporal.weight = Float(w) }
                 if let f = v["frames"]?.ints { s.temporal.frames = f }
                 if let p = v["passes"]?.int { s.passes = p }
+            }),
+        FilterDefinition(
+            name: "fast", help: "Fast mode (videos): keyframes by the optimiser, each shot's first frame and wherever the content has moved on; the frames between synthesised from their patches.",
+            options: [FilterOption("gap", .int(2...240), default: String(FastConfig().maxGap), "at most this many frames from one keyframe to the next")],
+            apply: { s, v in
+                s.mode = .fast
+                if let g = v["gap"]?.int { s.keyframeGap = g }
             }),
         FilterDefinition(
             name: "iterations", help: "Optimizer evaluations: for the first frame (per pyramid level) and for later frames.",

@@ -112,15 +112,26 @@ public final class VideoRender {
         frameHooks.progress = { observer.updateFrame(video: current, frame: $0) }
         frameHooks.saved = { n in hooks.saved(n); observer.interruptible("\(n + 1) frame(s) are saved; \(toContinue)") }
         if observer.verbose { frameHooks.rendered = { observer.note($0) } }
+        let fast = settings.mode == .fast ? KeyframePropagation(frames: frames, config: settings.fast, store: store, hooks: frameHooks) : nil
+        precondition(fast == nil || !writing, "fast mode's frames are finished a gap at a time: encode them from the store")
         let n = try FramePipeline(reader: reader, range: range).run(
             makeWriter: writing ? writerMaker(observer: observer) { writer = $0 } : { _ in nil },
             process: { [self] decoded, next in
                 defer { frameNumber += 1 }
+                if let fast {
+                    try fast.push(number: frameNumber, decoded: decoded.image)
+                    return decoded.image
+                }
                 let styled = try frames.render(number: frameNumber, decoded: decoded.image, upcoming: next?.image, store: store,
                                                keepInputs: keepInputs, hooks: frameHooks)
                 return writing ? try ImageIO.scale(styled, width: outputSize.width, height: outputSize.height) : styled
             },
             progress: { p in current = p; observer.updateVideo(p) })
+        if let fast {
+            try fast.finish()
+            observer.finish()
+            observer.note("\(fast.keyframes) keyframe(s) optimised, \(fast.propagated) frame(s) propagated from them (--mode fast)")
+        }
         return (n, writer, current.secondsPerFrame)
     }
 
@@ -144,11 +155,13 @@ public final class VideoRender {
     }
 
     /// The main form's render: the frames into `checkpoints` (encoded as they come with a
-    /// single pass; with several, refined by the later passes first and encoded from the
-    /// checkpoints at the end).
+    /// single pass; with several, refined by the later passes first, and in fast mode
+    /// finished a gap at a time, then encoded from the checkpoints at the end).
     public func run(checkpoints: Checkpoints, observer: RenderObserver) throws -> Stylized {
-        guard settings.passes > 1 else { return try stylize(into: checkpoints, observer: observer, writing: true, keepInputs: false) }
-        let done = try stylize(into: checkpoints, observer: observer, writing: false, keepInputs: true)
+        guard settings.passes > 1 || settings.mode == .fast else {
+            return try stylize(into: checkpoints, observer: observer, writing: true, keepInputs: false)
+        }
+        let done = try stylize(into: checkpoints, observer: observer, writing: false, keepInputs: settings.passes > 1)
         observer.finish()
         try runLaterPasses(frames: done.frames, checkpoints: checkpoints, observer: observer)
         let (w, h) = frames.processing
@@ -165,7 +178,7 @@ public final class VideoRender {
     /// checkpoint (atomically) and the position is recorded, so --resume continues inside
     /// a pass and gives the frames an uninterrupted run gives (all reads are from disk).
     func runLaterPasses(frames n: Int, checkpoints: Checkpoints, observer: RenderObserver) throws {
-        guard n >= 2 else { return }
+        guard n >= 2, settings.passes > 1 else { return }
         let passes = settings.passes, (width, height) = frames.processing
         let done = checkpoints.passProgress()
         func load(_ what: String, _ img: RGBImage?) throws -> RGBImage {

@@ -39,6 +39,10 @@ public struct VideoSettings: Codable, Equatable, Sendable {
     public var range = FrameRange()
     public var noAudio = false
     public var encoding = VideoEncoding()
+    /// Every frame optimised, or keyframes optimised and the rest propagated (`--mode`).
+    public var mode: RenderMode = .full
+    /// Fast mode's keyframe and synthesis rules.
+    public var fast = FastConfig()
 
     public init(style: StyleConfig, temporal: TemporalConfig, stylePaths: [String]) {
         self.style = style; self.temporal = temporal; self.stylePaths = stylePaths
@@ -56,6 +60,11 @@ public struct VideoSettings: Codable, Equatable, Sendable {
             throw bad("--passes refines frames at the processing size; with --output-size source it is not available yet (use --output-size scaled)")
         }
         if case .image = style.initMode { throw bad("--init PATH is for images; for videos use content or random") }
+        if mode == .fast {
+            try fast.validate()
+            if passes > 1 { throw bad("--passes refines every frame by the optimiser; --mode fast propagates most of them (leave one out)") }
+            if outputSize == .source { throw bad("--output-size source is not available with --mode fast yet (use --output-size scaled)") }
+        }
     }
 
     /// The longest side frames are decoded at, for a source whose longest side is

@@ -1,0 +1,275 @@
+import Foundation
+import Kernels
+import Temporal
+import VideoIO
+
+/// How a video's frames are made.
+public enum RenderMode: String, Codable, Sendable, CaseIterable {
+    /// Every frame optimised (the default).
+    case full
+    /// Keyframes optimised, the frames between them propagated (`KeyframePropagation`).
+    case fast
+}
+
+/// Fast mode's rules: where keyframes go and how the frames between are synthesised.
+public struct FastConfig: Codable, Equatable, Sendable {
+    /// At most this many frames from one keyframe to the next.
+    public var maxGap = 16
+    /// A frame becomes a keyframe when less than this share of its pixels traces back to
+    /// the last keyframe through consistent flow, frame by frame (the rest is what came
+    /// into view or out from behind something since). 0.3: on bikes.mp4 0.6 made 66
+    /// keyframes of 240 frames, 2.5 times 0.3's 26, for a style 1.13× full mode's instead
+    /// of 1.26× (BENCHMARKS.md "Fast mode").
+    public var minReach: Float = 0.3
+    /// Weight of EbSynth's temporal guide: the run's previous output warped onto the frame,
+    /// matched against the keyframe's result.
+    public var temporalGuide: Float = 1
+    public var synthesis = PatchSynthesis.Options()
+    public init() {}
+
+    public func validate() throws {
+        guard (2...240).contains(maxGap) else { throw EngineError.invalidOption("--keyframe-gap must be between 2 and 240") }
+    }
+}
+
+/// Fast mode (Jamriška et al. 2019, "Stylizing Video by Example"): a shot's first frame
+/// and the frames where the content has moved too far from the last keyframe
+/// (`FastConfig.minReach`, `maxGap`) are optimised as `--mode full` does; every frame
+/// between two keyframes is synthesised from patches of both (`PatchSynthesis`), in a
+/// run forward from the keyframe before and one backward from the keyframe after, each
+/// guided by the frame's colours, the flow-advected position and the run's previous
+/// output; the two runs are blended by distance and by how well their patches match.
+///
+/// Frames arrive in order (`push`); a gap is rendered when the keyframe that closes it
+/// is known, so results reach `store` a gap at a time, in order. The keyframe decisions
+/// depend only on the input frames and their flows, so a resumed render makes the same
+/// decisions and reuses every complete gap from the store.
+public final class KeyframePropagation {
+    public let frames: FrameRenderer
+    public let config: FastConfig
+    let store: FrameStore
+    let flow: FlowSource
+    let hooks: FrameRenderer.Hooks
+    /// Frames this render stylised by the optimiser (keyframes) and propagated (restored ones not counted).
+    public private(set) var keyframes = 0, propagated = 0
+
+    /// A processed frame: the number, the input at processing size, and the flows to
+    /// the frame before (back: this → previous; forward: previous → this).
+    struct Arrival {
+        var number: Int
+        var image: RGBImage
+        var input: Tensor
+        var back: Flow?, forward: Flow?
+    }
+    private var key: (number: Int, input: Tensor, result: Tensor)?
+    private var pending: [Arrival] = []
+    /// Where the frame before traces back to the keyframe.
+    private var reach: [Bool] = []
+    /// The last finished frames (input, result), the keyframes' temporal history.
+    private var recent: [(input: RGBImage, result: RGBImage)] = []
+    private var last: Arrival?
+
+    public init(frames: FrameRenderer, config: FastConfig, store: FrameStore, hooks: FrameRenderer.Hooks = FrameRenderer.Hooks()) {
+        self.frames = frames; self.config = config; self.store = store; self.hooks = hooks
+        flow = frames.temporal.flowSource
+    }
+
+    /// Frame `number` (counted from the range's first), as decoded.
+    public func push(number: Int, decoded: RGBImage) throws {
+        let image = try frames.processingInput(decoded)
+        var a = Arrival(number: number, image: image, input: Tensor(image: image))
+        defer { last = a }
+        guard let prev = last, key != nil else { return try startShot(a) }
+        let f = try flow.flows(frame: number, earlier: prev.number, current: a.input, earlierInput: prev.input)
+        a.back = f.backward.snappedToFrame(); a.forward = f.forward.snappedToFrame()
+        let consistent = Warp.consistency(backward: a.back!, forward: a.forward!).map { $0 > 0 }
+        let coverage = Float(consistent.filter { $0 }.count) / Float(consistent.count)
+        if coverage < frames.settings.temporal.sceneCutThreshold {
+            // the frame before does not cover this one: a cut, or motion too fast to
+            // propagate across. The gap ends with the forward run; the frame is a keyframe
+            // whose optimiser looks back further (`TemporalConfig.frames`) and starts from
+            // scratch only where no earlier frame covers it, as in full mode
+            try closeGap(with: nil)
+            return try startShot(a, history: recent)
+        }
+        reach = KeyframePropagation.traced(reach, consistent: consistent, back: a.back!)
+        let share = Float(reach.filter { $0 }.count) / Float(max(reach.count, 1))
+        if share < config.minReach || number - key!.number >= config.maxGap {
+            try closeGap(with: a)
+        } else {
+            pending.append(a)
+        }
+    }
+
+    /// The end of the range: the frames after the last keyframe, from the forward run alone.
+    public func finish() throws { try closeGap(with: nil) }
+
+    /// The pixels of a frame that trace back to the keyframe: consistent with the frame
+    /// before, at a pixel there that traced back.
+    public static func traced(_ before: [Bool], consistent: [Bool], back: Flow) -> [Bool] {
+        let w = back.width, h = back.height
+        return (0..<(w * h)).map { i in
+            guard consistent[i] else { return false }
+            let x = Int((Float(i % w) + back.u[i]).rounded()), y = Int((Float(i / w) + back.v[i]).rounded())
+            return x >= 0 && y >= 0 && x < w && y < h && (before.isEmpty || before[y * w + x])
+        }
+    }
+
+    /// A keyframe with no gap before it: the range's first frame (no `history`: from
+    /// scratch), or one the frame before does not cover.
+    private func startShot(_ a: Arrival, history: [(input: RGBImage, result: RGBImage)] = []) throws {
+        if let r = restored(a.number) { return becomeKey(a, r) }
+        let r = try keyframe(a, history: history)
+        try save(r, a.number)
+        becomeKey(a, r)
+    }
+
+    /// The frame's saved result, when the store has it.
+    private func restored(_ n: Int) -> RGBImage? {
+        store.has(n) ? store.load(n, width: frames.processing.width, height: frames.processing.height) : nil
+    }
+
+    /// A keyframe, optimised by the temporal stylizer with `history` (earlier inputs and
+    /// results, oldest first) as its earlier frames; none: from scratch.
+    private func keyframe(_ a: Arrival, history: [(input: RGBImage, result: RGBImage)]) throws -> RGBImage {
+        let t = TemporalStylizer(stylizer: frames.temporal.stylizer, config: frames.settings.temporal, flowSource: flow)
+        t.curvature = nil
+        for h in history { try t.restore(frame: h.input, result: h.result) }
+        try hooks.beforeFrame(a.number)
+        let started = Date()
+        let made = try t.next(a.image, styles: frames.styles) { p in
+            var q = p; q.elapsed = Date().timeIntervalSince(started); self.hooks.progress(q)
+        }
+        hooks.rendered?(String(format: "frame %d: keyframe, coverage %.3f, %d evaluations", a.number, made.coverage, made.evaluations))
+        keyframes += 1
+        return made.image
+    }
+
+    /// Makes a finished frame the keyframe the next frames come from.
+    private func becomeKey(_ a: Arrival, _ result: RGBImage) {
+        remember(a.image, result)
+        key = (a.number, a.input, Tensor(image: result))
+        reach = []
+    }
+
+    private func save(_ img: RGBImage, _ n: Int) throws {
+        try hooks.beforeSaving(n)
+        try store.save(img, n)
+        hooks.saved(n)
+    }
+
+    private func remember(_ input: RGBImage, _ result: RGBImage) {
+        recent.append((input, result))
+        let keep = frames.settings.temporal.frames.max() ?? 1
+        if recent.count > keep { recent.removeFirst(recent.count - keep) }
+    }
+
+    /// Renders the pending frames: between the keyframe and `next` (a new keyframe,
+    /// optimised here), or after the keyframe alone (`next` nil: a cut or the end).
+    private func closeGap(with next: Arrival?) throws {
+        defer { pending = [] }
+        let gap = pending
+        let all = gap.map(\.number) + (next.map { [$0.number] } ?? [])
+        let saved = all.compactMap { restored($0) }
+        if !all.isEmpty && saved.count == all.count {
+            for (a, r) in zip(gap, saved) { remember(a.image, r) }
+            if let b = next { becomeKey(b, saved[saved.count - 1]) }
+            return
+        }
+        guard let k = key else { return }
+        let started = Date()
+        var optimising = 0.0
+        defer {
+            if !gap.isEmpty, let say = hooks.rendered {
+                let s = (Date().timeIntervalSince(started) - optimising) / Double(gap.count)
+                say(String(format: "frames %d-%d: propagated, %.3f s a frame", gap[0].number, gap[gap.count - 1].number, s))
+            }
+        }
+        let forward = run(from: k, over: gap, flows: gap.map { $0.back! })
+        var results = forward.map { $0.image }
+        if let b = next {
+            let history = recent + zip(gap, forward).map { ($0.image, $1.image.rgbImage()) }
+            let optimiserStarted = Date()
+            let keyResult = try keyframe(b, history: Array(history.suffix(frames.settings.temporal.frames.max() ?? 1)))
+            optimising = Date().timeIntervalSince(optimiserStarted)
+            let key2 = (number: b.number, input: b.input, result: Tensor(image: keyResult))
+            // backward: frame s from s + 1, along the forward flow s → s + 1
+            let flowsBack = gap.indices.reversed().map { i in i + 1 < gap.count ? gap[i + 1].forward! : b.forward! }
+            let backward = Array(run(from: key2, over: gap.reversed(), flows: flowsBack).reversed())
+            results = zip(gap, zip(forward, backward)).map { a, fb in
+                KeyframePropagation.blend(fb.0, fb.1, towardSecond: Float(a.number - k.number) / Float(b.number - k.number))
+            }
+            for (a, r) in zip(gap, results) { try emit(a, r) }
+            propagated += gap.count
+            try save(keyResult, b.number)
+            becomeKey(b, keyResult)
+        } else {
+            for (a, r) in zip(gap, results) { try emit(a, r) }
+            propagated += gap.count
+        }
+    }
+
+    private func emit(_ a: Arrival, _ image: Tensor) throws {
+        let r = image.rgbImage()
+        try save(r, a.number)
+        remember(a.image, r)
+    }
+
+    /// One EbSynth run from keyframe `k` over `frames` in order, frame i reached from the
+    /// one before through `flows[i]` (this frame → the one before).
+    func run(from k: (number: Int, input: Tensor, result: Tensor), over gap: [Arrival], flows: [Flow]) -> [PatchSynthesis.Result] {
+        var out: [PatchSynthesis.Result] = []
+        var positions = PatchSynthesis.Positions.identity(width: k.input.width, height: k.input.height)
+        var previous = k.result
+        let source = PatchSynthesis.Guide([(k.input, 1), (k.result, config.temporalGuide)])
+        for (a, f) in zip(gap, flows) {
+            positions = positions.advected(by: f)
+            let warped = Warp.backwardCubic(previous, flow: f)
+            let target = PatchSynthesis.Guide([(a.input, 1), (warped, config.temporalGuide)])
+            let r = PatchSynthesis.synthesize(style: k.result, source: source, target: target, expected: positions, options: config.synthesis)
+            out.append(r)
+            previous = r.image
+        }
+        return out
+    }
+
+    /// The two runs' syntheses of a frame blended: each weighted by its nearness to its
+    /// keyframe (`towardSecond`: 0 at the first, 1 at the second) and by exp(−cost/σ), the
+    /// cost box-filtered over 5×5 pixels and σ the median of both.
+    public static func blend(_ a: PatchSynthesis.Result, _ b: PatchSynthesis.Result, towardSecond s: Float) -> Tensor {
+        let w = a.image.width, h = a.image.height, n = w * h
+        let ca = boxFilter(a.cost, w, h, radius: 2), cb = boxFilter(b.cost, w, h, radius: 2)
+        let sorted = (ca + cb).sorted()
+        let sigma = max(sorted[sorted.count / 2], 1e-6)
+        var out = a.image
+        for i in 0..<n {
+            let wa = (1 - s) * exp(-ca[i] / sigma) + 1e-6, wb = s * exp(-cb[i] / sigma) + 1e-6
+            for ch in 0..<a.image.channels {
+                let j = ch * n + i
+                out.storage[j] = (wa * a.image.storage[j] + wb * b.image.storage[j]) / (wa + wb)
+            }
+        }
+        return out
+    }
+
+    /// The mean over a (2r + 1)² window, clamped at the edges.
+    static func boxFilter(_ v: [Float], _ w: Int, _ h: Int, radius r: Int) -> [Float] {
+        var rows = v
+        for y in 0..<h {
+            for x in 0..<w {
+                var s: Float = 0, c: Float = 0
+                for d in -r...r where x + d >= 0 && x + d < w { s += v[y * w + x + d]; c += 1 }
+                rows[y * w + x] = s / c
+            }
+        }
+        var out = rows
+        for y in 0..<h {
+            for x in 0..<w {
+                var s: Float = 0, c: Float = 0
+                for d in -r...r where y + d >= 0 && y + d < h { s += rows[(y + d) * w + x]; c += 1 }
+                out[y * w + x] = s / c
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,38 @@
+import XCTest
+import Engine
+import Kernels
+import Temporal
+
+/// Fast mode's blending of the two runs and its trace back to the keyframe.
+final class KeyframePropagationTests: XCTestCase {
+    func result(_ value: Float, cost: Float, _ w: Int = 6, _ h: Int = 5) -> PatchSynthesis.Result {
+        PatchSynthesis.Result(image: Tensor(channels: 3, height: h, width: w, storage: [Float](repeating: value, count: 3 * w * h)),
+                              cost: [Float](repeating: cost, count: w * h), matchX: [], matchY: [])
+    }
+
+    /// Equal costs: the blend goes linearly from one keyframe's run to the other's; a run
+    /// whose patches match far worse counts for little.
+    func testBlendWeighsDistanceAndMatchCost() {
+        let a = result(0.2, cost: 1), b = result(0.8, cost: 1)
+        XCTAssertEqual(KeyframePropagation.blend(a, b, towardSecond: 0).storage[7], 0.2, accuracy: 1e-4)
+        XCTAssertEqual(KeyframePropagation.blend(a, b, towardSecond: 0.5).storage[7], 0.5, accuracy: 1e-4)
+        XCTAssertEqual(KeyframePropagation.blend(a, b, towardSecond: 0.75).storage[7], 0.65, accuracy: 1e-4)
+        // run a matches badly at pixel (1, 1): there the blend leans to run b; far from it
+        // (its 5×5 window apart) the two still weigh the same
+        var poor = result(0.2, cost: 1)
+        poor.cost[7] = 20
+        let blended = KeyframePropagation.blend(poor, b, towardSecond: 0.5)
+        XCTAssertGreaterThan(blended.storage[7], 0.6)
+        XCTAssertEqual(blended.storage[29], 0.5, accuracy: 1e-4)
+    }
+
+    /// A pixel traces back when its flow is consistent and lands on a pixel that traced
+    /// back; leaving the frame or landing on one that did not breaks the trace.
+    func testTraceFollowsTheFlow() {
+        let (w, h) = (4, 1)
+        let back = Flow(width: w, height: h, u: [1, 1, 1, 1], v: [0, 0, 0, 0])
+        let traced = KeyframePropagation.traced([true, false, true, true], consistent: [true, true, false, true], back: back)
+        // pixel 0 → 1 (did not trace), 1 → 2 (traced), 2 inconsistent, 3 → 4 (outside)
+        XCTAssertEqual(traced, [false, true, false, false])
+    }
+}
