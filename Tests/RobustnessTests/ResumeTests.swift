@@ -84,22 +84,31 @@ final class ResumeTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(left, [], "stale temporary files")
     }
 
+    /// Renders `inputs` with `options` uninterrupted (`bytes` of raw frames), then a run
+    /// SIGKILLed after 2 saved frames and resumed: no output after the kill, `killed`
+    /// checks the checkpoint folder, and the resumed run gives the same frames and
+    /// leaves no checkpoints.
+    func assertKilledRunResumesToTheSameFrames(_ inputs: [String], _ options: [String], bytes: Int,
+                                               killed: (String) throws -> Void = { _ in }) throws {
+        let full = dir + "/full.mp4"
+        XCTAssertEqual(runStylevid(inputs + [full] + options).status, 0)
+        let reference = rawFrames(full)
+        XCTAssertEqual(reference.count, bytes)
+        let out = dir + "/part.mp4", frames = dir + "/.part.mp4.stylevid-frames"
+        try killRun(inputs + [out] + options, afterFrames: 2, checkpoints: frames)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        try killed(frames)
+        let r = runStylevid(inputs + [out] + options + ["--resume"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(rawFrames(out), reference)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: frames))
+    }
+
     /// --mode fast saves a gap's frames once the keyframe that closes it is made: a run
     /// killed after 2 saved frames and resumed makes the same keyframe decisions and gives
     /// the frames of an uninterrupted run.
     func testFastModeResumesWithTheSameFrames() throws {
-        let fast = opts + ["--mode", "fast", "--keyframe-gap", "3"]
-        let full = dir + "/full.mp4"
-        XCTAssertEqual(runStylevid(args + [full] + fast).status, 0)
-        let reference = rawFrames(full)
-        XCTAssertEqual(reference.count, 7 * 64 * 28 * 3)
-        let out = dir + "/part.mp4", frames = dir + "/.part.mp4.stylevid-frames"
-        try killRun(args + [out] + fast, afterFrames: 2, checkpoints: frames)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
-        let r = runStylevid(args + [out] + fast + ["--resume"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(rawFrames(out), reference)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: frames))
+        try assertKilledRunResumesToTheSameFrames(args, opts + ["--mode", "fast", "--keyframe-gap", "3"], bytes: 7 * 64 * 28 * 3)
     }
 
     /// --output-size source keeps each frame's source-size result beside its processing-size
@@ -108,19 +117,10 @@ final class ResumeTests: TemporaryDirectoryTestCase {
         let clip = dir + "/clip.mp4"
         let ff = runShell("ffmpeg -v error -i '\(args[0])' -frames:v 5 -vf scale=128:54 -an '\(clip)'")
         XCTAssertEqual(ff.status, 0, ff.stderr)
-        let source = [clip, args[1]], o = ["--size", "64", "--iterations", "8", "--pyramid", "1", "--output-size", "source", "--quiet"]
-        let full = dir + "/full.mp4"
-        XCTAssertEqual(runStylevid(source + [full] + o).status, 0)
-        let reference = rawFrames(full)
-        XCTAssertEqual(reference.count, 5 * 128 * 54 * 3)
-        let out = dir + "/part.mp4", frames = dir + "/.part.mp4.stylevid-frames"
-        try killRun(source + [out] + o, afterFrames: 2, checkpoints: frames)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
-        XCTAssert((try FileManager.default.contentsOfDirectory(atPath: frames)).contains("source-000001.png"))
-        let r = runStylevid(source + [out] + o + ["--resume"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(rawFrames(out), reference)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: frames))
+        let o = ["--size", "64", "--iterations", "8", "--pyramid", "1", "--output-size", "source", "--quiet"]
+        try assertKilledRunResumesToTheSameFrames([clip, args[1]], o, bytes: 5 * 128 * 54 * 3) { frames in
+            XCTAssert((try FileManager.default.contentsOfDirectory(atPath: frames)).contains("source-000001.png"))
+        }
     }
 
     /// Ctrl-C and SIGTERM during a video: exit 130 / 143 with a line saying how many

@@ -169,13 +169,7 @@ public final class KeyframePropagation {
     private func closeGap(with next: Arrival?) throws {
         defer { pending = [] }
         let gap = pending
-        let all = gap.map(\.number) + (next.map { [$0.number] } ?? [])
-        let saved = all.compactMap { restored($0) }
-        if !all.isEmpty && saved.count == all.count {
-            for (a, r) in zip(gap, saved) { remember(a.image, r) }
-            if let b = next { becomeKey(b, saved[saved.count - 1]) }
-            return
-        }
+        if restoredGap(gap, next) { return }
         guard let k = key else { return }
         let started = Date()
         var optimising = 0.0
@@ -186,27 +180,38 @@ public final class KeyframePropagation {
             }
         }
         let forward = run(from: k, over: gap, flows: gap.map { $0.back! })
-        var results = forward.map { $0.image }
+        var results = forward.map(\.image)
+        var closing: RGBImage?
         if let b = next {
             let history = recent + zip(gap, forward).map { ($0.image, $1.image.rgbImage()) }
             let optimiserStarted = Date()
-            let keyResult = try keyframe(b, history: Array(history.suffix(frames.settings.temporal.frames.max() ?? 1)))
+            let made = try keyframe(b, history: Array(history.suffix(frames.settings.temporal.frames.max() ?? 1)))
             optimising = Date().timeIntervalSince(optimiserStarted)
-            let key2 = (number: b.number, input: b.input, result: Tensor(image: keyResult))
             // backward: frame s from s + 1, along the forward flow s → s + 1
-            let flowsBack = gap.indices.reversed().map { i in i + 1 < gap.count ? gap[i + 1].forward! : b.forward! }
-            let backward = Array(run(from: key2, over: gap.reversed(), flows: flowsBack).reversed())
-            results = zip(gap, zip(forward, backward)).map { a, fb in
-                KeyframePropagation.blend(fb.0, fb.1, towardSecond: Float(a.number - k.number) / Float(b.number - k.number))
+            let flows = gap.indices.reversed().map { i in i + 1 < gap.count ? gap[i + 1].forward! : b.forward! }
+            let backward = Array(run(from: (b.number, b.input, Tensor(image: made)), over: gap.reversed(), flows: flows).reversed())
+            results = zip(gap, zip(forward, backward)).map { a, runs in
+                KeyframePropagation.blend(runs.0, runs.1, towardSecond: Float(a.number - k.number) / Float(b.number - k.number))
             }
-            for (a, r) in zip(gap, results) { try emit(a, r) }
-            propagated += gap.count
-            try save(keyResult, b.number)
-            becomeKey(b, keyResult)
-        } else {
-            for (a, r) in zip(gap, results) { try emit(a, r) }
-            propagated += gap.count
+            closing = made
         }
+        for (a, r) in zip(gap, results) { try emit(a, r) }
+        propagated += gap.count
+        if let b = next, let made = closing {
+            try save(made, b.number)
+            becomeKey(b, made)
+        }
+    }
+
+    /// Whether the store holds the gap's frames and its closing keyframe, all of them:
+    /// then they are taken from there.
+    private func restoredGap(_ gap: [Arrival], _ next: Arrival?) -> Bool {
+        let all = gap + (next.map { [$0] } ?? [])
+        let saved = all.compactMap { restored($0.number) }
+        guard !all.isEmpty && saved.count == all.count else { return false }
+        for (a, r) in zip(gap, saved) { remember(a.image, r) }
+        if let b = next { becomeKey(b, saved[saved.count - 1]) }
+        return true
     }
 
     private func emit(_ a: Arrival, _ image: Tensor) throws {
