@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import Photoreal
 import Temporal
 import VideoIO
 
@@ -133,7 +134,6 @@ public final class KeyframePropagation {
     /// results, oldest first) as its earlier frames; none: from scratch.
     private func keyframe(_ a: Arrival, history: [(input: RGBImage, result: RGBImage)]) throws -> RGBImage {
         let t = TemporalStylizer(stylizer: frames.temporal.stylizer, config: frames.settings.temporal, flowSource: flow)
-        t.curvature = nil
         for h in history { try t.restore(frame: h.input, result: h.result) }
         try hooks.beforeFrame(a.number)
         let started = Date()
@@ -243,7 +243,10 @@ public final class KeyframePropagation {
     /// cost box-filtered over 5×5 pixels and σ the median of both.
     public static func blend(_ a: PatchSynthesis.Result, _ b: PatchSynthesis.Result, towardSecond s: Float) -> Tensor {
         let w = a.image.width, h = a.image.height, n = w * h
-        let ca = boxFilter(a.cost, w, h, radius: 2), cb = boxFilter(b.cost, w, h, radius: 2)
+        func smoothed(_ c: [Float]) -> [Float] {
+            GuidedFilter.boxMean(Tensor(channels: 1, height: h, width: w, storage: c), radius: 2).storage
+        }
+        let ca = smoothed(a.cost), cb = smoothed(b.cost)
         let sorted = (ca + cb).sorted()
         let sigma = max(sorted[sorted.count / 2], 1e-6)
         var out = a.image
@@ -252,27 +255,6 @@ public final class KeyframePropagation {
             for ch in 0..<a.image.channels {
                 let j = ch * n + i
                 out.storage[j] = (wa * a.image.storage[j] + wb * b.image.storage[j]) / (wa + wb)
-            }
-        }
-        return out
-    }
-
-    /// The mean over a (2r + 1)² window, clamped at the edges.
-    static func boxFilter(_ v: [Float], _ w: Int, _ h: Int, radius r: Int) -> [Float] {
-        var rows = v
-        for y in 0..<h {
-            for x in 0..<w {
-                var s: Float = 0, c: Float = 0
-                for d in -r...r where x + d >= 0 && x + d < w { s += v[y * w + x + d]; c += 1 }
-                rows[y * w + x] = s / c
-            }
-        }
-        var out = rows
-        for y in 0..<h {
-            for x in 0..<w {
-                var s: Float = 0, c: Float = 0
-                for d in -r...r where y + d >= 0 && y + d < h { s += rows[(y + d) * w + x]; c += 1 }
-                out[y * w + x] = s / c
             }
         }
         return out
