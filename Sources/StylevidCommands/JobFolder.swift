@@ -19,6 +19,9 @@ struct JobFolder {
     func segmentInfoFile(_ k: Int) -> String { taskFolder(k) + "/segment.json" }
     /// Task k's seam pass: its first frames rendered again (`RenderPlan.seamPassLength`).
     func seamFolder(_ k: Int) -> String { path + "/seams/\(k)" }
+    /// Fast mode's keyframes that two tasks of a shot share, by input frame.
+    var keyframeFolder: String { path + "/keyframes" }
+    func keyframeFile(_ f: Int) -> String { keyframeFolder + "/" + Checkpoints.frameName(f) }
 
     /// Where a task's segment goes in the output: its first frame's pts after the video's
     /// first frame (input time base), and where the video starts (seconds of the input).

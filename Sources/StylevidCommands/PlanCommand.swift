@@ -18,7 +18,10 @@ struct PlanCommand: ParsableCommand {
             them with `stylevid status DIR`, and write OUTPUT with `stylevid join DIR`. DIR \
             and OUTPUT must be on a filesystem every node sees. Where a task continues the \
             shot of the task before it, a seam pass renders its first frames again once \
-            both are done, continuing the task before's last frame, so the seam does not jump.
+            both are done, continuing the task before's last frame, so the seam does not jump. \
+            With --mode fast there is no seam pass: a task that continues a shot starts on a \
+            keyframe that the task before ends on (DIR/keyframes), made by whichever of the \
+            two needs it first.
             """)
 
     /// At the video defaults (384 px, 20 later evaluations) a frame costs 8.8 s on 2 cores
@@ -54,9 +57,6 @@ struct PlanCommand: ParsableCommand {
         // settings are relative to the working folder, where every task runs
         let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
         let form = main.videoJob, settings = try form.videoSettings()
-        if settings.mode == .fast {
-            throw CLIError("--mode fast is not available for plan yet: its tasks would each start from a keyframe of their own; render it on one machine (stylevid IN STYLE OUT --mode fast)")
-        }
         let prepared = try VideoJob.render(input: absolute(form.input), output: absolute(form.output), settings: settings)
         let reporter = ProgressReporter(quiet: main.options.quiet)
         reporter.note(prepared.summary)
@@ -73,7 +73,7 @@ struct PlanCommand: ParsableCommand {
                                fingerprint: JobFolder.fingerprint(prepared), frameCount: frames,
                                frameRate: prepared.reader.info.frameRate.value,
                                width: prepared.frames.processing.width, height: prepared.frames.processing.height,
-                               shotStarts: detector.starts, seamPassFrames: seamPassFrames, tasks: tasks)
+                               shotStarts: detector.starts, seamPassFrames: settings.mode == .fast ? 0 : seamPassFrames, tasks: tasks)
         value.videoStartPts = videoStart.pts
         value.videoStartTime = videoStart.time
         do {

@@ -13,7 +13,9 @@ struct RenderCommand: ParsableCommand {
             plan's --seam-pass-frames) renders its first frames again once both tasks are \
             done, continuing the task before's last frame and handing over to the task's \
             own frames, and encodes the task: so render the tasks, then `--seam` (`--all` \
-            does both, in order). Without --task \
+            does both, in order). In fast mode there is no seam pass: the two tasks share \
+            the keyframe where they meet (DIR/keyframes), made by whichever needs it first, \
+            so the tasks run in any order. Without --task \
             or --all, the task is $SLURM_ARRAY_TASK_ID (a Slurm array job) or \
             $JOB_COMPLETION_INDEX (a Kubernetes Indexed Job), so one command line serves \
             every task. A task run again continues from its saved frames and gives the \

@@ -20,19 +20,60 @@ struct TaskRenderer {
     func task(_ k: Int) throws {
         let t = plan.tasks[k]
         if folder.finishedFrames(k) == t.count { reporter.note("task \(k) (frames \(t.first)-\(t.last)) is already done"); return }
-        let render = try folder.prepare(plan, range: t.first...t.last)
+        // fast mode decodes the next task's first frame too, where their keyframe closes this task's last gap
+        let closing = plan.settings.mode == .fast && plan.continuesShot(k + 1) ? t.last + 1 : nil
+        let render = try folder.prepare(plan, range: t.first...(closing ?? t.last))
         let saved = try checkpoints(folder.taskFolder(k), "task \(k)")
         reporter.note("task \(k): frames \(t.first)-\(t.last)" + (saved.available > 0 ? ", \(saved.available) already saved" : ""))
-        let done = try render.stylize(into: saved, observer: reporter, writing: false, keepInputs: false, toContinue: TaskRenderer.toContinue)
+        let boundary = try fastBoundary(k, closing: closing)
+        let done = try render.stylize(into: saved, observer: reporter, writing: false, keepInputs: false, toContinue: TaskRenderer.toContinue,
+                                      boundary: boundary)
         reporter.finish()
-        guard done.frames == t.count else {
-            throw CLIError("task \(k): the input gave \(done.frames) frame(s) for frames \(t.first)-\(t.last); has \(plan.input) changed since the plan?")
+        guard done.frames == t.count + (closing == nil ? 0 : 1) else {
+            throw CLIError("task \(k): the input gave \(done.frames) frame(s) for frames \(t.first)-\(closing ?? t.last); has \(plan.input) changed since the plan?")
         }
-        try "\(done.frames) frames\n".write(toFile: folder.doneFile(k), atomically: true, encoding: .utf8)
+        try "\(t.count) frames\n".write(toFile: folder.doneFile(k), atomically: true, encoding: .utf8)
         // the task's part of OUTPUT, encoded here so the join only copies packets (a task
         // with a seam pass is encoded by it)
-        if plan.seamPassLength(task: k) == 0 { try encodeSegment(k, render: render, frame: try frames(k, source: render.frames.source != nil)) }
-        reporter.note(String(format: "task %d done: %d frames, %.1f s per frame", k, done.frames, done.secondsPerFrame))
+        if plan.seamPassLength(task: k) == 0 {
+            let own = closing == nil ? render : try folder.prepare(plan, range: t.first...t.last)
+            try encodeSegment(k, render: own, frame: try frames(k, source: render.frames.source != nil))
+        }
+        reporter.note(String(format: "task %d done: %d frames, %.1f s per frame", k, t.count, done.secondsPerFrame))
+    }
+
+    /// Fast mode's keyframes that task k shares with the tasks beside it in its shot: its
+    /// first frame (made now) where it continues the shot of the task before, and input
+    /// frame `closing`, the next task's first (made when the task reaches it, unless that
+    /// task has made it by then), where the next task continues this one's shot.
+    func fastBoundary(_ k: Int, closing: Int?) throws -> KeyframePropagation.Boundary {
+        guard plan.settings.mode == .fast else { return .init() }
+        let t = plan.tasks[k]
+        let opening = plan.continuesShot(k) ? try sharedKeyframe(t.first, task: k) : nil
+        return .init(opening: opening.map { image in { image } }, closing: closing.map { f in (f - t.first, { try sharedKeyframe(f, task: k) }) })
+    }
+
+    /// The keyframe of input frame `f` that two tasks of a shot share in fast mode
+    /// (DIR/keyframes): optimised from scratch, as a shot's first frame is, by whichever
+    /// task needs it first. It is published without replacing one another task published
+    /// meanwhile, and read back from there, so both tasks start and end on the same image.
+    func sharedKeyframe(_ f: Int, task k: Int) throws -> RGBImage {
+        let file = folder.keyframeFile(f)
+        func published() -> RGBImage? { (try? ImageIO.read(file)).flatMap { $0.width == plan.width && $0.height == plan.height ? $0 : nil } }
+        if let img = published() { return img }
+        reporter.finish()
+        reporter.note("frame \(f): the keyframe task \(k) shares with task \(plan.continuesShot(k) && plan.tasks[k].first == f ? k - 1 : k + 1)")
+        let making = try checkpoints(folder.keyframeFolder + "/making-\(f)-\(ProcessInfo.processInfo.hostName)-\(getpid())", "the keyframe of frame \(f)")
+        defer { making.removeAll() }
+        _ = try folder.prepare(plan, range: f...f).stylize(into: making, observer: reporter, writing: false, keepInputs: false,
+                                                           toContinue: TaskRenderer.toContinue)
+        reporter.finish()
+        // link, unlike rename, never replaces: the first published keyframe stays
+        if link(making.path(0), file) != 0 && errno != EEXIST {
+            throw CLIError("cannot write \(file): \(String(cString: strerror(errno)))")
+        }
+        guard let img = published() else { throw CLIError("\(file) is damaged: remove it and run the task again") }
+        return img
     }
 
     /// Task k's seam pass: its first frames again, continuing task k−1's last frames (its

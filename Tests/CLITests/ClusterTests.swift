@@ -138,6 +138,47 @@ final class ClusterTests: CLITestCase {
         XCTAssertGreaterThan(Double(psnr.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, 35, "the re-encoded frames are not the copied ones")
     }
 
+    /// --mode fast on Slurm: one shot in 3 tasks; a task that continues the shot starts on
+    /// the keyframe the task before ends on (DIR/keyframes, made once), so there is no seam
+    /// pass and the tasks are independent: rendered here in reverse order, they give the
+    /// frames Slurm gave.
+    func testFastModeOnSlurmSharesKeyframesAndRendersTasksInAnyOrder() throws {
+        try makeClip()
+        let env = try startSlurm()
+        let fast = ["--mode", "fast", "--keyframe-gap", "4"]
+        let job = dir + "/job", out = dir + "/out.mp4"
+        XCTAssertEqual(plan(job, output: out, extra: fast).status, 0)
+        let planned = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: job + "/plan.json"))) as? [String: Any])
+        XCTAssertEqual((planned["tasks"] as? [[String: Int]])?.compactMap { $0["first"] }, [0, 4, 8])
+        XCTAssertEqual(planned["seam_pass_frames"] as? Int, 0)
+        var r = stylevid(env, "slurm '\(job)' --max-parallel 3")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(r.stdout.contains("seam"), r.stdout)
+        let fm = FileManager.default
+        wait("the join job to write the output", env: env, job: job) { fm.fileExists(atPath: out) && runShell("\(env) squeue -h").stdout.isEmpty }
+
+        let reversed = dir + "/reversed", reversedOut = dir + "/reversed.mp4"
+        XCTAssertEqual(plan(reversed, output: reversedOut, extra: fast).status, 0)
+        for k in [2, 1, 0] {
+            r = runStylevid(["render", reversed, "--task", String(k), "--quiet"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        XCTAssertEqual(runStylevid(["join", reversed, "--quiet"]).status, 0)
+        let shared = ["frame-000004.png", "frame-000008.png"]
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: job + "/keyframes").sorted(), shared)
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: reversed + "/keyframes").sorted(), shared)
+        for f in shared {
+            XCTAssertEqual(fm.contents(atPath: job + "/keyframes/" + f), fm.contents(atPath: reversed + "/keyframes/" + f), f)
+        }
+        // each task's first frame is the keyframe it shares with the task before
+        XCTAssertEqual(fm.contents(atPath: job + "/tasks/1/frame-000000.png"), fm.contents(atPath: job + "/keyframes/frame-000004.png"))
+        XCTAssertEqual(taskFrames(job).count, 13)
+        XCTAssertEqual(taskFrames(job), taskFrames(reversed))
+        XCTAssertFalse(fm.fileExists(atPath: job + "/seams"))
+        XCTAssertEqual(frameTimes(out), frameTimes(clip))
+        XCTAssertEqual(decodedFrames(out), decodedFrames(reversedOut), "the joined videos differ")
+    }
+
     /// --output-size source through plan, render and join on this machine: the tasks and
     /// the seam passes keep source-size results beside the processing-size
     /// frames; the copying join and `join --reencode` both give frames at the input's size.

@@ -40,15 +40,6 @@ final class FastModeTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["fast.mp4", "full.mp4"])
     }
 
-    /// Not yet on the cluster: plan refuses fast mode in one line and makes no job folder.
-    func testPlanRefusesFastModeForNow() {
-        let r = runStylevid(["plan", bikes, painting, dir + "/o.mp4", "--job", dir + "/job", "--mode", "fast"])
-        XCTAssertNotEqual(r.status, 0)
-        XCTAssert(r.stderr.contains("--mode fast is not available for plan yet"), r.stderr)
-        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/job/plan.json"))
-    }
-
     /// Fast mode refines no frame twice: --passes is refused in one line, before any work.
     func testFastModeRefusesPasses() {
         let r = runStylevid([bikes, painting, dir + "/o.mp4", "--mode", "fast", "--passes", "2"])

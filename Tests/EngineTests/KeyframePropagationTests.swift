@@ -24,6 +24,8 @@ final class KeyframePropagationTests: XCTestCase {
         let blended = KeyframePropagation.blend(poor, b, towardSecond: 0.5)
         XCTAssertGreaterThan(blended.storage[7], 0.6)
         XCTAssertEqual(blended.storage[29], 0.5, accuracy: 1e-4)
+        // by distance alone (a cluster task's last gap, toward a keyframe painted apart)
+        XCTAssertEqual(KeyframePropagation.blend(poor, b, towardSecond: 0.5, byCost: false).storage[7], 0.5, accuracy: 1e-4)
     }
 
     /// A pixel traces back when its flow is consistent and lands on a pixel that traced

@@ -67,6 +67,10 @@ final class RenderPlanTests: XCTestCase {
         XCTAssertEqual(plan.seamPassLength(task: 1), 4)
         XCTAssertEqual((0..<6).map { plan.seamPassRemaining(task: 1, frame: $0) }, [0.8, 0.6, 0.4, 0.2, nil, nil])
         XCTAssertEqual([0, 2].map { plan.seamPassLength(task: $0) }, [0, 0], "the first task and a new shot have none")
+        var fast = plan
+        fast.settings.mode = .fast
+        XCTAssertEqual(fast.seamPassLength(task: 1), 0, "fast mode's tasks meet at a shared keyframe instead")
+        XCTAssert(fast.continuesShot(1))
         // readers seek to the nearest frame whose timestamp the plan knows
         XCTAssertNil(plan.seekPoint(frame: 20), "a plan without timestamps: decode from the start")
         var timed = plan

@@ -54,6 +54,21 @@ public final class KeyframePropagation {
     /// Frames this render stylised by the optimiser (keyframes) and propagated (restored ones not counted).
     public private(set) var keyframes = 0, propagated = 0
 
+    /// Keyframes made elsewhere, shared with the cluster task beside this one (a task that
+    /// continues a shot starts from the keyframe the task before ends on), so that the
+    /// tasks render apart and still meet at an ordinary keyframe.
+    public struct Boundary {
+        /// The range's first frame: its result, made elsewhere (saved as the range's frame 0).
+        public var opening: (() throws -> RGBImage)?
+        /// The frame after the range, pushed last as frame `number`: its result, made
+        /// elsewhere, closes the last gap; it is not the range's, so it is not saved.
+        public var closing: (number: Int, result: () throws -> RGBImage)?
+        public init(opening: (() throws -> RGBImage)? = nil, closing: (number: Int, result: () throws -> RGBImage)? = nil) {
+            self.opening = opening; self.closing = closing
+        }
+    }
+    let boundary: Boundary
+
     /// A processed frame: the number, the input at processing size, and the flows to
     /// the frame before (back: this → previous; forward: previous → this).
     struct Arrival {
@@ -70,8 +85,9 @@ public final class KeyframePropagation {
     private var recent: [(input: RGBImage, result: RGBImage)] = []
     private var last: Arrival?
 
-    public init(frames: FrameRenderer, config: FastConfig, store: FrameStore, hooks: FrameRenderer.Hooks = FrameRenderer.Hooks()) {
-        self.frames = frames; self.config = config; self.store = store; self.hooks = hooks
+    public init(frames: FrameRenderer, config: FastConfig, store: FrameStore, hooks: FrameRenderer.Hooks = FrameRenderer.Hooks(),
+                boundary: Boundary = Boundary()) {
+        self.frames = frames; self.config = config; self.store = store; self.hooks = hooks; self.boundary = boundary
         flow = frames.temporal.flowSource
     }
 
@@ -85,7 +101,12 @@ public final class KeyframePropagation {
         a.back = f.backward.snappedToFrame(); a.forward = f.forward.snappedToFrame()
         let consistent = Warp.consistency(backward: a.back!, forward: a.forward!).map { $0 > 0 }
         let coverage = Float(consistent.filter { $0 }.count) / Float(consistent.count)
-        if coverage < frames.settings.temporal.sceneCutThreshold {
+        let cut = coverage < frames.settings.temporal.sceneCutThreshold
+        if let closing = boundary.closing, number == closing.number {
+            // past a cut the shared keyframe starts what comes after, not this gap
+            return try cut ? closeGap(with: nil) : closeGap(with: a, shared: closing.result())
+        }
+        if cut {
             // the frame before does not cover this one: a cut, or motion too fast to
             // propagate across. The gap ends with the forward run; the frame is a keyframe
             // whose optimiser looks back further (`TemporalConfig.frames`) and starts from
@@ -95,7 +116,10 @@ public final class KeyframePropagation {
         }
         reach = KeyframePropagation.traced(reach, consistent: consistent, back: a.back!)
         let share = Float(reach.filter { $0 }.count) / Float(max(reach.count, 1))
-        if share < config.minReach || number - key!.number >= config.maxGap {
+        // where a shared keyframe ends the range within reach, the last gap waits for it:
+        // a keyframe of its own just before it would meet it with no frames to blend over
+        let closingNear = boundary.closing.map { $0.number - key!.number <= config.maxGap } ?? false
+        if share < config.minReach || (number - key!.number >= config.maxGap && !closingNear) {
             try closeGap(with: a)
         } else {
             pending.append(a)
@@ -117,10 +141,11 @@ public final class KeyframePropagation {
     }
 
     /// A keyframe with no gap before it: the range's first frame (no `history`: from
-    /// scratch), or one the frame before does not cover.
+    /// scratch, or the boundary's opening keyframe), or one the frame before does not cover.
     private func startShot(_ a: Arrival, history: [(input: RGBImage, result: RGBImage)] = []) throws {
         if let r = restored(a.number) { return becomeKey(a, r) }
-        let r = try keyframe(a, history: history)
+        let opening = a.number == 0 ? boundary.opening : nil
+        let r = try opening?() ?? keyframe(a, history: history)
         try save(r, a.number)
         becomeKey(a, r)
     }
@@ -165,11 +190,13 @@ public final class KeyframePropagation {
     }
 
     /// Renders the pending frames: between the keyframe and `next` (a new keyframe,
-    /// optimised here), or after the keyframe alone (`next` nil: a cut or the end).
-    private func closeGap(with next: Arrival?) throws {
+    /// optimised here, or the boundary's `shared` one), or after the keyframe alone (`next`
+    /// nil: a cut or the end).
+    private func closeGap(with next: Arrival?, shared: RGBImage? = nil) throws {
         defer { pending = [] }
         let gap = pending
-        if restoredGap(gap, next) { return }
+        // (a gap before a shared keyframe is complete once its own frames are saved)
+        if restoredGap(gap, shared == nil ? next : nil) { return }
         guard let k = key else { return }
         let started = Date()
         var optimising = 0.0
@@ -185,15 +212,15 @@ public final class KeyframePropagation {
         if let b = next {
             let history = recent + zip(gap, forward).map { ($0.image, $1.image.rgbImage()) }
             let optimiserStarted = Date()
-            let made = try keyframe(b, history: Array(history.suffix(frames.settings.temporal.frames.max() ?? 1)))
+            let made = try shared ?? keyframe(b, history: Array(history.suffix(frames.settings.temporal.frames.max() ?? 1)))
             optimising = Date().timeIntervalSince(optimiserStarted)
             // backward: frame s from s + 1, along the forward flow s → s + 1
             let flows = gap.indices.reversed().map { i in i + 1 < gap.count ? gap[i + 1].forward! : b.forward! }
             let backward = Array(run(from: (b.number, b.input, Tensor(image: made)), over: gap.reversed(), flows: flows).reversed())
             results = zip(gap, zip(forward, backward)).map { a, runs in
-                KeyframePropagation.blend(runs.0, runs.1, towardSecond: Float(a.number - k.number) / Float(b.number - k.number))
+                KeyframePropagation.blend(runs.0, runs.1, towardSecond: Float(a.number - k.number) / Float(b.number - k.number), byCost: shared == nil)
             }
-            closing = made
+            closing = shared == nil ? made : nil
         }
         for (a, r) in zip(gap, results) { try emit(a, r) }
         propagated += gap.count
@@ -239,9 +266,12 @@ public final class KeyframePropagation {
     }
 
     /// The two runs' syntheses of a frame blended: each weighted by its nearness to its
-    /// keyframe (`towardSecond`: 0 at the first, 1 at the second) and by exp(−cost/σ), the
-    /// cost box-filtered over 5×5 pixels and σ the median of both.
-    public static func blend(_ a: PatchSynthesis.Result, _ b: PatchSynthesis.Result, towardSecond s: Float) -> Tensor {
+    /// keyframe (`towardSecond`: 0 at the first, 1 at the second) and, `byCost`, by
+    /// exp(−cost/σ), the cost box-filtered over 5×5 pixels and σ the median of both. Toward
+    /// a shared keyframe, painted apart from the one before, the cost switched whole
+    /// regions from one painting to the other within a frame or two, and is left out: the
+    /// handover then spreads over the gap (BENCHMARKS.md "Fast mode on the cluster").
+    public static func blend(_ a: PatchSynthesis.Result, _ b: PatchSynthesis.Result, towardSecond s: Float, byCost: Bool = true) -> Tensor {
         let w = a.image.width, h = a.image.height, n = w * h
         func smoothed(_ c: [Float]) -> [Float] {
             GuidedFilter.boxMean(Tensor(channels: 1, height: h, width: w, storage: c), radius: 2).storage
@@ -251,7 +281,7 @@ public final class KeyframePropagation {
         let sigma = max(sorted[sorted.count / 2], 1e-6)
         var out = a.image
         for i in 0..<n {
-            let wa = (1 - s) * exp(-ca[i] / sigma) + 1e-6, wb = s * exp(-cb[i] / sigma) + 1e-6
+            let wa = (1 - s) * (byCost ? exp(-ca[i] / sigma) : 1) + 1e-6, wb = s * (byCost ? exp(-cb[i] / sigma) : 1) + 1e-6
             for ch in 0..<a.image.channels {
                 let j = ch * n + i
                 out.storage[j] = (wa * a.image.storage[j] + wb * b.image.storage[j]) / (wa + wb)

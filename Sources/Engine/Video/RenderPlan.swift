@@ -115,9 +115,10 @@ public struct RenderPlan: Codable, Equatable, Sendable {
     /// the shot of the task before it starts afresh at its first frame; its seam pass, once
     /// both tasks are rendered, renders its first frames again continuing the task
     /// before's last frame, handing over to the task's own frames in equal steps: the
-    /// seam pair is then an ordinary pair of consecutive frames.
+    /// seam pair is then an ordinary pair of consecutive frames. Fast mode has none: the
+    /// two tasks share the keyframe where one ends and the other starts.
     public func seamPassLength(task k: Int) -> Int {
-        continuesShot(k) ? max(0, min(seamPassFrames, tasks[k].count - 1)) : 0
+        continuesShot(k) && settings.mode != .fast ? max(0, min(seamPassFrames, tasks[k].count - 1)) : 0
     }
 
     /// The seam pass's share still to go toward the task's own frame `offset` once that

@@ -99,10 +99,12 @@ public final class VideoRender {
 
     /// Stylizes the frames of the range in order, each saved in `store` (a frame already
     /// there is restored instead); `writing`: encoded into the output as they come.
-    /// `hooks`' progress is the observer's; `toContinue`: what an interrupted run is told.
+    /// `hooks`' progress is the observer's; `toContinue`: what an interrupted run is told;
+    /// `boundary`: fast mode's keyframes shared with the cluster tasks beside this one.
     public func stylize(into store: FrameStore, observer: RenderObserver, writing: Bool, keepInputs: Bool,
                         toContinue: String = "run the same command with --resume to continue",
-                        hooks: FrameRenderer.Hooks = FrameRenderer.Hooks()) throws -> Stylized {
+                        hooks: FrameRenderer.Hooks = FrameRenderer.Hooks(),
+                        boundary: KeyframePropagation.Boundary = .init()) throws -> Stylized {
         let info = reader.info
         var frameNumber = 0
         var current = VideoProgress(framesDone: 0, framesExpected: range.expectedCount(total: info.frameCount, frameRate: info.frameRate.value),
@@ -112,7 +114,7 @@ public final class VideoRender {
         frameHooks.progress = { observer.updateFrame(video: current, frame: $0) }
         frameHooks.saved = { n in hooks.saved(n); observer.interruptible("\(n + 1) frame(s) are saved; \(toContinue)") }
         if observer.verbose { frameHooks.rendered = { observer.note($0) } }
-        let fast = settings.mode == .fast ? KeyframePropagation(frames: frames, config: settings.fast, store: store, hooks: frameHooks) : nil
+        let fast = settings.mode == .fast ? KeyframePropagation(frames: frames, config: settings.fast, store: store, hooks: frameHooks, boundary: boundary) : nil
         precondition(fast == nil || !writing, "fast mode's frames are finished a gap at a time: encode them from the store")
         let n = try FramePipeline(reader: reader, range: range).run(
             makeWriter: writing ? writerMaker(observer: observer) { writer = $0 } : { _ in nil },
