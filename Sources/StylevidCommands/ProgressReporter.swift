@@ -71,11 +71,12 @@ final class ProgressReporter {
         guard now.timeIntervalSince(lastDraw) > 0.2 else { return }
         lastDraw = now
         let total = v.framesExpected.map { "/\($0)" } ?? ""
-        // this frame's time left from its own progress; the frames after it at the later
-        // frames' rate, or (none finished yet) at this frame's
+        // this frame's time left from its own progress; the frames after it as the render
+        // estimates them, or at the later frames' rate, or (none finished yet) at this frame's
         let thisFrame = p.elapsed / max(p.fraction, 0.01)
         let eta = v.framesExpected.map {
-            formatDuration(thisFrame * (1 - p.fraction) + Double(max(0, $0 - v.framesDone - 1)) * (v.laterSecondsPerFrame ?? thisFrame))
+            formatDuration(thisFrame * (1 - p.fraction)
+                + (v.estimatedSecondsLeft ?? Double(max(0, $0 - v.framesDone - 1)) * (v.laterSecondsPerFrame ?? thisFrame)))
         } ?? "--:--"
         FileHandle.standardError.write(String(format: "\r\u{1B}[Kframe %d%@ [%3d%%] loss %.4g  %.1f s/frame  ETA %@",
                                               v.framesDone + 1, total, Int(p.fraction * 100), p.loss,

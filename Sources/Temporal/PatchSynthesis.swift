@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 
 /// Guided patch synthesis, after EbSynth (Jamriška et al., "Stylizing Video by Example",
@@ -24,6 +25,10 @@ public enum PatchSynthesis {
         public var positionWeight: Float = 0.002
         /// Rows per band searched on its own.
         public var band = 16
+        /// The vote's spatial weight: a patch's pixel at distance d from the patch's centre
+        /// counts exp(−d²/2σ²) (0: all the same, EbSynth's uniform vote, which averages
+        /// 25 overlapping patches into each pixel and softens the strokes).
+        public var voteSigma: Float = 1.0
         public init() {}
     }
 
@@ -138,15 +143,20 @@ public enum PatchSynthesis {
                 }
             }
         } } }
-        let image = vote(style: style, mx: mx, my: my, width: target.width, height: target.height, radius: o.radius)
+        let image = vote(style: style, mx: mx, my: my, width: target.width, height: target.height, radius: o.radius, sigma: o.voteSigma)
         return Result(image: image, cost: cost, matchX: mx, matchY: my)
     }
 
     /// Each target pixel the mean, over the patches that cover it, of the source pixel
-    /// its patch places there (EbSynth's voting).
-    static func vote(style: Tensor, mx: [Int32], my: [Int32], width w: Int, height h: Int, radius r: Int) -> Tensor {
+    /// its patch places there (EbSynth's voting), weighted by exp(−d²/2σ²) of its
+    /// distance d from the patch's centre (`sigma` 0: uniform).
+    static func vote(style: Tensor, mx: [Int32], my: [Int32], width w: Int, height h: Int, radius r: Int, sigma: Float = 0) -> Tensor {
         precondition(style.channels == 3, "PatchSynthesis.vote: an RGB style is needed, got \(style.shapeDescription)")
-        let ws = style.width, hs = style.height, ns = ws * hs, n = w * h
+        let ws = style.width, hs = style.height, ns = ws * hs, n = w * h, side = 2 * r + 1
+        let weights = (0..<(side * side)).map { i -> Float in
+            let dx = Float(i % side - r), dy = Float(i / side - r)
+            return sigma > 0 ? exp(-(dx * dx + dy * dy) / (2 * sigma * sigma)) : 1
+        }
         var out = Tensor(channels: 3, height: h, width: w, storage: [Float](repeating: 0, count: 3 * n))
         out.storage.withUnsafeMutableBufferPointer { O in
             let o = O
@@ -164,8 +174,9 @@ public enum PatchSynthesis {
                                 let sx = Swift.min(Swift.max(Int(mx[q]) + dx, 0), ws - 1)
                                 let sy = Swift.min(Swift.max(Int(my[q]) + dy, 0), hs - 1)
                                 let s = sy * ws + sx
-                                acc += SIMD4(style.storage[s], style.storage[ns + s], style.storage[2 * ns + s], 0)
-                                count += 1
+                                let wt = weights[(dy + r) * side + dx + r]
+                                acc += wt * SIMD4(style.storage[s], style.storage[ns + s], style.storage[2 * ns + s], 0)
+                                count += wt
                             }
                         }
                         for ch in 0..<3 { o[ch * n + y * w + x] = acc[ch] / count }

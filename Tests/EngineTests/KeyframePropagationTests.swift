@@ -37,4 +37,25 @@ final class KeyframePropagationTests: XCTestCase {
         // pixel 0 → 1 (did not trace), 1 → 2 (traced), 2 inconsistent, 3 → 4 (outside)
         XCTAssertEqual(traced, [false, true, false, false])
     }
+
+    /// The time left counts each kind of frame at its own cost: before anything but the
+    /// first keyframe is measured, from that keyframe's cost; then from what was measured,
+    /// with warm keyframes at least every maxGap frames, more where more were needed.
+    func testTheTimeLeftCountsKeyframesAndPropagatedFramesAtTheirOwnCost() throws {
+        var e = FastEstimate(maxGap: 16)
+        XCTAssertNil(e.secondsLeft(framesLeft: 100), "nothing measured yet")
+        e.keyframe(seconds: 60, fromScratch: true)
+        XCTAssertEqual(try XCTUnwrap(e.secondsLeft(framesLeft: 160)), 160 * (60.0 / 250) + 10 * 10, accuracy: 1e-9)
+        for _ in 0..<16 { e.arrived(seconds: 0.05) }
+        e.propagated(frames: 15, seconds: 3)
+        e.keyframe(seconds: 8, fromScratch: false)
+        XCTAssertEqual(try XCTUnwrap(e.secondsLeft(framesLeft: 160)), 160 * (0.2 + 0.05) + 10 * 8, accuracy: 1e-9)
+        // fast motion: 8 warm keyframes in 32 frames, one in 4
+        for _ in 0..<16 { e.arrived(seconds: 0.05) }
+        for _ in 0..<7 { e.keyframe(seconds: 8, fromScratch: false) }
+        XCTAssertEqual(try XCTUnwrap(e.secondsLeft(framesLeft: 160)), 160 * (0.2 + 0.05) + 40 * 8, accuracy: 1e-9)
+        // a cut's keyframe from scratch changes neither the warm cost nor the share
+        e.keyframe(seconds: 50, fromScratch: true)
+        XCTAssertEqual(try XCTUnwrap(e.secondsLeft(framesLeft: 160)), 160 * (0.2 + 0.05) + 40 * 8, accuracy: 1e-9)
+    }
 }

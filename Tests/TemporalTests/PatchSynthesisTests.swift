@@ -16,6 +16,29 @@ final class PatchSynthesisTests: XCTestCase {
         XCTAssertEqual(zip(r.image.storage, style.storage).map { abs($0 - $1) }.max() ?? 1, 0, accuracy: 1e-6)
     }
 
+    /// One pixel whose patch comes from elsewhere (a patch of ones, where every other
+    /// pixel's comes from zeros): the uniform vote gives it 1/25 of that patch, the
+    /// centre-weighted one the centre's share of the Gaussian weights, and its neighbour
+    /// the neighbour's share.
+    func testTheVoteWeighsAPatchsPixelsByTheirDistanceFromItsCentre() {
+        let (w, h, r) = (12, 10, 2)
+        var style = Tensor(channels: 3, height: h, width: w)
+        for c in 0..<3 { for y in 0..<5 { for x in 7..<12 { style.storage[c * w * h + y * w + x] = 1 } } }
+        var mx = [Int32](repeating: 1, count: w * h), my = [Int32](repeating: 5, count: w * h)   // zeros: columns 0–6, rows 5–9
+        let q = 4 * w + 4
+        (mx[q], my[q]) = (9, 2)                                                                    // the middle of the ones
+        let uniform = PatchSynthesis.vote(style: style, mx: mx, my: my, width: w, height: h, radius: r)
+        XCTAssertEqual(uniform.storage[q], 1 / 25, accuracy: 1e-6)
+        let sigma: Float = 0.6
+        func g(_ d2: Float) -> Float { exp(-d2 / (2 * sigma * sigma)) }
+        var total: Float = 0
+        for dy in -r...r { for dx in -r...r { total += g(Float(dx * dx + dy * dy)) } }
+        let weighted = PatchSynthesis.vote(style: style, mx: mx, my: my, width: w, height: h, radius: r, sigma: sigma)
+        XCTAssertEqual(weighted.storage[q], 1 / total, accuracy: 1e-5)
+        XCTAssertEqual(weighted.storage[q + 1], g(1) / total, accuracy: 1e-5)
+        XCTAssertEqual(weighted.storage[q + 3], 0, "outside the patch")
+    }
+
     /// A target that is the source moved by (3, −2) px, no positional guide: PatchMatch
     /// finds the shift for the interior's pixels from their own places, and the vote
     /// paints the style moved by the same amount.

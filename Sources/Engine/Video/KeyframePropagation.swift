@@ -33,6 +33,39 @@ public struct FastConfig: Codable, Equatable, Sendable {
     }
 }
 
+/// Fast mode's time left. Its frames cost unlike each other: a keyframe from scratch
+/// (a shot's first) several times a warm one, which costs what a full-mode frame does,
+/// and a propagated frame a small share of either; and the frames are finished a gap at a
+/// time. So the time left is the frames not yet finished at the measured cost of a
+/// propagated frame (flows included), plus the warm keyframes expected among them (at
+/// least one every `maxGap` frames, more where the share so far is higher) at the
+/// measured cost of one. Until a kind has been measured it is taken from the first
+/// keyframe's cost (1/6 of it for a warm keyframe, 1/250 for a propagated frame: bikes.mp4
+/// at 384 px, BENCHMARKS.md "Fast mode").
+public struct FastEstimate: Sendable {
+    public let maxGap: Int
+    private var scratch = (count: 0, seconds: 0.0), warm = (count: 0, seconds: 0.0)
+    private var propagation = (count: 0, seconds: 0.0), arrivals = (count: 0, seconds: 0.0)
+    public init(maxGap: Int) { self.maxGap = maxGap }
+
+    public mutating func keyframe(seconds: Double, fromScratch: Bool) {
+        if fromScratch { scratch = (scratch.count + 1, scratch.seconds + seconds) } else { warm = (warm.count + 1, warm.seconds + seconds) }
+    }
+    /// Frames synthesised between keyframes and the seconds they took.
+    public mutating func propagated(frames: Int, seconds: Double) { propagation = (propagation.count + frames, propagation.seconds + seconds) }
+    /// A frame arrived, and the seconds its flows took.
+    public mutating func arrived(seconds: Double) { arrivals = (arrivals.count + 1, arrivals.seconds + seconds) }
+
+    /// Seconds for `framesLeft` frames not finished yet (nil before the first keyframe).
+    public func secondsLeft(framesLeft: Int) -> Double? {
+        let mean = { (k: (count: Int, seconds: Double)) in k.count > 0 ? k.seconds / Double(k.count) : nil }
+        guard let first = mean(scratch) ?? mean(warm).map({ $0 * 6 }) else { return nil }
+        let perFrame = (mean(propagation) ?? first / 250) + (mean(arrivals) ?? 0)
+        let share = max(Double(warm.count) / Double(max(arrivals.count, 1)), 1 / Double(maxGap))
+        return Double(framesLeft) * (perFrame + share * (mean(warm) ?? first / 6))
+    }
+}
+
 /// Fast mode (Jamriška et al. 2019, "Stylizing Video by Example"): a shot's first frame
 /// and the frames where the content has moved too far from the last keyframe
 /// (`FastConfig.minReach`, `maxGap`) are optimised as `--mode full` does; every frame
@@ -53,6 +86,7 @@ public final class KeyframePropagation {
     let hooks: FrameRenderer.Hooks
     /// Frames this render stylised by the optimiser (keyframes) and propagated (restored ones not counted).
     public private(set) var keyframes = 0, propagated = 0
+    public private(set) var estimate: FastEstimate
 
     /// Keyframes made elsewhere, shared with the cluster task beside this one (a task that
     /// continues a shot starts from the keyframe the task before ends on), so that the
@@ -88,6 +122,7 @@ public final class KeyframePropagation {
     public init(frames: FrameRenderer, config: FastConfig, store: FrameStore, hooks: FrameRenderer.Hooks = FrameRenderer.Hooks(),
                 boundary: Boundary = Boundary()) {
         self.frames = frames; self.config = config; self.store = store; self.hooks = hooks; self.boundary = boundary
+        estimate = FastEstimate(maxGap: config.maxGap)
         flow = frames.temporal.flowSource
     }
 
@@ -97,7 +132,9 @@ public final class KeyframePropagation {
         var a = Arrival(number: number, image: image, input: Tensor(image: image))
         defer { last = a }
         guard let prev = last, key != nil else { return try startShot(a) }
+        let arrived = Date()
         let f = try flow.flows(frame: number, earlier: prev.number, current: a.input, earlierInput: prev.input)
+        estimate.arrived(seconds: Date().timeIntervalSince(arrived))
         a.back = f.backward.snappedToFrame(); a.forward = f.forward.snappedToFrame()
         let consistent = Warp.consistency(backward: a.back!, forward: a.forward!).map { $0 > 0 }
         let coverage = Float(consistent.filter { $0 }.count) / Float(consistent.count)
@@ -124,6 +161,12 @@ public final class KeyframePropagation {
         } else {
             pending.append(a)
         }
+    }
+
+    /// Seconds left for the frames not yet arrived (`framesNotArrived`) and those waiting
+    /// for their gap to close.
+    public func secondsLeft(framesNotArrived: Int) -> Double? {
+        estimate.secondsLeft(framesLeft: framesNotArrived + pending.count)
     }
 
     /// The end of the range: the frames after the last keyframe, from the forward run alone.
@@ -167,6 +210,7 @@ public final class KeyframePropagation {
         }
         hooks.rendered?(String(format: "frame %d: keyframe, coverage %.3f, %d evaluations", a.number, made.coverage, made.evaluations))
         keyframes += 1
+        estimate.keyframe(seconds: Date().timeIntervalSince(started), fromScratch: history.isEmpty || t.sceneCuts > 0)
         return made.image
     }
 
@@ -201,9 +245,10 @@ public final class KeyframePropagation {
         let started = Date()
         var optimising = 0.0
         defer {
-            if !gap.isEmpty, let say = hooks.rendered {
-                let s = (Date().timeIntervalSince(started) - optimising) / Double(gap.count)
-                say(String(format: "frames %d-%d: propagated, %.3f s a frame", gap[0].number, gap[gap.count - 1].number, s))
+            if !gap.isEmpty {
+                let s = Date().timeIntervalSince(started) - optimising
+                estimate.propagated(frames: gap.count, seconds: s)
+                hooks.rendered?(String(format: "frames %d-%d: propagated, %.3f s a frame", gap[0].number, gap[gap.count - 1].number, s / Double(gap.count)))
             }
         }
         let forward = run(from: k, over: gap, flows: gap.map { $0.back! })

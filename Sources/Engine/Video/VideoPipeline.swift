@@ -81,6 +81,9 @@ public struct VideoProgress: Sendable {
     /// gets the pyramid and the full budget, several times a later frame's work, so the
     /// time left is estimated from these.
     public var laterSecondsPerFrame: Double?
+    /// The time left as the render estimates it, where its frames cost unlike each
+    /// other (fast mode: `FastEstimate`); it replaces the per-frame rate.
+    public var estimatedSecondsLeft: Double?
     public init(framesDone: Int, framesExpected: Int?, elapsed: Double, secondsPerFrame: Double, laterSecondsPerFrame: Double? = nil) {
         self.framesDone = framesDone; self.framesExpected = framesExpected
         self.elapsed = elapsed; self.secondsPerFrame = secondsPerFrame; self.laterSecondsPerFrame = laterSecondsPerFrame
@@ -88,7 +91,7 @@ public struct VideoProgress: Sendable {
 
     /// Seconds left for the frames not started yet, or nil when the count is unknown.
     public var secondsLeft: Double? {
-        framesExpected.map { Double(max(0, $0 - framesDone)) * (laterSecondsPerFrame ?? secondsPerFrame) }
+        estimatedSecondsLeft ?? framesExpected.map { Double(max(0, $0 - framesDone)) * (laterSecondsPerFrame ?? secondsPerFrame) }
     }
 }
 

@@ -128,7 +128,11 @@ public final class VideoRender {
                                                keepInputs: keepInputs, hooks: frameHooks)
                 return writing ? try ImageIO.scale(styled, width: outputSize.width, height: outputSize.height) : styled
             },
-            progress: { p in current = p; observer.updateVideo(p) })
+            progress: { p in
+                current = p
+                if let fast, let n = p.framesExpected { current.estimatedSecondsLeft = fast.secondsLeft(framesNotArrived: max(0, n - p.framesDone)) }
+                observer.updateVideo(current)
+            })
         if let fast {
             try fast.finish()
             observer.finish()
