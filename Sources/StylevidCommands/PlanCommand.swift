@@ -33,13 +33,16 @@ struct PlanCommand: ParsableCommand {
     var job: String
     @Option(help: "Most frames per task (at the video defaults a frame takes 8.8 s on 2 cores, BENCHMARKS.md \"Max-blur pooling as the video default\").")
     var chunkFrames: Int = PlanCommand.defaultChunkFrames
-    @Option(help: "First frames of such a task that its seam pass renders again, continuing the task before's last frame and handing over to the task's own frames (0: none).")
-    var seamPassFrames: Int = RenderPlan.defaultSeamPassFrames
+    @Option(help: "First frames of such a task that its seam pass renders again, continuing the task before's last frame and handing over to the task's own frames (0: none; default \(RenderPlan.defaultSeamPassFrames); --mode fast has no seam pass).")
+    var seamPassFrames: Int?
 
     func validate() throws {
         let video = main.video
         guard chunkFrames >= 1 else { throw ValidationError("--chunk-frames must be at least 1") }
-        guard seamPassFrames >= 0 else { throw ValidationError("--seam-pass-frames must be 0 (none) or more") }
+        guard (seamPassFrames ?? 0) >= 0 else { throw ValidationError("--seam-pass-frames must be 0 (none) or more") }
+        guard video.mode == .full || seamPassFrames == nil else {
+            throw ValidationError("--seam-pass-frames is not for --mode fast: its tasks meet at a keyframe they share, with no seam pass")
+        }
         guard video.start == nil, video.duration == nil, video.frames == nil else {
             throw ValidationError("a plan renders the whole input: --start, --duration and --frames are not for plan (cut the input first)")
         }
@@ -73,7 +76,7 @@ struct PlanCommand: ParsableCommand {
                                fingerprint: JobFolder.fingerprint(prepared), frameCount: frames,
                                frameRate: prepared.reader.info.frameRate.value,
                                width: prepared.frames.processing.width, height: prepared.frames.processing.height,
-                               shotStarts: detector.starts, seamPassFrames: settings.mode == .fast ? 0 : seamPassFrames, tasks: tasks)
+                               shotStarts: detector.starts, seamPassFrames: settings.mode == .fast ? 0 : seamPassFrames ?? RenderPlan.defaultSeamPassFrames, tasks: tasks)
         value.videoStartPts = videoStart.pts
         value.videoStartTime = videoStart.time
         do {

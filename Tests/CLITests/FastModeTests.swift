@@ -40,6 +40,15 @@ final class FastModeTests: TemporaryDirectoryTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["fast.mp4", "full.mp4"])
     }
 
+    /// A fast plan has no seam pass to size: --seam-pass-frames is refused in one line.
+    func testPlanRefusesASeamPassInFastMode() {
+        let r = runStylevid(["plan", bikes, painting, dir + "/o.mp4", "--job", dir + "/job", "--mode", "fast", "--seam-pass-frames", "8"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssert(r.stderr.contains("--seam-pass-frames is not for --mode fast"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/job"))
+    }
+
     /// Fast mode refines no frame twice: --passes is refused in one line, before any work.
     func testFastModeRefusesPasses() {
         let r = runStylevid([bikes, painting, dir + "/o.mp4", "--mode", "fast", "--passes", "2"])
