@@ -321,12 +321,17 @@ public final class KeyframePropagation {
         func smoothed(_ c: [Float]) -> [Float] {
             GuidedFilter.boxMean(Tensor(channels: 1, height: h, width: w, storage: c), radius: 2).storage
         }
-        let ca = smoothed(a.cost), cb = smoothed(b.cost)
-        let sorted = (ca + cb).sorted()
-        let sigma = max(sorted[sorted.count / 2], 1e-6)
+        // each run's match weight per pixel: exp(−cost/σ), or 1 by distance alone
+        var ma = [Float](repeating: 1, count: n), mb = ma
+        if byCost {
+            let ca = smoothed(a.cost), cb = smoothed(b.cost)
+            let sorted = (ca + cb).sorted()
+            let sigma = max(sorted[sorted.count / 2], 1e-6)
+            ma = ca.map { exp(-$0 / sigma) }; mb = cb.map { exp(-$0 / sigma) }
+        }
         var out = a.image
         for i in 0..<n {
-            let wa = (1 - s) * (byCost ? exp(-ca[i] / sigma) : 1) + 1e-6, wb = s * (byCost ? exp(-cb[i] / sigma) : 1) + 1e-6
+            let wa = (1 - s) * ma[i] + 1e-6, wb = s * mb[i] + 1e-6
             for ch in 0..<a.image.channels {
                 let j = ch * n + i
                 out.storage[j] = (wa * a.image.storage[j] + wb * b.image.storage[j]) / (wa + wb)
